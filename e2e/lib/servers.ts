@@ -1,0 +1,180 @@
+// Starts and stops servers for tests and benchmarks: Apache ZooKeeper (Debian package) and the peer,
+// each standalone on 127.0.0.1 with a temporary data directory. Every process is stopped by PID.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ZK_CLASSPATH = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar';
+export const ZKCLI = '/usr/share/zookeeper/bin/zkCli.sh';
+export const CLI_MT = '/usr/lib/zookeeper/bin/cli_mt';
+/** Debian's python3, which has python3-kazoo (a pyenv python3 on PATH would not). */
+export const DEBIAN_PYTHON = '/usr/bin/python3';
+
+export type ServerKind = 'peer' | 'zookeeper';
+
+export interface ServerOptions {
+  /** Extra zoo.cfg lines. */
+  config?: Record<string, string | number>;
+  /** Reuse an existing data directory (for restart tests); otherwise a fresh temporary one. */
+  dataDir?: string;
+  port?: number;
+  /** Extra environment, e.g. NODE_OPTIONS for the peer. */
+  env?: Record<string, string>;
+  /** Keep the data dir on stop (crash tests restart on it). */
+  keepData?: boolean;
+}
+
+export interface RunningServer {
+  kind: ServerKind;
+  port: number;
+  host: string;
+  connectString: string;
+  dataDir: string;
+  configPath: string;
+  pid: number;
+  process: ChildProcess;
+  output(): string;
+  /** SIGTERM, then SIGKILL after a grace period; removes the data dir unless keepData. */
+  stop(): Promise<void>;
+  /** SIGKILL at once, keeping the data dir. */
+  kill9(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as net.AddressInfo).port;
+  srv.close();
+  await once(srv, 'close');
+  return port;
+}
+
+export async function waitForPort(host: string, port: number, timeoutMs: number, proc?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc && proc.exitCode !== null) throw new Error(`server exited with code ${proc.exitCode} before listening`);
+    const ok = await fourLetterWord(host, port, 'ruok', 1000).then(
+      (s) => s === 'imok',
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`server on ${host}:${port} did not answer ruok within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Sends a four-letter word and returns the whole reply. */
+export function fourLetterWord(host: string, port: number, cmd: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`4lw ${cmd} timed out`));
+    }, timeoutMs);
+    sock.on('connect', () => sock.write(cmd));
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+  });
+}
+
+function renderConfig(lines: Record<string, string | number>): string {
+  return `${Object.entries(lines)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n')}\n`;
+}
+
+export async function startServer(kind: ServerKind, opts: ServerOptions = {}): Promise<RunningServer> {
+  const host = '127.0.0.1';
+  const port = opts.port ?? (await freePort());
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), `zke-${kind}-`));
+  const configPath = join(dataDir, 'zoo.cfg');
+  const base: Record<string, string | number> = {
+    tickTime: 2000,
+    dataDir,
+    clientPort: port,
+    clientPortAddress: host,
+    'admin.enableServer': 'false',
+    '4lw.commands.whitelist': '*',
+    maxClientCnxns: 0,
+  };
+  writeFileSync(configPath, renderConfig({ ...base, ...opts.config }));
+  let proc: ChildProcess;
+  if (kind === 'zookeeper') {
+    proc = spawn(
+      'java',
+      [
+        '-cp',
+        ZK_CLASSPATH,
+        '-Xmx1g',
+        '-Dzookeeper.extendedTypesEnabled=true',
+        '-Dzookeeper.root.logger=WARN,CONSOLE',
+        '-Dzookeeper.admin.enableServer=false',
+        'org.apache.zookeeper.server.ZooKeeperServerMain',
+        configPath,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
+    );
+  } else {
+    proc = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'zkensemble'), 'peer', configPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...opts.env },
+    });
+  }
+  let out = '';
+  const keep = (c: Buffer) => {
+    out += c.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const pid = proc.pid!;
+  const server: RunningServer = {
+    kind,
+    port,
+    host,
+    connectString: `${host}:${port}`,
+    dataDir,
+    configPath,
+    pid,
+    process: proc,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      if (!opts.keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+    async kill9() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+  try {
+    await waitForPort(host, port, kind === 'zookeeper' ? 30_000 : 15_000, proc);
+  } catch (e) {
+    await server.stop();
+    throw new Error(`${(e as Error).message}\n--- ${kind} output ---\n${out}`);
+  }
+  return server;
+}

@@ -1,0 +1,145 @@
+// Authentication schemes and ACL checks: world, auth, digest (with super digest) and ip, as
+// ZooKeeper's ProviderRegistry, checkACL and fixupACL do them.
+
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import type { ACL, Id } from '../jute/records.ts';
+import { Err, KeeperError } from '../protocol/constants.ts';
+
+export interface AuthSettings {
+  /** `super:<base64 sha1>`, from zookeeper.DigestAuthenticationProvider.superDigest. */
+  superDigest: string | null;
+  skipACL: boolean;
+}
+
+/** user:BASE64(SHA1("user:password")), as DigestAuthenticationProvider.generateDigest. */
+export function digestId(userPassword: string): string {
+  const user = userPassword.split(':', 1)[0];
+  return `${user}:${createHash('sha1').update(userPassword, 'utf8').digest('base64')}`;
+}
+
+interface Provider {
+  /** Ids to add to the connection for an auth packet, or null when authentication failed. */
+  authenticate(auth: Buffer, remoteAddress: string, settings: AuthSettings): Id[] | null;
+  matches(authId: string, aclId: string): boolean;
+  isValid(id: string): boolean;
+  /** Whether ids of this scheme stand for a user (the `auth` scheme expands to them). */
+  isAuthenticated: boolean;
+}
+
+const digest: Provider = {
+  authenticate(auth, _remote, settings) {
+    const id = digestId(auth.toString('utf8'));
+    const ids: Id[] = [];
+    if (settings.superDigest !== null && id === settings.superDigest) ids.push({ scheme: 'super', id: '' });
+    ids.push({ scheme: 'digest', id });
+    return ids;
+  },
+  matches: (authId, aclId) => authId === aclId,
+  isValid: (id) => id.split(':').length === 2,
+  isAuthenticated: true,
+};
+
+const ip: Provider = {
+  authenticate: (_auth, remote) => [{ scheme: 'ip', id: remote }],
+  matches: ipMatches,
+  isValid: (id) => parseCidr(id) !== null,
+  isAuthenticated: false,
+};
+
+const providers: Record<string, Provider> = { digest, ip };
+
+export function providerFor(scheme: string): Provider | undefined {
+  return Object.hasOwn(providers, scheme) ? providers[scheme] : undefined;
+}
+
+/** Normalizes IPv4-mapped IPv6 addresses so ip ACLs written for a.b.c.d match. */
+export function remoteIp(address: string | undefined): string {
+  if (!address) return '0.0.0.0';
+  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+function ipBytes(addr: string): number[] | null {
+  if (net.isIPv4(addr)) return addr.split('.').map(Number);
+  if (!net.isIPv6(addr)) return null;
+  const [head = '', tail = ''] = addr.includes('::') ? addr.split('::') : [addr, ''];
+  const hs = head ? head.split(':') : [];
+  const ts = tail ? tail.split(':') : [];
+  const groups = [...hs, ...new Array(8 - hs.length - ts.length).fill('0'), ...ts];
+  if (groups.length !== 8) return null;
+  return groups.flatMap((g) => {
+    const v = Number.parseInt(g, 16);
+    return [v >> 8, v & 0xff];
+  });
+}
+
+function parseCidr(id: string): { bytes: number[]; bits: number } | null {
+  const [addr = '', bitsText] = id.split('/');
+  const bytes = ipBytes(addr);
+  if (!bytes) return null;
+  const bits = bitsText === undefined ? bytes.length * 8 : Number(bitsText);
+  if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) return null;
+  return { bytes, bits };
+}
+
+function ipMatches(authId: string, aclId: string): boolean {
+  const acl = parseCidr(aclId);
+  const who = ipBytes(authId);
+  if (!acl || !who || who.length !== acl.bytes.length) return false;
+  for (let bit = 0; bit < acl.bits; bit++) {
+    const i = bit >> 3;
+    const mask = 0x80 >> (bit & 7);
+    if ((who[i]! & mask) !== (acl.bytes[i]! & mask)) return false;
+  }
+  return true;
+}
+
+/** True when the ids hold `perm` under acl (ZooKeeperServer.checkACL). */
+export function permitted(acl: readonly ACL[], perm: number, ids: readonly Id[], settings: AuthSettings): boolean {
+  if (settings.skipACL || acl.length === 0) return true;
+  for (const id of ids) if (id.scheme === 'super') return true;
+  for (const a of acl) {
+    if ((a.perms & perm) === 0) continue;
+    if (a.id.scheme === 'world' && a.id.id === 'anyone') return true;
+    const p = providerFor(a.id.scheme);
+    if (!p) continue;
+    for (const id of ids) if (id.scheme === a.id.scheme && p.matches(id.id, a.id.id)) return true;
+  }
+  return false;
+}
+
+export function checkACL(acl: readonly ACL[], perm: number, ids: readonly Id[], settings: AuthSettings): void {
+  if (!permitted(acl, perm, ids, settings)) throw new KeeperError(Err.NOAUTH);
+}
+
+/** Validates an ACL list for create/setACL, expanding the `auth` scheme (PrepRequestProcessor.fixupACL). */
+export function fixupACL(acl: readonly ACL[] | null, ids: readonly Id[]): ACL[] {
+  if (!acl || acl.length === 0) throw new KeeperError(Err.INVALIDACL);
+  const seen = new Set<string>();
+  const unique = acl.filter((a) => {
+    const k = `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  const out: ACL[] = [];
+  for (const a of unique) {
+    if (a.id.scheme === 'world' && a.id.id === 'anyone') {
+      out.push(a);
+    } else if (a.id.scheme === 'auth') {
+      let any = false;
+      for (const id of ids) {
+        if (providerFor(id.scheme)?.isAuthenticated) {
+          any = true;
+          out.push({ perms: a.perms, id: { scheme: id.scheme, id: id.id } });
+        }
+      }
+      if (!any) throw new KeeperError(Err.INVALIDACL);
+    } else {
+      const p = providerFor(a.id.scheme);
+      if (!p || !p.isValid(a.id.id)) throw new KeeperError(Err.INVALIDACL);
+      out.push(a);
+    }
+  }
+  return out;
+}

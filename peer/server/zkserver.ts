@@ -1,0 +1,939 @@
+// A standalone ZooKeeper server: the client port, sessions, the request pipeline
+// (prep → txn log with group commit → apply → reply) and the data tree.
+// Reads run against the applied tree; a read waits behind earlier writes of its own connection.
+
+import net from 'node:net';
+import { JuteError, JuteReader, JuteWriter } from '../jute/archive.ts';
+import {
+  type ACL,
+  type ConnectRequest,
+  type OpResult,
+  type Request,
+  readConnectRequest,
+  readRequest,
+  type Stat,
+  writeAclList,
+  writeConnectResponse,
+  writeMultiResponse,
+  writeStat,
+  writeWatcherEvent,
+} from '../jute/records.ts';
+import { encodeTxnEntry, type Txn, type TxnHeader } from '../jute/txn.ts';
+import { log } from '../log.ts';
+import { Err, KeeperError, KeeperState, OpCode, Perms, WatcherType, Xid } from '../protocol/constants.ts';
+import type { ApplyResult, DataNode, DataTree } from '../tree/datatree.ts';
+import { toStat } from '../tree/datatree.ts';
+import { pathError } from '../tree/path.ts';
+import { type AuthSettings, checkACL, permitted, providerFor } from './auth.ts';
+import { type ClientConnection, ClientConnection as Connection, type ConnectionHost, type Pending } from './connection.ts';
+import { PendingView, prepTxn } from './prep.ts';
+import { sessionPassword } from './session-ids.ts';
+import { SessionTracker } from './sessions.ts';
+import { WatchManager } from './watches.ts';
+
+export interface TxnLogLike {
+  append(entry: Buffer, zxid: number): void;
+  flush(): Promise<void>;
+}
+
+export interface ServerSettings {
+  serverId: number;
+  tickTime: number;
+  minSessionTimeout: number;
+  maxSessionTimeout: number;
+  maxClientCnxns: number;
+  maxBuffer: number;
+  extendedTypes: boolean;
+  auth: AuthSettings;
+  fourLetterWords: Set<string> | 'all';
+  sessionlessCnxnTimeoutMs: number;
+  containerCheckIntervalMs: number;
+  containerMaxPerMinute: number;
+  containerMaxNeverUsedIntervalMs: number;
+  /** Text for `conf`, `envi` and friends. */
+  describe: () => Record<string, string | number>;
+}
+
+/** A txn on its way through the pipeline. */
+interface CommitEntry {
+  header: TxnHeader | null;
+  txn: Txn | null;
+  conn: ClientConnection | null;
+  pending: Pending | null;
+  /** Builds the reply once the txn is applied (writes) or once earlier txns are (sync). */
+  done: (rc: ApplyResult | null) => void;
+}
+
+const SERVER_VERSION = '3.8.0-zkensemble';
+
+export class ZkServer implements ConnectionHost {
+  readonly tree: DataTree;
+  readonly sessions: SessionTracker;
+  readonly watches = new WatchManager<ClientConnection>();
+  readonly view: PendingView;
+  readonly settings: ServerSettings;
+  readonly maxBuffer: number;
+  private readonly txnLog: TxnLogLike;
+  private readonly connections = new Set<ClientConnection>();
+  private readonly bySession = new Map<bigint, ClientConnection>();
+  private readonly perIp = new Map<string, number>();
+  private server: net.Server | null = null;
+  private lastZxid: number;
+  private queued: CommitEntry[] = [];
+  private flushing = false;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly writer = new JuteWriter(64 * 1024);
+  readonly startedAt = Date.now();
+  /** Txns applied since start (for snapshot scheduling by the owner). */
+  onApplied: (header: TxnHeader) => void = () => {};
+  // server stats (srvr/mntr)
+  packetsReceived = 0;
+  packetsSent = 0;
+  minLatency = Number.MAX_SAFE_INTEGER;
+  maxLatency = 0;
+  totalLatency = 0;
+  latencyCount = 0;
+  private closingDown = false;
+
+  constructor(tree: DataTree, sessions: Map<bigint, number>, txnLog: TxnLogLike, settings: ServerSettings) {
+    this.tree = tree;
+    this.settings = settings;
+    this.maxBuffer = settings.maxBuffer;
+    this.txnLog = txnLog;
+    this.view = new PendingView(tree);
+    this.lastZxid = tree.lastProcessedZxid;
+    const now = Date.now();
+    this.sessions = new SessionTracker(settings.serverId, settings.tickTime, now);
+    for (const [id, timeout] of sessions) this.sessions.add(id, timeout, now);
+    tree.trigger = (path, type, zxid, acl) => this.fire(path, type, zxid, acl);
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  async listen(host: string, port: number): Promise<net.AddressInfo> {
+    const server = net.createServer({ noDelay: true }, (s) => this.accept(s));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port, backlog: 1024 }, () => resolve());
+    });
+    const tick = this.settings.tickTime;
+    this.timers.push(setInterval(() => this.expireSessions(), Math.max(50, Math.min(tick, 1000))));
+    this.timers.push(setInterval(() => this.checkContainers(), this.settings.containerCheckIntervalMs));
+    for (const t of this.timers) t.unref();
+    return server.address() as net.AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    this.closingDown = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const srv = this.server;
+    this.server = null;
+    for (const c of [...this.connections]) c.close('server shutting down');
+    if (srv) await new Promise<void>((r) => srv.close(() => r()));
+    while (this.flushing || this.queued.length > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closingDown) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, this);
+    const max = this.settings.maxClientCnxns;
+    const n = (this.perIp.get(conn.remoteAddress) ?? 0) + 1;
+    if (max > 0 && n > max) {
+      log.warn({ ip: conn.remoteAddress, max }, 'too many connections from one address; closing');
+      socket.destroy();
+      return;
+    }
+    this.perIp.set(conn.remoteAddress, n);
+    this.connections.add(conn);
+    const t = setTimeout(() => {
+      if (conn.state === 'new') conn.close('no ConnectRequest within sessionlessCnxnTimeout');
+    }, this.settings.sessionlessCnxnTimeoutMs);
+    t.unref();
+    socket.once('close', () => clearTimeout(t));
+  }
+
+  onClosed(conn: ClientConnection, reason: string): void {
+    if (!this.connections.delete(conn)) return;
+    const n = (this.perIp.get(conn.remoteAddress) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(conn.remoteAddress);
+    else this.perIp.set(conn.remoteAddress, n);
+    this.watches.removeWatcher(conn);
+    if (conn.sessionId !== 0n && this.bySession.get(conn.sessionId) === conn) this.bySession.delete(conn.sessionId);
+    log.debug({ conn: conn.id, session: hex(conn.sessionId), reason }, 'connection closed');
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  allConnections(): Iterable<ClientConnection> {
+    return this.connections;
+  }
+
+  get lastProcessedZxid(): number {
+    return this.tree.lastProcessedZxid;
+  }
+
+  get outstanding(): number {
+    let n = 0;
+    for (const c of this.connections) n += c.queued;
+    return n;
+  }
+
+  // ---- frames -----------------------------------------------------------------------------
+
+  private frame(xid: number, err: number, body?: (w: JuteWriter) => void): Buffer {
+    const w = this.writer;
+    w.reset();
+    const mark = w.beginFrame();
+    w.int(xid).long(this.tree.lastProcessedZxid).int(err);
+    if (body && err === Err.OK) body(w);
+    w.endFrame(mark);
+    return w.toBuffer();
+  }
+
+  private statFrame(xid: number, stat: Stat): Buffer {
+    return this.frame(xid, Err.OK, (w) => writeStat(w, stat));
+  }
+
+  onConnectRequest(conn: ClientConnection, frame: Buffer): void {
+    let req: ConnectRequest;
+    try {
+      req = readConnectRequest(new JuteReader(frame, 0, frame.length, this.maxBuffer));
+    } catch (e) {
+      conn.close(`malformed ConnectRequest: ${(e as Error).message}`);
+      return;
+    }
+    if (req.lastZxidSeen > this.tree.lastProcessedZxid) {
+      log.info(
+        { conn: conn.id, clientZxid: hex(req.lastZxidSeen), serverZxid: hex(this.tree.lastProcessedZxid) },
+        'client has seen a newer zxid than this server; refusing it so it tries another server',
+      );
+      conn.close('client zxid ahead');
+      return;
+    }
+    const timeout = Math.min(Math.max(req.timeOut, this.settings.minSessionTimeout), this.settings.maxSessionTimeout);
+    conn.sessionTimeout = timeout;
+    if (req.sessionId === 0n) {
+      const id = this.sessions.newSessionId();
+      conn.hold();
+      this.submit({
+        header: { clientId: id, cxid: 0, zxid: 0, time: 0, type: OpCode.createSession },
+        txn: { type: OpCode.createSession, timeOut: timeout },
+        conn,
+        pending: null,
+        done: () => this.finishSession(conn, id, timeout, req.readOnly, true),
+      });
+      return;
+    }
+    const valid = req.passwd.equals(sessionPassword(req.sessionId)) && this.sessions.touch(req.sessionId, Date.now());
+    this.finishSession(conn, req.sessionId, timeout, req.readOnly, valid);
+  }
+
+  private finishSession(
+    conn: ClientConnection,
+    id: bigint,
+    timeout: number,
+    readOnlyByte: boolean | undefined,
+    valid: boolean,
+  ): void {
+    if (conn.state === 'closed') return;
+    const w = this.writer;
+    w.reset();
+    const mark = w.beginFrame();
+    writeConnectResponse(w, {
+      protocolVersion: 0,
+      timeOut: valid ? timeout : 0,
+      sessionId: valid ? id : 0n,
+      passwd: valid ? sessionPassword(id) : Buffer.alloc(16),
+      readOnly: readOnlyByte === undefined ? undefined : false,
+    });
+    w.endFrame(mark);
+    conn.send(w.toBuffer());
+    if (!valid) {
+      log.info({ conn: conn.id, session: hex(id) }, 'session expired or invalid password on reconnect');
+      conn.closeAfterFlush('invalid session');
+      return;
+    }
+    const previous = this.bySession.get(id);
+    if (previous && previous !== conn) previous.close('session moved to a new connection');
+    conn.sessionId = id;
+    this.bySession.set(id, conn);
+    if (conn.state === 'waiting') conn.resume();
+    else conn.state = 'open';
+  }
+
+  onRequest(conn: ClientConnection, frame: Buffer): void {
+    const r = new JuteReader(frame, 0, frame.length, this.maxBuffer);
+    let xid: number;
+    let type: number;
+    let req: Request;
+    try {
+      xid = r.int();
+      type = r.int();
+    } catch {
+      conn.close('truncated request header');
+      return;
+    }
+    this.packetsReceived++;
+    this.sessions.touch(conn.sessionId, Date.now());
+    if (!VALID_OPS.has(type)) {
+      conn.send(this.frame(xid, Err.UNIMPLEMENTED));
+      conn.closeAfterFlush(`unsupported opcode ${type}`);
+      return;
+    }
+    try {
+      req = readRequest(type, r);
+    } catch (e) {
+      if (!(e instanceof JuteError)) throw e;
+      log.warn({ conn: conn.id, xid, type, err: e.message }, 'malformed request; closing connection');
+      conn.send(this.frame(xid, Err.MARSHALLINGERROR));
+      conn.closeAfterFlush('malformed request');
+      return;
+    }
+    conn.lastCxid = xid;
+    conn.lastOp = opName(type);
+    const receivedAt = Date.now();
+    switch (req.type) {
+      case OpCode.auth:
+        this.authenticate(conn, xid, req.scheme, req.auth);
+        return;
+      case OpCode.sasl:
+        conn.send(this.frame(xid, Err.AUTHFAILED));
+        conn.closeAfterFlush('SASL is not supported');
+        return;
+      case OpCode.sync: {
+        const path = req.path;
+        const pending = this.pendingFor(conn, xid, type, null, receivedAt);
+        this.submit({
+          header: null,
+          txn: null,
+          conn,
+          pending,
+          done: () => {
+            pending.reply = this.frame(xid, Err.OK, (w) => w.ustring(path));
+          },
+        });
+        return;
+      }
+      default:
+        if (WRITE_OPS.has(req.type)) this.submitWrite(conn, xid, req, receivedAt);
+        else {
+          const q = req;
+          this.pendingFor(conn, xid, type, () => this.read(conn, xid, q), receivedAt);
+          conn.pump();
+        }
+    }
+  }
+
+  private pendingFor(
+    conn: ClientConnection,
+    xid: number,
+    type: number,
+    run: (() => Buffer) | null,
+    receivedAt: number,
+  ): Pending {
+    const p: Pending = { xid, type, run, reply: null, closeAfter: false, receivedAt };
+    conn.enqueue(p);
+    return p;
+  }
+
+  onSent(conn: ClientConnection, p: Pending): void {
+    this.packetsSent++;
+    conn.lastZxid = this.tree.lastProcessedZxid;
+    const ms = Date.now() - p.receivedAt;
+    conn.recordLatency(ms);
+    if (ms < this.minLatency) this.minLatency = ms;
+    if (ms > this.maxLatency) this.maxLatency = ms;
+    this.totalLatency += ms;
+    this.latencyCount++;
+  }
+
+  private authenticate(conn: ClientConnection, xid: number, scheme: string, auth: Buffer): void {
+    const provider = providerFor(scheme);
+    const ids = provider?.authenticate(auth, conn.remoteAddress, this.settings.auth) ?? null;
+    if (ids === null) {
+      log.warn({ conn: conn.id, scheme }, 'authentication failed; closing connection');
+      conn.send(this.frameWithZxid(xid, 0, Err.AUTHFAILED));
+      conn.closeAfterFlush('auth failed');
+      return;
+    }
+    for (const id of ids) {
+      if (!conn.ids.some((x) => x.scheme === id.scheme && x.id === id.id)) conn.ids.push(id);
+    }
+    conn.send(this.frameWithZxid(xid, 0, Err.OK));
+  }
+
+  private frameWithZxid(xid: number, zxid: number, err: number): Buffer {
+    const w = this.writer;
+    w.reset();
+    const mark = w.beginFrame();
+    w.int(xid).long(zxid).int(err);
+    w.endFrame(mark);
+    return w.toBuffer();
+  }
+
+  // ---- writes -----------------------------------------------------------------------------
+
+  private submitWrite(conn: ClientConnection, xid: number, req: Request, receivedAt: number): void {
+    const pending = this.pendingFor(conn, xid, req.type, null, receivedAt);
+    const sessionId = conn.sessionId;
+    const zxid = this.lastZxid + 1;
+    const time = Date.now();
+    let txn: Txn;
+    let type: number = req.type;
+    try {
+      if (!this.sessions.isAlive(sessionId)) throw new KeeperError(Err.SESSIONEXPIRED);
+      txn = prepTxn(req, {
+        view: this.view,
+        sessionId,
+        ids: conn.ids,
+        auth: this.settings.auth,
+        extendedTypes: this.settings.extendedTypes,
+        zxid,
+        time,
+      });
+    } catch (e) {
+      if (!(e instanceof KeeperError)) throw e;
+      txn = { type: OpCode.error, err: e.code };
+      type = OpCode.error;
+    }
+    if (req.type === OpCode.closeSession) {
+      this.sessions.setClosing(sessionId);
+      pending.closeAfter = true;
+    }
+    this.submit({
+      header: { clientId: sessionId, cxid: xid, zxid, time, type },
+      txn,
+      conn,
+      pending,
+      done: (rc) => {
+        pending.reply = this.writeReply(xid, req.type, rc!);
+      },
+    });
+  }
+
+  /** Queues a txn (or a sync marker when header is null) for the next group commit. */
+  private submit(e: CommitEntry): void {
+    if (e.header && e.txn) {
+      if (e.header.zxid === 0) {
+        e.header.zxid = this.lastZxid + 1;
+        e.header.time = Date.now();
+      }
+      this.lastZxid = e.header.zxid;
+      this.txnLog.append(encodeTxnEntry(e.header, e.txn, null), e.header.zxid);
+    }
+    this.queued.push(e);
+    if (!this.flushing) void this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queued.length > 0) {
+        const batch = this.queued;
+        this.queued = [];
+        // Let requests that arrived in the same tick join this round.
+        await new Promise<void>((r) => setImmediate(r));
+        batch.push(...this.queued);
+        this.queued = [];
+        await this.txnLog.flush();
+        for (const e of batch) this.applyEntry(e);
+      }
+    } catch (err) {
+      // A txn log that cannot be written loses durability: stop rather than acknowledge.
+      log.fatal({ err }, 'txn log write failed; shutting down');
+      process.exit(3);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private applyEntry(e: CommitEntry): void {
+    // Reads queued on this connection before the write must not see it.
+    e.conn?.pump();
+    let rc: ApplyResult | null = null;
+    if (e.header && e.txn) {
+      rc = this.tree.applyTxn(e.header, e.txn);
+      this.view.applied(e.header.zxid);
+      if (e.header.type === OpCode.createSession && e.txn.type === OpCode.createSession) {
+        this.sessions.add(e.header.clientId, e.txn.timeOut, Date.now());
+      } else if (e.header.type === OpCode.closeSession) {
+        this.sessions.remove(e.header.clientId);
+        const c = this.bySession.get(e.header.clientId);
+        if (c && c !== e.conn) c.closeAfterFlush('session closed');
+      }
+      this.onApplied(e.header);
+    }
+    e.done(rc);
+    e.conn?.pump();
+  }
+
+  private writeReply(xid: number, type: number, rc: ApplyResult): Buffer {
+    if (rc.type === OpCode.error) return this.frame(xid, rc.err);
+    switch (type) {
+      case OpCode.create:
+        return this.frame(xid, rc.err, (w) => w.ustring(rc.path));
+      case OpCode.create2:
+      case OpCode.createTTL:
+      case OpCode.createContainer:
+        return this.frame(xid, rc.err, (w) => {
+          w.ustring(rc.path);
+          writeStat(w, rc.stat!);
+        });
+      case OpCode.setData:
+      case OpCode.setACL:
+        return rc.stat ? this.statFrame(xid, rc.stat) : this.frame(xid, rc.err);
+      case OpCode.multi:
+        return this.frame(xid, Err.OK, (w) => writeMultiResponse(w, rc.multi ?? []));
+      default:
+        return this.frame(xid, rc.err);
+    }
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+
+  private read(conn: ClientConnection, xid: number, req: Request): Buffer {
+    try {
+      return this.readOrThrow(conn, xid, req);
+    } catch (e) {
+      if (!(e instanceof KeeperError)) throw e;
+      return this.frame(req.type === OpCode.setWatches || req.type === OpCode.setWatches2 ? Xid.setWatches : xid, e.code);
+    }
+  }
+
+  private node(path: string): DataNode {
+    const n = this.tree.getNode(path);
+    if (!n) throw new KeeperError(Err.NONODE, path);
+    return n;
+  }
+
+  private checkRead(conn: ClientConnection, n: DataNode, perm: number = Perms.READ): void {
+    checkACL(this.tree.aclOf(n), perm, conn.ids, this.settings.auth);
+  }
+
+  private readOrThrow(conn: ClientConnection, xid: number, req: Request): Buffer {
+    switch (req.type) {
+      case OpCode.ping:
+        return this.frame(Xid.ping, Err.OK);
+      case OpCode.exists: {
+        if (req.path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS);
+        const n = this.tree.getNode(req.path);
+        if (n) this.checkRead(conn, n);
+        if (req.watch) this.watches.addData(req.path, conn);
+        if (!n) throw new KeeperError(Err.NONODE);
+        return this.statFrame(xid, toStat(n));
+      }
+      case OpCode.getData: {
+        const n = this.node(req.path);
+        this.checkRead(conn, n);
+        if (req.watch) this.watches.addData(req.path, conn);
+        return this.frame(xid, Err.OK, (w) => {
+          w.buffer(n.data);
+          writeStat(w, toStat(n));
+        });
+      }
+      case OpCode.getChildren:
+      case OpCode.getChildren2: {
+        const n = this.node(req.path);
+        this.checkRead(conn, n);
+        if (req.watch) this.watches.addChild(req.path, conn);
+        const withStat = req.type === OpCode.getChildren2;
+        return this.frame(xid, Err.OK, (w) => {
+          w.int(n.children.size);
+          for (const c of n.children) w.ustring(c);
+          if (withStat) writeStat(w, toStat(n));
+        });
+      }
+      case OpCode.getACL: {
+        const n = this.node(req.path);
+        this.checkRead(conn, n, Perms.READ | Perms.ADMIN);
+        let acl: readonly ACL[] = this.tree.aclOf(n);
+        if (!permitted(acl, Perms.ADMIN, conn.ids, this.settings.auth)) {
+          acl = acl.map((a) =>
+            a.id.scheme === 'digest' ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:.*/s, ':x') } } : a,
+          );
+        }
+        return this.frame(xid, Err.OK, (w) => {
+          writeAclList(w, acl);
+          writeStat(w, toStat(n));
+        });
+      }
+      case OpCode.getAllChildrenNumber: {
+        const n = this.node(req.path);
+        this.checkRead(conn, n);
+        const count = this.tree.countDescendants(req.path);
+        return this.frame(xid, Err.OK, (w) => w.int(count));
+      }
+      case OpCode.getEphemerals: {
+        const prefix = req.prefixPath;
+        const all = [...(this.tree.ephemerals.get(conn.sessionId) ?? [])];
+        const list = prefix.trim() === '' || prefix.trim() === '/' ? all : all.filter((p) => p.startsWith(prefix));
+        return this.frame(xid, Err.OK, (w) => w.vector(list, (x, s) => x.ustring(s)));
+      }
+      case OpCode.multiRead: {
+        const results: OpResult[] = req.ops.map((op) => this.readOp(conn, op));
+        return this.frame(xid, Err.OK, (w) => writeMultiResponse(w, results));
+      }
+      case OpCode.checkWatches:
+      case OpCode.removeWatches: {
+        if (!Object.values(WatcherType).includes(req.watcherType as 1)) throw new KeeperError(Err.BADARGUMENTS);
+        const found = this.watches.matchWatch(req.path, conn, req.watcherType, req.type === OpCode.removeWatches);
+        if (!found) throw new KeeperError(Err.NOWATCHER);
+        return this.frame(xid, Err.OK);
+      }
+      case OpCode.addWatch: {
+        if (req.mode !== 0 && req.mode !== 1) throw new KeeperError(Err.BADARGUMENTS);
+        this.watches.addPersistent(req.path, conn, req.mode === 1);
+        return this.frame(xid, Err.OK, (w) => w.int(0));
+      }
+      case OpCode.whoAmI:
+        return this.frame(xid, Err.OK, (w) =>
+          w.vector(conn.ids, (x, id) => {
+            x.ustring(id.scheme).ustring(id.id);
+          }),
+        );
+      case OpCode.setWatches:
+      case OpCode.setWatches2:
+        this.setWatches(conn, req);
+        return this.frame(Xid.setWatches, Err.OK);
+      default:
+        throw new KeeperError(Err.UNIMPLEMENTED);
+    }
+  }
+
+  private readOp(conn: ClientConnection, op: Request): OpResult {
+    try {
+      if (op.type === OpCode.getData) {
+        const n = this.node(op.path);
+        this.checkRead(conn, n);
+        if (op.watch) this.watches.addData(op.path, conn);
+        return { type: 4, data: n.data, stat: toStat(n) };
+      }
+      if (op.type === OpCode.getChildren) {
+        const n = this.node(op.path);
+        this.checkRead(conn, n);
+        if (op.watch) this.watches.addChild(op.path, conn);
+        return { type: 8, children: [...n.children] };
+      }
+      throw new KeeperError(Err.BADARGUMENTS);
+    } catch (e) {
+      if (!(e instanceof KeeperError)) throw e;
+      return { type: -1, err: e.code };
+    }
+  }
+
+  private setWatches(conn: ClientConnection, req: Extract<Request, { type: 101 | 105 }>): void {
+    const rel = req.relativeZxid;
+    for (const path of req.data) {
+      const n = this.tree.getNode(path);
+      if (!n) this.sendEvent(conn, 2, path, -1);
+      else if (n.stat.mzxid > rel) this.sendEvent(conn, 3, path, -1);
+      else this.watches.addData(path, conn);
+    }
+    for (const path of req.exist) {
+      if (this.tree.getNode(path)) this.sendEvent(conn, 1, path, -1);
+      else this.watches.addData(path, conn);
+    }
+    for (const path of req.child) {
+      const n = this.tree.getNode(path);
+      if (!n) this.sendEvent(conn, 2, path, -1);
+      else if (n.stat.pzxid > rel) this.sendEvent(conn, 4, path, -1);
+      else this.watches.addChild(path, conn);
+    }
+    for (const path of req.persistent) this.watches.addPersistent(path, conn, false);
+    for (const path of req.persistentRecursive) this.watches.addPersistent(path, conn, true);
+  }
+
+  // ---- watches ----------------------------------------------------------------------------
+
+  private fire(path: string, type: number, zxid: number, acl: readonly ACL[]): void {
+    const watchers = this.watches.trigger(path, type);
+    for (const conn of watchers) {
+      if (!permitted(acl, Perms.READ, conn.ids, this.settings.auth)) continue;
+      this.sendEvent(conn, type, path, zxid);
+    }
+  }
+
+  private sendEvent(conn: ClientConnection, type: number, path: string, zxid: number): void {
+    const w = this.writer;
+    w.reset();
+    const mark = w.beginFrame();
+    w.int(Xid.notification).long(zxid).int(Err.OK);
+    writeWatcherEvent(w, { type, state: KeeperState.SyncConnected, path });
+    w.endFrame(mark);
+    conn.send(w.toBuffer());
+  }
+
+  // ---- background work ----------------------------------------------------------------------
+
+  private expireSessions(): void {
+    for (const id of this.sessions.expire(Date.now())) {
+      log.info({ session: hex(id) }, 'session expired');
+      const conn = this.bySession.get(id);
+      const zxid = this.lastZxid + 1;
+      const time = Date.now();
+      let txn: Txn;
+      try {
+        txn = prepTxn({ type: OpCode.closeSession }, this.prepContext(id, zxid, time));
+      } catch {
+        continue;
+      }
+      this.submit({
+        header: { clientId: id, cxid: 0, zxid, time, type: OpCode.closeSession },
+        txn,
+        conn: null,
+        pending: null,
+        done: () => conn?.closeAfterFlush('session expired'),
+      });
+    }
+  }
+
+  private prepContext(sessionId: bigint, zxid: number, time: number) {
+    return {
+      view: this.view,
+      sessionId,
+      ids: [] as const,
+      auth: { ...this.settings.auth, skipACL: true },
+      extendedTypes: this.settings.extendedTypes,
+      zxid,
+      time,
+    };
+  }
+
+  /** Deletes empty containers that have had children, and expired empty TTL nodes (ContainerManager). */
+  checkContainers(): void {
+    const now = Date.now();
+    const candidates: string[] = [];
+    for (const path of this.tree.containers) {
+      const n = this.tree.getNode(path);
+      if (!n || n.children.size > 0) continue;
+      const neverUsed = this.settings.containerMaxNeverUsedIntervalMs;
+      if (n.stat.cversion > 0 || (neverUsed > 0 && now - n.stat.mtime > neverUsed)) candidates.push(path);
+    }
+    for (const path of this.tree.ttls) {
+      const n = this.tree.getNode(path);
+      if (!n || n.children.size > 0) continue;
+      const ttl = Number(n.stat.ephemeralOwner & 0xffffffffffn);
+      if (now - n.stat.mtime > ttl) candidates.push(path);
+    }
+    for (const path of candidates.slice(0, this.settings.containerMaxPerMinute)) {
+      const zxid = this.lastZxid + 1;
+      const time = Date.now();
+      let txn: Txn;
+      try {
+        txn = prepTxn({ type: OpCode.deleteContainer, path }, this.prepContext(0n, zxid, time));
+      } catch {
+        continue; // changed meanwhile (got a child, or already deleted)
+      }
+      this.submit({
+        header: { clientId: 0n, cxid: 0, zxid, time, type: OpCode.deleteContainer },
+        txn,
+        conn: null,
+        pending: null,
+        done: () => {},
+      });
+    }
+  }
+
+  // ---- four-letter words ------------------------------------------------------------------
+
+  onFourLetterWord(conn: ClientConnection, word: string): void {
+    const allowed = this.settings.fourLetterWords;
+    let text: string;
+    if (allowed !== 'all' && !allowed.has(word)) {
+      text = `${word} is not executed because it is not in the whitelist.\n`;
+    } else {
+      text = this.fourLetterText(word);
+    }
+    conn.send(Buffer.from(text, 'utf8'));
+    conn.closeAfterFlush('four-letter word');
+  }
+
+  private fourLetterText(word: string): string {
+    switch (word) {
+      case 'ruok':
+        return 'imok';
+      case 'isro':
+        return 'rw';
+      case 'srvr':
+        return this.srvr(false);
+      case 'stat':
+        return this.srvr(true);
+      case 'mntr':
+        return Object.entries(this.monitor())
+          .map(([k, v]) => `zk_${k}\t${v}\n`)
+          .join('');
+      case 'conf':
+        return Object.entries(this.settings.describe())
+          .map(([k, v]) => `${k}=${v}\n`)
+          .join('');
+      case 'envi':
+        return `Environment:\nzookeeper.version=${SERVER_VERSION}\nnode.version=${process.version}\nos.name=${process.platform}\nos.arch=${process.arch}\n`;
+      case 'srst':
+        this.resetStats();
+        return 'Server stats reset.\n';
+      case 'crst':
+        for (const c of this.connections) c.resetStats();
+        return 'Connection stats reset.\n';
+      case 'wchs':
+        return `${this.watches.data.byWatcher.size + this.watches.child.byWatcher.size} connections watching ${new Set([...this.watches.data.byPath.keys(), ...this.watches.child.byPath.keys()]).size} paths\nTotal watches:${this.watches.watchCount}\n`;
+      default:
+        return `${word} is not supported by this server yet.\n`;
+    }
+  }
+
+  resetStats(): void {
+    this.packetsReceived = 0;
+    this.packetsSent = 0;
+    this.minLatency = Number.MAX_SAFE_INTEGER;
+    this.maxLatency = 0;
+    this.totalLatency = 0;
+    this.latencyCount = 0;
+  }
+
+  private latencyLine(): string {
+    const min = this.latencyCount === 0 ? 0 : this.minLatency;
+    const avg = this.latencyCount === 0 ? 0 : this.totalLatency / this.latencyCount;
+    return `${min}/${javaDouble(avg)}/${this.maxLatency}`;
+  }
+
+  /** ZooKeeper counts the root twice (under "" and "/"); tools compare against that number. */
+  private get reportedNodeCount(): number {
+    return this.tree.nodeCount + 1;
+  }
+
+  private srvr(withClients: boolean): string {
+    let s = `Zookeeper version: ${SERVER_VERSION}, built on ${BUILD_DATE}\n`;
+    if (withClients) {
+      s += 'Clients:\n';
+      for (const c of this.connections) {
+        s += ` /${c.remoteAddress}:${c.remotePort}[${c.state === 'open' ? 1 : 0}](queued=${c.queued},recved=${c.packetsReceived},sent=${c.packetsSent})\n`;
+      }
+      s += '\n';
+    }
+    s += `Latency min/avg/max: ${this.latencyLine()}\n`;
+    s += `Received: ${this.packetsReceived}\n`;
+    s += `Sent: ${this.packetsSent}\n`;
+    s += `Connections: ${this.connections.size}\n`;
+    s += `Outstanding: ${this.outstanding}\n`;
+    s += `Zxid: 0x${this.tree.lastProcessedZxid.toString(16)}\n`;
+    s += 'Mode: standalone\n';
+    s += `Node count: ${this.reportedNodeCount}\n`;
+    return s;
+  }
+
+  monitor(): Record<string, string | number> {
+    const avg = this.latencyCount === 0 ? 0 : this.totalLatency / this.latencyCount;
+    return {
+      version: `${SERVER_VERSION}, built on ${BUILD_DATE}`,
+      avg_latency: javaDouble(avg),
+      max_latency: this.maxLatency,
+      min_latency: this.latencyCount === 0 ? 0 : this.minLatency,
+      packets_received: this.packetsReceived,
+      packets_sent: this.packetsSent,
+      num_alive_connections: this.connections.size,
+      outstanding_requests: this.outstanding,
+      server_state: 'standalone',
+      znode_count: this.reportedNodeCount,
+      watch_count: this.watches.watchCount,
+      ephemerals_count: this.tree.ephemeralCount(),
+      approximate_data_size: this.tree.approximateDataSize,
+      global_sessions: this.sessions.sessions.size,
+      local_sessions: 0,
+      uptime: Date.now() - this.startedAt,
+    };
+  }
+}
+
+const BUILD_DATE = '2026-11-21 00:00 UTC';
+
+/** Opcodes a client may send (ZooKeeper's Request.isValid); anything else is UNIMPLEMENTED. */
+const VALID_OPS = new Set<number>([
+  OpCode.closeSession,
+  OpCode.create,
+  OpCode.create2,
+  OpCode.createTTL,
+  OpCode.createContainer,
+  OpCode.delete,
+  OpCode.deleteContainer,
+  OpCode.exists,
+  OpCode.getACL,
+  OpCode.getChildren,
+  OpCode.getAllChildrenNumber,
+  OpCode.getChildren2,
+  OpCode.getData,
+  OpCode.getEphemerals,
+  OpCode.multi,
+  OpCode.multiRead,
+  OpCode.ping,
+  OpCode.reconfig,
+  OpCode.setACL,
+  OpCode.setData,
+  OpCode.setWatches,
+  OpCode.setWatches2,
+  OpCode.sync,
+  OpCode.checkWatches,
+  OpCode.removeWatches,
+  OpCode.addWatch,
+  OpCode.whoAmI,
+  OpCode.auth,
+  OpCode.sasl,
+]);
+
+const WRITE_OPS = new Set<number>([
+  OpCode.create,
+  OpCode.create2,
+  OpCode.createTTL,
+  OpCode.createContainer,
+  OpCode.delete,
+  OpCode.deleteContainer,
+  OpCode.setData,
+  OpCode.setACL,
+  OpCode.multi,
+  OpCode.reconfig,
+  OpCode.closeSession,
+]);
+
+const OP_NAMES: Record<number, string> = {
+  [OpCode.create]: 'CREA',
+  [OpCode.create2]: 'CREA',
+  [OpCode.createTTL]: 'CREA',
+  [OpCode.createContainer]: 'CREA',
+  [OpCode.delete]: 'DELE',
+  [OpCode.exists]: 'EXIS',
+  [OpCode.getData]: 'GETD',
+  [OpCode.setData]: 'SETD',
+  [OpCode.getACL]: 'GACL',
+  [OpCode.setACL]: 'SACL',
+  [OpCode.getChildren]: 'GETC',
+  [OpCode.getChildren2]: 'GETC',
+  [OpCode.sync]: 'SYNC',
+  [OpCode.ping]: 'PING',
+  [OpCode.multi]: 'MULT',
+  [OpCode.multiRead]: 'MLTR',
+  [OpCode.closeSession]: 'CLOS',
+  [OpCode.setWatches]: 'SETW',
+  [OpCode.setWatches2]: 'STW2',
+  [OpCode.addWatch]: 'ADDW',
+  [OpCode.whoAmI]: 'HOMI',
+};
+
+function opName(type: number): string {
+  return OP_NAMES[type] ?? 'NA';
+}
+
+export function hex(v: bigint | number): string {
+  return `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
+}
+
+/** Java's Double.toString for the values mntr prints. */
+export function javaDouble(v: number): string {
+  return Number.isInteger(v) ? `${v}.0` : String(v);
+}
+

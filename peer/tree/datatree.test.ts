@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Txn, TxnHeader } from '../jute/txn.ts';
+import { CONTAINER_OWNER, Err, EventType, OpCode } from '../protocol/constants.ts';
+import { OPEN_ACL_UNSAFE } from './acl-cache.ts';
+import { DataTree, toStat } from './datatree.ts';
+import { pathError, sequenceSuffix } from './path.ts';
+
+const acl = [...OPEN_ACL_UNSAFE];
+let zxid = 0;
+function apply(t: DataTree, txn: Txn, clientId = 1n) {
+  zxid++;
+  const h: TxnHeader = { clientId, cxid: zxid, zxid, time: 1000 + zxid, type: txn.type };
+  return t.applyTxn(h, txn);
+}
+const create = (path: string, parentCVersion = -1, ephemeral = false): Txn => ({
+  type: OpCode.create,
+  path,
+  data: Buffer.from('d'),
+  acl,
+  ephemeral,
+  parentCVersion,
+});
+
+test('stat bookkeeping follows ZooKeeper: cversion counts creates and deletes, pzxid moves', () => {
+  zxid = 0;
+  const t = new DataTree();
+  apply(t, create('/a'));
+  apply(t, create('/a/b'));
+  apply(t, create('/a/c'));
+  apply(t, { type: OpCode.delete, path: '/a/b' });
+  const a = t.getNode('/a')!;
+  const s = toStat(a);
+  assert.equal(a.stat.cversion, 2, 'stored cversion counts creates');
+  assert.equal(s.cversion, 3, 'client cversion = creates + deletes');
+  assert.equal(s.numChildren, 1);
+  assert.equal(s.pzxid, 4);
+  assert.equal(s.czxid, 1);
+  assert.equal(t.lastProcessedZxid, 4);
+});
+
+test('errors come back as results and leave the tree alone', () => {
+  zxid = 0;
+  const t = new DataTree();
+  const before = t.digest();
+  assert.equal(apply(t, create('/x/y')).err, Err.NONODE);
+  assert.equal(apply(t, { type: OpCode.delete, path: '/nope' }).err, Err.NONODE);
+  assert.equal(t.digest(), before);
+});
+
+test('ephemerals are tracked per session and removed by closeSession, firing events in order', () => {
+  zxid = 0;
+  const t = new DataTree();
+  const events: string[] = [];
+  t.trigger = (path, type) => events.push(`${type}:${path}`);
+  apply(t, create('/p'));
+  apply(t, create('/p/e1', -1, true), 7n);
+  apply(t, create('/p/e2', -1, true), 7n);
+  assert.deepEqual([...t.ephemerals.get(7n)!].sort(), ['/p/e1', '/p/e2']);
+  assert.equal(toStat(t.getNode('/p/e1')!).ephemeralOwner, 7n);
+  events.length = 0;
+  apply(t, { type: OpCode.closeSession, paths: ['/p/e1', '/p/e2'] }, 7n);
+  assert.equal(t.getNode('/p/e1'), undefined);
+  assert.equal(t.ephemerals.has(7n), false);
+  assert.deepEqual(events, [
+    `${EventType.NodeDeleted}:/p/e1`,
+    `${EventType.NodeChildrenChanged}:/p`,
+    `${EventType.NodeDeleted}:/p/e2`,
+    `${EventType.NodeChildrenChanged}:/p`,
+  ]);
+});
+
+test('containers and TTL nodes show ephemeralOwner 0 to clients', () => {
+  zxid = 0;
+  const t = new DataTree();
+  apply(t, { type: OpCode.createContainer, path: '/c', data: Buffer.alloc(0), acl, parentCVersion: -1 });
+  apply(t, { type: OpCode.createTTL, path: '/t', data: Buffer.alloc(0), acl, parentCVersion: -1, ttl: 5000 });
+  assert.equal(t.getNode('/c')!.stat.ephemeralOwner, CONTAINER_OWNER);
+  assert.equal(toStat(t.getNode('/c')!).ephemeralOwner, 0n);
+  assert.equal(toStat(t.getNode('/t')!).ephemeralOwner, 0n);
+  assert.ok(t.containers.has('/c'));
+  assert.ok(t.ttls.has('/t'));
+});
+
+test('a failed multi applies nothing and reports per-op errors', () => {
+  zxid = 0;
+  const t = new DataTree();
+  const rc = apply(t, {
+    type: OpCode.multi,
+    txns: [
+      { type: OpCode.error, err: 0 },
+      { type: OpCode.error, err: Err.NODEEXISTS },
+      { type: OpCode.error, err: Err.RUNTIMEINCONSISTENCY },
+    ],
+  });
+  assert.deepEqual(rc.multi, [
+    { type: -1, err: 0 },
+    { type: -1, err: Err.NODEEXISTS },
+    { type: -1, err: Err.RUNTIMEINCONSISTENCY },
+  ]);
+  const ok = apply(t, { type: OpCode.multi, txns: [create('/m'), { type: OpCode.setData, path: '/m', data: Buffer.from('x'), version: 1 }] });
+  assert.equal(ok.multi![0]!.type, 1);
+  assert.equal(ok.multi![1]!.type, 5);
+  assert.equal(t.getNode('/m')!.data.toString(), 'x');
+});
+
+test('the tree digest is a function of content, not of history', () => {
+  zxid = 0;
+  const a = new DataTree();
+  apply(a, create('/x'));
+  apply(a, create('/y'));
+  apply(a, { type: OpCode.delete, path: '/y' });
+  const b = new DataTree();
+  zxid = 0;
+  apply(b, create('/x'));
+  assert.notEqual(a.digest(), b.digest(), 'pzxid and cversion of the root differ');
+  apply(b, create('/y'));
+  apply(b, { type: OpCode.delete, path: '/y' });
+  assert.equal(a.digest(), b.digest());
+});
+
+test('replaying a create over a fuzzy snapshot fixes the parent cversion', () => {
+  zxid = 10;
+  const t = new DataTree();
+  apply(t, create('/f', 1));
+  const rc = apply(t, create('/f', 5));
+  assert.equal(rc.err, Err.NODEEXISTS);
+  assert.equal(t.getNode('/')!.stat.cversion, 5);
+});
+
+test('path validation and sequence suffixes', () => {
+  for (const bad of ['', 'a', '/a/', '//a', '/a//b', '/a/./b', '/a/../b', '/.', '/a\u0000b', '/a\u0001']) {
+    assert.notEqual(pathError(bad), null, JSON.stringify(bad));
+  }
+  for (const good of ['/', '/a', '/a/b.c', '/a/..b', '/zookeeper']) assert.equal(pathError(good), null, good);
+  assert.equal(sequenceSuffix(7), '0000000007');
+  assert.equal(sequenceSuffix(-5), '-000000005');
+});

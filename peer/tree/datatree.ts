@@ -1,0 +1,379 @@
+// The replicated state: znodes, their stats and ACLs, ephemerals by session, containers and TTL
+// nodes, and the tree digest. Changes come only through applyTxn, in zxid order, so every member
+// that applies the same txns holds the same tree. Reads go straight to getNode/statOf.
+
+import type { ACL, OpResult, Stat, StatPersisted } from '../jute/records.ts';
+import type { Txn, TxnHeader } from '../jute/txn.ts';
+import { CONTAINER_OWNER, Err, EventType, isTtlOwner, OpCode, Perms } from '../protocol/constants.ts';
+import { AclCache, OPEN_ACL_INDEX } from './acl-cache.ts';
+import { nodeDigest } from './digest.ts';
+import { baseName, parentOf } from './path.ts';
+
+export interface DataNode {
+  data: Buffer;
+  aclIndex: number;
+  stat: StatPersisted;
+  children: Set<string>;
+  /** Cached nodeDigest of this node as it stands. */
+  digest: number;
+}
+
+export interface ApplyResult {
+  type: number;
+  err: number;
+  zxid: number;
+  path: string;
+  stat: Stat | null;
+  multi: OpResult[] | null;
+}
+
+/** Called for every watch-relevant change, in the order the changes happen. */
+export type TriggerFn = (path: string, type: number, zxid: number, acl: readonly ACL[]) => void;
+
+const EMPTY = Buffer.alloc(0);
+export const READ_ACL_UNSAFE: readonly ACL[] = [{ perms: Perms.READ, id: { scheme: 'world', id: 'anyone' } }];
+
+function emptyStat(): StatPersisted {
+  return { czxid: 0, mzxid: 0, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, pzxid: 0 };
+}
+
+export function toStat(n: DataNode): Stat {
+  const s = n.stat;
+  const numChildren = n.children.size;
+  return {
+    czxid: s.czxid,
+    mzxid: s.mzxid,
+    ctime: s.ctime,
+    mtime: s.mtime,
+    version: s.version,
+    // Stored cversion counts creates; clients see creates + deletes.
+    cversion: s.cversion * 2 - numChildren,
+    aversion: s.aversion,
+    ephemeralOwner: s.ephemeralOwner === CONTAINER_OWNER || isTtlOwner(s.ephemeralOwner) ? 0n : s.ephemeralOwner,
+    dataLength: n.data.length,
+    numChildren,
+    pzxid: s.pzxid,
+  };
+}
+
+export class DataTree {
+  readonly nodes = new Map<string, DataNode>();
+  readonly acls = new AclCache();
+  readonly ephemerals = new Map<bigint, Set<string>>();
+  readonly containers = new Set<string>();
+  readonly ttls = new Set<string>();
+  lastProcessedZxid = 0;
+  private treeDigest = 0n;
+  /** Bytes of paths and data, as ZooKeeper's approximate_data_size. */
+  approximateDataSize = 0;
+  trigger: TriggerFn = () => {};
+
+  /** A tree with the root and ZooKeeper's system nodes; `empty` leaves it bare for a snapshot load. */
+  constructor(opts: { empty?: boolean; config?: Buffer } = {}) {
+    if (opts.empty) return;
+    this.putNode('/', this.newNode(EMPTY, OPEN_ACL_INDEX, emptyStat()));
+    this.addSystemNode('/zookeeper', EMPTY, OPEN_ACL_INDEX);
+    this.addSystemNode('/zookeeper/quota', EMPTY, OPEN_ACL_INDEX);
+    this.addSystemNode('/zookeeper/config', opts.config ?? EMPTY, this.acls.intern(READ_ACL_UNSAFE));
+  }
+
+  private newNode(data: Buffer, aclIndex: number, stat: StatPersisted): DataNode {
+    return { data, aclIndex, stat, children: new Set(), digest: 0 };
+  }
+
+  private addSystemNode(path: string, data: Buffer, aclIndex: number): void {
+    this.putNode(path, this.newNode(data, aclIndex, emptyStat()));
+    this.nodes.get(parentOf(path))!.children.add(baseName(path));
+  }
+
+  private putNode(path: string, node: DataNode): void {
+    this.nodes.set(path, node);
+    node.digest = nodeDigest(path, node.data, node.stat);
+    this.treeDigest = BigInt.asIntN(64, this.treeDigest + BigInt(node.digest));
+    this.approximateDataSize += path.length + node.data.length;
+  }
+
+  /** Re-digests a node after its data or stat changed. */
+  private touched(path: string, node: DataNode): void {
+    const d = nodeDigest(path, node.data, node.stat);
+    this.treeDigest = BigInt.asIntN(64, this.treeDigest - BigInt(node.digest) + BigInt(d));
+    node.digest = d;
+  }
+
+  /**
+   * Snapshot load: adds a node whose parent is already present. Ephemeral, container and TTL
+   * bookkeeping is rebuilt from its stat.
+   */
+  loadNode(path: string, data: Buffer, aclIndex: number, stat: StatPersisted): void {
+    const node = this.newNode(data, aclIndex, stat);
+    this.acls.addRef(aclIndex);
+    if (path !== '/') {
+      const parent = this.nodes.get(parentOf(path));
+      if (!parent) throw new Error(`snapshot node ${path} has no parent`);
+      parent.children.add(baseName(path));
+    }
+    this.putNode(path, node);
+    this.track(path, stat.ephemeralOwner);
+  }
+
+  private track(path: string, owner: bigint): void {
+    if (owner === 0n) return;
+    if (owner === CONTAINER_OWNER) this.containers.add(path);
+    else if (isTtlOwner(owner)) this.ttls.add(path);
+    else {
+      let set = this.ephemerals.get(owner);
+      if (!set) this.ephemerals.set(owner, (set = new Set()));
+      set.add(path);
+    }
+  }
+
+  private untrack(path: string, owner: bigint): void {
+    if (owner === 0n) return;
+    if (owner === CONTAINER_OWNER) this.containers.delete(path);
+    else if (isTtlOwner(owner)) this.ttls.delete(path);
+    else {
+      const set = this.ephemerals.get(owner);
+      if (set) {
+        set.delete(path);
+        if (set.size === 0) this.ephemerals.delete(owner);
+      }
+    }
+  }
+
+  getNode(path: string): DataNode | undefined {
+    return this.nodes.get(path);
+  }
+
+  aclOf(node: DataNode): readonly ACL[] {
+    return this.acls.get(node.aclIndex);
+  }
+
+  digest(): bigint {
+    return this.treeDigest;
+  }
+
+  get nodeCount(): number {
+    return this.nodes.size;
+  }
+
+  ephemeralCount(): number {
+    let n = 0;
+    for (const s of this.ephemerals.values()) n += s.size;
+    return n;
+  }
+
+  /** Number of descendants of path (getAllChildrenNumber). */
+  countDescendants(path: string): number {
+    const node = this.nodes.get(path);
+    if (!node) return 0;
+    let n = 0;
+    const stack: string[] = [path];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      const nd = this.nodes.get(p)!;
+      for (const c of nd.children) {
+        n++;
+        stack.push(p === '/' ? `/${c}` : `${p}/${c}`);
+      }
+    }
+    return n;
+  }
+
+  /** Applies one committed txn. Errors inside it are results, not exceptions. */
+  applyTxn(h: TxnHeader, txn: Txn): ApplyResult {
+    const rc = this.apply(h, txn, false);
+    if (h.zxid > this.lastProcessedZxid) this.lastProcessedZxid = h.zxid;
+    return rc;
+  }
+
+  private apply(h: TxnHeader, txn: Txn, sub: boolean): ApplyResult {
+    const rc: ApplyResult = { type: txn.type, err: Err.OK, zxid: h.zxid, path: '', stat: null, multi: null };
+    switch (txn.type) {
+      case OpCode.create:
+      case OpCode.create2:
+      case OpCode.createTTL:
+      case OpCode.createContainer: {
+        rc.path = txn.path;
+        const owner =
+          txn.type === OpCode.createContainer
+            ? CONTAINER_OWNER
+            : txn.type === OpCode.createTTL
+              ? BigInt.asIntN(64, 0xff00000000000000n | BigInt(txn.ttl))
+              : 'ephemeral' in txn && txn.ephemeral
+                ? h.clientId
+                : 0n;
+        rc.err = this.createNode(txn.path, txn.data, txn.acl, owner, txn.parentCVersion, h.zxid, h.time);
+        if (rc.err === Err.OK) {
+          if (txn.type !== OpCode.create) rc.stat = toStat(this.nodes.get(txn.path)!);
+        } else if (rc.err === Err.NODEEXISTS && !sub && (txn.type === OpCode.create || txn.type === OpCode.create2)) {
+          // Replaying a log over a fuzzy snapshot: the node is there, but the parent's cversion
+          // and pzxid may predate this create.
+          this.setCversionPzxid(parentOf(txn.path), txn.parentCVersion, h.zxid);
+        }
+        return rc;
+      }
+      case OpCode.delete:
+      case OpCode.deleteContainer:
+        rc.path = txn.path;
+        rc.err = this.deleteNode(txn.path, h.zxid);
+        return rc;
+      case OpCode.setData:
+      case OpCode.reconfig: {
+        rc.path = txn.path;
+        const node = this.nodes.get(txn.path);
+        if (!node) {
+          rc.err = Err.NONODE;
+          return rc;
+        }
+        this.approximateDataSize += txn.data.length - node.data.length;
+        node.data = txn.data;
+        node.stat.version = txn.version;
+        node.stat.mtime = h.time;
+        node.stat.mzxid = h.zxid;
+        this.touched(txn.path, node);
+        rc.stat = toStat(node);
+        this.trigger(txn.path, EventType.NodeDataChanged, h.zxid, this.aclOf(node));
+        return rc;
+      }
+      case OpCode.setACL: {
+        rc.path = txn.path;
+        const node = this.nodes.get(txn.path);
+        if (!node) {
+          rc.err = Err.NONODE;
+          return rc;
+        }
+        this.acls.release(node.aclIndex);
+        node.aclIndex = this.acls.intern(txn.acl);
+        node.stat.aversion = txn.version;
+        this.touched(txn.path, node);
+        rc.stat = toStat(node);
+        return rc;
+      }
+      case OpCode.createSession:
+        return rc;
+      case OpCode.closeSession: {
+        const owned = this.ephemerals.get(h.clientId);
+        const paths = new Set<string>(txn.paths ?? []);
+        if (owned) for (const p of owned) paths.add(p);
+        // Children before parents is not a concern (ephemerals have no children); sort for a
+        // deterministic event order.
+        for (const p of [...paths].sort()) {
+          const n = this.nodes.get(p);
+          if (n && n.stat.ephemeralOwner === h.clientId) this.deleteNode(p, h.zxid);
+        }
+        return rc;
+      }
+      case OpCode.check:
+        rc.path = txn.path;
+        return rc;
+      case OpCode.error:
+        rc.err = txn.err;
+        return rc;
+      case OpCode.multi: {
+        const results: OpResult[] = [];
+        const failed = txn.txns.some((t) => t.type === OpCode.error);
+        for (const t of txn.txns) {
+          if (failed) {
+            results.push({ type: -1, err: t.type === OpCode.error ? t.err : Err.OK });
+            continue;
+          }
+          const sub = this.apply({ ...h, type: t.type }, t, true);
+          results.push(opResult(sub));
+        }
+        rc.multi = results;
+        return rc;
+      }
+    }
+  }
+
+  private setCversionPzxid(path: string, cversion: number, zxid: number): void {
+    const node = this.nodes.get(path);
+    if (!node) return;
+    const v = cversion === -1 ? node.stat.cversion + 1 : cversion;
+    if (v > node.stat.cversion) {
+      node.stat.cversion = v;
+      node.stat.pzxid = zxid;
+      this.touched(path, node);
+    }
+  }
+
+  private createNode(
+    path: string,
+    data: Buffer,
+    acl: readonly ACL[],
+    owner: bigint,
+    parentCVersion: number,
+    zxid: number,
+    time: number,
+  ): number {
+    const parentPath = parentOf(path);
+    const parent = this.nodes.get(parentPath);
+    if (!parent) return Err.NONODE;
+    const name = baseName(path);
+    if (parent.children.has(name)) return Err.NODEEXISTS;
+    const cv = parentCVersion === -1 ? parent.stat.cversion + 1 : parentCVersion;
+    if (cv > parent.stat.cversion) {
+      parent.stat.cversion = cv;
+      parent.stat.pzxid = zxid;
+    }
+    parent.children.add(name);
+    this.touched(parentPath, parent);
+    const stat: StatPersisted = {
+      czxid: zxid,
+      mzxid: zxid,
+      ctime: time,
+      mtime: time,
+      version: 0,
+      cversion: 0,
+      aversion: 0,
+      ephemeralOwner: owner,
+      pzxid: zxid,
+    };
+    this.putNode(path, this.newNode(data, this.acls.intern(acl), stat));
+    this.track(path, owner);
+    this.trigger(path, EventType.NodeCreated, zxid, acl);
+    this.trigger(parentPath, EventType.NodeChildrenChanged, zxid, this.aclOf(parent));
+    return Err.OK;
+  }
+
+  private deleteNode(path: string, zxid: number): number {
+    const node = this.nodes.get(path);
+    if (!node || path === '/') return Err.NONODE;
+    const parentPath = parentOf(path);
+    const parent = this.nodes.get(parentPath)!;
+    this.nodes.delete(path);
+    this.treeDigest = BigInt.asIntN(64, this.treeDigest - BigInt(node.digest));
+    this.approximateDataSize -= path.length + node.data.length;
+    const acl = this.aclOf(node);
+    this.acls.release(node.aclIndex);
+    this.untrack(path, node.stat.ephemeralOwner);
+    parent.children.delete(baseName(path));
+    // A create with a higher zxid may already have moved pzxid on (log replay over a fuzzy snapshot).
+    if (zxid > parent.stat.pzxid) parent.stat.pzxid = zxid;
+    this.touched(parentPath, parent);
+    this.trigger(path, EventType.NodeDeleted, zxid, acl);
+    this.trigger(parentPath, EventType.NodeChildrenChanged, zxid, this.aclOf(parent));
+    return Err.OK;
+  }
+}
+
+function opResult(rc: ApplyResult): OpResult {
+  if (rc.err !== Err.OK) return { type: -1, err: rc.err };
+  switch (rc.type) {
+    case OpCode.create:
+      return { type: 1, path: rc.path };
+    case OpCode.create2:
+    case OpCode.createTTL:
+    case OpCode.createContainer:
+      return { type: 15, path: rc.path, stat: rc.stat! };
+    case OpCode.delete:
+    case OpCode.deleteContainer:
+      return { type: 2 };
+    case OpCode.setData:
+      return { type: 5, stat: rc.stat! };
+    case OpCode.check:
+      return { type: 13 };
+    default:
+      return { type: -1, err: Err.RUNTIMEINCONSISTENCY };
+  }
+}
