@@ -70,12 +70,29 @@ async function runPeer(args: string[]): Promise<void> {
     console.error(`zkensemble: invalid configuration: ${e.message}`);
     process.exit(2);
   }
-  for (const u of cfg.unknown) log.warn({ key: u.key, line: u.line, file: path }, 'unknown configuration key ignored');
+  for (const u of cfg.unknown)
+    log.warn({ key: u.key, line: u.line, file: path }, 'unknown configuration key ignored');
   if (!isStandalone(cfg)) {
-    console.error(`zkensemble: ${path} lists ${cfg.servers.length} servers; quorum mode is not available yet`);
+    console.error(
+      `zkensemble: ${path} lists ${cfg.servers.length} servers; quorum mode is not available yet`,
+    );
     process.exit(2);
   }
-  await serveUntilSignal(await startPeer(cfg));
+  await serveUntilSignal(await startOrExit(cfg));
+}
+
+async function startOrExit(cfg: ZooConfig): Promise<RunningPeer> {
+  try {
+    return await startPeer(cfg);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
+      console.error(`zkensemble: cannot listen on ${cfg.clientPortAddress}:${cfg.clientPort}: ${err.code}`);
+    } else {
+      console.error(`zkensemble: failed to start: ${err.stack ?? err.message}`);
+    }
+    process.exit(1);
+  }
 }
 
 async function runLocal(_args: string[]): Promise<void> {
@@ -83,8 +100,10 @@ async function runLocal(_args: string[]): Promise<void> {
   const cfg = parseZooConfig(
     `tickTime=2000\ndataDir=${dataDir}\nclientPort=2181\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n`,
   );
-  const peer = await startPeer(cfg);
-  console.log(`zkensemble: standalone peer ready; connect string ${peer.host}:${peer.port} (data in ${dataDir})`);
+  const peer = await startOrExit(cfg);
+  console.log(
+    `zkensemble: standalone peer ready; connect string ${peer.host}:${peer.port} (data in ${dataDir})`,
+  );
   await serveUntilSignal(peer);
   rmSync(dataDir, { recursive: true, force: true });
 }

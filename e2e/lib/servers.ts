@@ -56,16 +56,24 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function waitForPort(host: string, port: number, timeoutMs: number, proc?: ChildProcess): Promise<void> {
+export async function waitForPort(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  proc?: ChildProcess,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (proc && proc.exitCode !== null) throw new Error(`server exited with code ${proc.exitCode} before listening`);
-    const ok = await fourLetterWord(host, port, 'ruok', 1000).then(
-      (s) => s === 'imok',
+    if (proc && proc.exitCode !== null)
+      throw new Error(`server exited with code ${proc.exitCode} before listening`);
+    // ZooKeeper answers ruok before it accepts sessions; srvr says "Mode:" only once it serves.
+    const ok = await fourLetterWord(host, port, 'srvr', 1000).then(
+      (s) => s.includes('Mode:'),
       () => false,
     );
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`server on ${host}:${port} did not answer ruok within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`server on ${host}:${port} was not serving within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

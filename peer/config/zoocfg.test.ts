@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { ConfigError, isStandalone, parseZooConfig } from './zoocfg.ts';
 
 test('parses ZooKeeper keys with defaults derived from tickTime', () => {
-  const c = parseZooConfig('# comment\ntickTime=2000\ndataDir=/d\nclientPort=2182\nzookeeper.extendedTypesEnabled=true\n');
+  const c = parseZooConfig(
+    '# comment\ntickTime=2000\ndataDir=/d\nclientPort=2182\nzookeeper.extendedTypesEnabled=true\n',
+  );
   assert.equal(c.tickTime, 2000);
   assert.equal(c.dataLogDir, '/d');
   assert.equal(c.minSessionTimeout, 4000);
@@ -37,9 +39,18 @@ test('unknown keys are collected, not fatal', () => {
 });
 
 test('malformed lines and values name the line', () => {
-  assert.throws(() => parseZooConfig('dataDir=/d\nthis is not a setting\n'), (e: Error) => e instanceof ConfigError && /line 2/.test(e.message));
-  assert.throws(() => parseZooConfig('dataDir=/d\n\ntickTime=abc\n'), /line 3: tickTime=abc is not an integer/);
+  assert.throws(
+    () => parseZooConfig('dataDir=/d\nthis is not a setting\n'),
+    (e: Error) => e instanceof ConfigError && /line 2/.test(e.message),
+  );
+  assert.throws(
+    () => parseZooConfig('dataDir=/d\n\ntickTime=abc\n'),
+    /line 3: tickTime=abc is not an integer/,
+  );
   assert.throws(() => parseZooConfig('dataDir=/d\nserver.1=host\n'), /line 2: server.1=host/);
   assert.throws(() => parseZooConfig('clientPort=1\n'), /dataDir is not set/);
-  assert.throws(() => parseZooConfig('dataDir=/d\nminSessionTimeout=9000\nmaxSessionTimeout=5000\n'), /larger than/);
+  assert.throws(
+    () => parseZooConfig('dataDir=/d\nminSessionTimeout=9000\nmaxSessionTimeout=5000\n'),
+    /larger than/,
+  );
 });

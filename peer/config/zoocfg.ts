@@ -58,7 +58,8 @@ function int(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string, line: number, key: string): number => {
     if (!/^-?\d+$/.test(v)) throw new ConfigError(`line ${line}: ${key}=${v} is not an integer`);
     const n = Number(v);
-    if (n < min || n > max) throw new ConfigError(`line ${line}: ${key}=${v} is out of range [${min}, ${max}]`);
+    if (n < min || n > max)
+      throw new ConfigError(`line ${line}: ${key}=${v} is out of range [${min}, ${max}]`);
     return n;
   };
 }
@@ -94,7 +95,10 @@ const SETTERS: Record<string, Setter> = {
   'autopurge.purgeInterval': (c, v, l, k) => (c.autopurgePurgeIntervalHours = nonNegative(v, l, k)),
   'jute.maxbuffer': (c, v, l, k) => (c.juteMaxBuffer = positive(v, l, k)),
   '4lw.commands.whitelist': (c, v) => {
-    const words = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const words = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     c.fourLetterWords = words.includes('*') ? 'all' : new Set(words);
   },
   extendedTypesEnabled: (c, v, l, k) => (c.extendedTypesEnabled = bool(v, l, k)),
@@ -102,11 +106,13 @@ const SETTERS: Record<string, Setter> = {
   'DigestAuthenticationProvider.superDigest': (c, v) => (c.superDigest = v),
   'znode.container.checkIntervalMs': (c, v, l, k) => (c.containerCheckIntervalMs = positive(v, l, k)),
   'znode.container.maxPerMinute': (c, v, l, k) => (c.containerMaxPerMinute = positive(v, l, k)),
-  'znode.container.maxNeverUsedIntervalMs': (c, v, l, k) => (c.containerMaxNeverUsedIntervalMs = nonNegative(v, l, k)),
+  'znode.container.maxNeverUsedIntervalMs': (c, v, l, k) =>
+    (c.containerMaxNeverUsedIntervalMs = nonNegative(v, l, k)),
   'nio.sessionlessCnxnTimeout': (c, v, l, k) => (c.sessionlessCnxnTimeoutMs = positive(v, l, k)),
   globalOutstandingLimit: (c, v, l, k) => (c.globalOutstandingLimit = positive(v, l, k)),
   peerType: (c, v, l) => {
-    if (v !== 'observer' && v !== 'participant') throw new ConfigError(`line ${l}: peerType must be observer or participant`);
+    if (v !== 'observer' && v !== 'participant')
+      throw new ConfigError(`line ${l}: peerType must be observer or participant`);
     c.peerType = v;
   },
 };
@@ -211,20 +217,24 @@ export function parseZooConfig(text: string): ZooConfig {
     const server = /^server\.(\d+)$/.exec(key);
     if (server) {
       const id = Number(server[1]);
-      if (c.servers.some((s) => s.id === id)) throw new ConfigError(`line ${lineNo}: server.${id} is defined twice`);
+      if (c.servers.some((s) => s.id === id))
+        throw new ConfigError(`line ${lineNo}: server.${id} is defined twice`);
       c.servers.push(parseServer(id, value, lineNo));
       continue;
     }
     const set = SETTERS[key];
     if (set) set(c, value, lineNo, key0);
-    else if (!KNOWN_IGNORED.has(key) && !/^(group|weight)\.\d+$/.test(key)) c.unknown.push({ key: key0, line: lineNo });
+    else if (!KNOWN_IGNORED.has(key) && !/^(group|weight)\.\d+$/.test(key))
+      c.unknown.push({ key: key0, line: lineNo });
   }
   if (c.dataDir === '') throw new ConfigError('dataDir is not set');
   if (c.dataLogDir === '') c.dataLogDir = c.dataDir;
   if (c.minSessionTimeout === -1) c.minSessionTimeout = 2 * c.tickTime;
   if (c.maxSessionTimeout === -1) c.maxSessionTimeout = 20 * c.tickTime;
   if (c.minSessionTimeout > c.maxSessionTimeout) {
-    throw new ConfigError(`minSessionTimeout ${c.minSessionTimeout} is larger than maxSessionTimeout ${c.maxSessionTimeout}`);
+    throw new ConfigError(
+      `minSessionTimeout ${c.minSessionTimeout} is larger than maxSessionTimeout ${c.maxSessionTimeout}`,
+    );
   }
   return c;
 }

@@ -11,6 +11,13 @@ export const DEFAULT_MAX_BUFFER = 0xfffff;
 
 const TWO_32 = 0x1_0000_0000;
 
+/**
+ * Node data that a client sent as null. ZooKeeper keeps null and empty apart (getData returns a
+ * null buffer for the first), so the tree stores this one shared empty buffer for null and the
+ * writer turns it back into a null buffer.
+ */
+export const NULL_DATA: Buffer = Buffer.alloc(0);
+
 export class JuteWriter {
   private buf: Buffer;
   private pos = 0;
@@ -83,7 +90,7 @@ export class JuteWriter {
   }
 
   buffer(b: Uint8Array | null): this {
-    if (b === null) return this.int(-1);
+    if (b === null || b === NULL_DATA) return this.int(-1);
     this.ensure(4 + b.length);
     this.buf.writeInt32BE(b.length, this.pos);
     this.buf.set(b, this.pos + 4);
@@ -223,6 +230,11 @@ export class JuteReader {
     const b = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
     this.pos += n;
     return b;
+  }
+
+  /** A buffer that may be null, as node data: null becomes NULL_DATA. */
+  data(): Buffer {
+    return this.buffer() ?? NULL_DATA;
   }
 
   vector<T>(each: (r: JuteReader) => T): T[] | null {

@@ -170,12 +170,34 @@ export type Request =
   | { type: 9; path: string }
   | { type: 13; path: string; version: number }
   | { type: 14 | 22; ops: Request[] }
-  | { type: 16; joiningServers: string | null; leavingServers: string | null; newMembers: string | null; curConfigId: number }
+  | {
+      type: 16;
+      joiningServers: string | null;
+      leavingServers: string | null;
+      newMembers: string | null;
+      curConfigId: number;
+    }
   | { type: 17 | 18; path: string; watcherType: number }
   | { type: 20; path: string }
   | { type: 100; authType: number; scheme: string; auth: Buffer }
-  | { type: 101; relativeZxid: number; data: string[]; exist: string[]; child: string[]; persistent: string[]; persistentRecursive: string[] }
-  | { type: 105; relativeZxid: number; data: string[]; exist: string[]; child: string[]; persistent: string[]; persistentRecursive: string[] }
+  | {
+      type: 101;
+      relativeZxid: number;
+      data: string[];
+      exist: string[];
+      child: string[];
+      persistent: string[];
+      persistentRecursive: string[];
+    }
+  | {
+      type: 105;
+      relativeZxid: number;
+      data: string[];
+      exist: string[];
+      child: string[];
+      persistent: string[];
+      persistentRecursive: string[];
+    }
   | { type: 102; token: Buffer | null }
   | { type: 103; prefixPath: string }
   | { type: 104; path: string }
@@ -213,7 +235,7 @@ export function readRequest(type: number, r: JuteReader): Request {
       return { type, path: r.string(), version: r.int() };
     case OpCode.multi:
     case OpCode.multiRead:
-      return { type, ops: readMultiOps(r) };
+      return { type, ops: readMultiOps(r, type === OpCode.multiRead) };
     case OpCode.reconfig:
       return {
         type,
@@ -269,14 +291,28 @@ export function readRequest(type: number, r: JuteReader): Request {
   }
 }
 
-function readMultiOps(r: JuteReader): Request[] {
+const MULTI_WRITE_OPS = new Set<number>([
+  OpCode.create,
+  OpCode.create2,
+  OpCode.createTTL,
+  OpCode.createContainer,
+  OpCode.delete,
+  OpCode.setData,
+  OpCode.check,
+]);
+const MULTI_READ_OPS = new Set<number>([OpCode.getChildren, OpCode.getData]);
+
+/** The ops of a multi (only writes and check) or a multiRead (only getChildren and getData). */
+function readMultiOps(r: JuteReader, read: boolean): Request[] {
+  const allowed = read ? MULTI_READ_OPS : MULTI_WRITE_OPS;
   const ops: Request[] = [];
   for (;;) {
     const type = r.int();
     const done = r.bool();
     r.int(); // err, always -1 in requests
     if (done) return ops;
-    if (type === OpCode.multi || type === OpCode.multiRead) throw new JuteError('nested multi');
+    if (!allowed.has(type))
+      throw new JuteError(`opcode ${type} is not allowed in ${read ? 'multiRead' : 'multi'}`);
     ops.push(readRequest(type, r));
   }
 }
@@ -342,7 +378,10 @@ export function writeRequest(w: JuteWriter, q: Request): void {
     case 101:
     case 105: {
       w.long(q.relativeZxid);
-      const lists = q.type === 101 ? [q.data, q.exist, q.child] : [q.data, q.exist, q.child, q.persistent, q.persistentRecursive];
+      const lists =
+        q.type === 101
+          ? [q.data, q.exist, q.child]
+          : [q.data, q.exist, q.child, q.persistent, q.persistentRecursive];
       for (const l of lists) w.vector(l, (x, s) => x.ustring(s));
       return;
     }
@@ -390,7 +429,9 @@ export type OpResult =
 
 export function writeMultiResponse(w: JuteWriter, results: readonly OpResult[]): void {
   for (const res of results) {
-    w.int(res.type).bool(false).int(res.type === -1 ? res.err : 0);
+    w.int(res.type)
+      .bool(false)
+      .int(res.type === -1 ? res.err : 0);
     switch (res.type) {
       case 1:
         w.ustring(res.path);

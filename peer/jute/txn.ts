@@ -105,7 +105,7 @@ export function readTxn(type: number, r: JuteReader): Txn {
     case OpCode.create:
     case OpCode.create2: {
       const path = r.string();
-      const data = r.buffer() ?? Buffer.alloc(0);
+      const data = r.data();
       const acl = readAclList(r) ?? [];
       const ephemeral = r.bool();
       // CreateTxnV0 has no parentCVersion; -1 means "old + 1".
@@ -116,7 +116,7 @@ export function readTxn(type: number, r: JuteReader): Txn {
       return {
         type,
         path: r.string(),
-        data: r.buffer() ?? Buffer.alloc(0),
+        data: r.data(),
         acl: readAclList(r) ?? [],
         parentCVersion: r.int(),
         ttl: r.long(),
@@ -125,7 +125,7 @@ export function readTxn(type: number, r: JuteReader): Txn {
       return {
         type,
         path: r.string(),
-        data: r.buffer() ?? Buffer.alloc(0),
+        data: r.data(),
         acl: readAclList(r) ?? [],
         parentCVersion: r.int(),
       };
@@ -134,7 +134,7 @@ export function readTxn(type: number, r: JuteReader): Txn {
       return { type, path: r.string() };
     case OpCode.setData:
     case OpCode.reconfig:
-      return { type, path: r.string(), data: r.buffer() ?? Buffer.alloc(0), version: r.int() };
+      return { type, path: r.string(), data: r.data(), version: r.int() };
     case OpCode.setACL:
       return { type, path: r.string(), acl: readAclList(r) ?? [], version: r.int() };
     case OpCode.check:

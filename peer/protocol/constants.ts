@@ -131,6 +131,22 @@ export function ttlOf(owner: bigint): number {
 
 /** The four-letter words, keyed by the int value of their 4 ASCII bytes. */
 export const FOUR_LETTER_WORDS = [
-  'conf', 'cons', 'crst', 'dirs', 'dump', 'envi', 'gtmk', 'stmk', 'ruok', 'srvr', 'srst', 'stat',
-  'wchc', 'wchp', 'wchs', 'mntr', 'isro', 'hash',
+  'conf',
+  'cons',
+  'crst',
+  'dirs',
+  'dump',
+  'envi',
+  'gtmk',
+  'stmk',
+  'ruok',
+  'srvr',
+  'srst',
+  'stat',
+  'wchc',
+  'wchp',
+  'wchs',
+  'mntr',
+  'isro',
+  'hash',
 ] as const;

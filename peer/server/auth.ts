@@ -95,7 +95,12 @@ function ipMatches(authId: string, aclId: string): boolean {
 }
 
 /** True when the ids hold `perm` under acl (ZooKeeperServer.checkACL). */
-export function permitted(acl: readonly ACL[], perm: number, ids: readonly Id[], settings: AuthSettings): boolean {
+export function permitted(
+  acl: readonly ACL[],
+  perm: number,
+  ids: readonly Id[],
+  settings: AuthSettings,
+): boolean {
   if (settings.skipACL || acl.length === 0) return true;
   for (const id of ids) if (id.scheme === 'super') return true;
   for (const a of acl) {
@@ -108,7 +113,12 @@ export function permitted(acl: readonly ACL[], perm: number, ids: readonly Id[],
   return false;
 }
 
-export function checkACL(acl: readonly ACL[], perm: number, ids: readonly Id[], settings: AuthSettings): void {
+export function checkACL(
+  acl: readonly ACL[],
+  perm: number,
+  ids: readonly Id[],
+  settings: AuthSettings,
+): void {
   if (!permitted(acl, perm, ids, settings)) throw new KeeperError(Err.NOAUTH);
 }
 
@@ -137,9 +147,38 @@ export function fixupACL(acl: readonly ACL[] | null, ids: readonly Id[]): ACL[] 
       if (!any) throw new KeeperError(Err.INVALIDACL);
     } else {
       const p = providerFor(a.id.scheme);
-      if (!p || !p.isValid(a.id.id)) throw new KeeperError(Err.INVALIDACL);
+      if (!p?.isValid(a.id.id)) throw new KeeperError(Err.INVALIDACL);
       out.push(a);
     }
   }
   return out;
+}
+
+function javaStringHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+/**
+ * Auth ids in the order ZooKeeper iterates them (a ConcurrentHashMap-backed set: by hash bucket,
+ * then insertion). The order shows in whoAmI and in how an `auth` ACL expands.
+ */
+export function javaSetOrder(idsInInsertionOrder: readonly Id[]): Id[] {
+  let table = 16;
+  while (idsInInsertionOrder.length > table * 0.75) table *= 2;
+  const bucket = (id: Id) => {
+    const h =
+      (Math.imul(37, (Math.imul(37, 17) + javaStringHash(id.scheme)) | 0) + javaStringHash(id.id)) | 0;
+    return (h ^ (h >>> 16)) & 0x7fffffff & (table - 1);
+  };
+  return idsInInsertionOrder
+    .map((id, i) => ({ id, i, b: bucket(id) }))
+    .sort((x, y) => x.b - y.b || x.i - y.i)
+    .map((x) => x.id);
+}
+
+/** The user part of an id, as whoAmI reports it (DigestAuthenticationProvider.getUserName). */
+export function userName(id: Id): string {
+  return id.scheme === 'digest' ? id.id.split(':', 1)[0]! : id.id;
 }

@@ -4,7 +4,7 @@
 import type net from 'node:net';
 import type { Id } from '../jute/records.ts';
 import { FOUR_LETTER_WORDS } from '../protocol/constants.ts';
-import { remoteIp } from './auth.ts';
+import { javaSetOrder, remoteIp } from './auth.ts';
 
 /** A request waiting for its turn (reads) or its commit (writes) on this connection. */
 export interface Pending {
@@ -50,8 +50,10 @@ export class ClientConnection {
   /** Set once a session is attached. */
   sessionId = 0n;
   sessionTimeout = 0;
-  /** Authenticated ids; every connection starts with ip:<its address>. */
-  readonly ids: Id[];
+  /** Authenticated ids in the order ZooKeeper would iterate them; starts with ip:<address>. */
+  ids: Id[];
+  /** The same ids in the order they were added. */
+  private readonly addedIds: Id[];
   /** 'new' until ConnectRequest, 'waiting' while the session is being created, then 'open'. */
   state: 'new' | 'waiting' | 'open' | 'closed' = 'new';
   readonly queue: Pending[] = [];
@@ -76,7 +78,8 @@ export class ClientConnection {
     this.host = host;
     this.remoteAddress = remoteIp(socket.remoteAddress);
     this.remotePort = socket.remotePort ?? 0;
-    this.ids = [{ scheme: 'ip', id: this.remoteAddress }];
+    this.addedIds = [{ scheme: 'ip', id: this.remoteAddress }];
+    this.ids = this.addedIds.slice();
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (e) => this.close(`socket error: ${e.message}`));
@@ -87,6 +90,13 @@ export class ClientConnection {
         this.resumeIfAllowed();
       }
     });
+  }
+
+  addIds(ids: readonly Id[]): void {
+    for (const id of ids) {
+      if (!this.addedIds.some((x) => x.scheme === id.scheme && x.id === id.id)) this.addedIds.push(id);
+    }
+    this.ids = javaSetOrder(this.addedIds);
   }
 
   get queued(): number {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Request } from '../jute/records.ts';
 import type { Txn } from '../jute/txn.ts';
-import { Err, KeeperError, OpCode, Perms } from '../protocol/constants.ts';
+import { Err, type KeeperError, OpCode, Perms } from '../protocol/constants.ts';
 import { OPEN_ACL_UNSAFE } from '../tree/acl-cache.ts';
 import { DataTree } from '../tree/datatree.ts';
 import { digestId } from './auth.ts';
@@ -86,19 +86,45 @@ test('ZooKeeper error codes for common failures', () => {
     Err.BADARGUMENTS,
     'ttl must be positive',
   );
-  assert.equal(h.code({ type: OpCode.createTTL, path: '/t', data: null, acl, flags: 0, ttl: 10 }), Err.BADARGUMENTS);
+  assert.equal(
+    h.code({ type: OpCode.createTTL, path: '/t', data: null, acl, flags: 0, ttl: 10 }),
+    Err.BADARGUMENTS,
+  );
 });
 
 test('ACLs: digest identities, auth scheme expansion, denial', () => {
   const user = digestId('alice:secret');
   const h = harness([{ scheme: 'digest', id: user }]);
-  const t = h.prep({ type: OpCode.create, path: '/s', data: null, acl: [{ perms: Perms.ALL, id: { scheme: 'auth', id: '' } }], flags: 0 });
+  const t = h.prep({
+    type: OpCode.create,
+    path: '/s',
+    data: null,
+    acl: [{ perms: Perms.ALL, id: { scheme: 'auth', id: '' } }],
+    flags: 0,
+  });
   assert.deepEqual((t as { acl: unknown }).acl, [{ perms: Perms.ALL, id: { scheme: 'digest', id: user } }]);
   h.commit(t);
   const anon = harness();
-  anon.commit(anon.prep({ type: OpCode.create, path: '/s', data: null, acl: [{ perms: Perms.READ, id: { scheme: 'digest', id: user } }], flags: 0 }));
+  anon.commit(
+    anon.prep({
+      type: OpCode.create,
+      path: '/s',
+      data: null,
+      acl: [{ perms: Perms.READ, id: { scheme: 'digest', id: user } }],
+      flags: 0,
+    }),
+  );
   assert.equal(anon.code({ type: OpCode.setData, path: '/s', data: null, version: -1 }), Err.NOAUTH);
-  assert.equal(anon.code({ type: OpCode.create, path: '/a', data: null, acl: [{ perms: 31, id: { scheme: 'auth', id: '' } }], flags: 0 }), Err.INVALIDACL);
+  assert.equal(
+    anon.code({
+      type: OpCode.create,
+      path: '/a',
+      data: null,
+      acl: [{ perms: 31, id: { scheme: 'auth', id: '' } }],
+      flags: 0,
+    }),
+    Err.INVALIDACL,
+  );
   assert.equal(digestId('super:test'), 'super:D/InIHSb7yEEbrWz8b9l71RjZJU=');
 });
 

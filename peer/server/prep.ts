@@ -2,6 +2,7 @@
 // tree as it will be once every txn already handed out is applied: the tree plus a table of
 // pending changes. A write that fails validation becomes an error txn, so errors keep their order.
 
+import { NULL_DATA } from '../jute/archive.ts';
 import type { ACL, Id, Request, StatPersisted } from '../jute/records.ts';
 import type { Txn } from '../jute/txn.ts';
 import {
@@ -149,21 +150,30 @@ export function prepTxn(req: Request, ctx: PrepContext): Txn {
     case OpCode.deleteContainer: {
       const path = req.path;
       const lastSlash = path.lastIndexOf('/');
-      if (req.type === OpCode.delete && (lastSlash === -1 || path.includes('\0') || SPECIAL_PATHS.has(path))) {
+      if (
+        req.type === OpCode.delete &&
+        (lastSlash === -1 || path.includes('\0') || SPECIAL_PATHS.has(path))
+      ) {
         throw new KeeperError(Err.BADARGUMENTS, path);
       }
-      const node = view.need(path);
+      let node: NodeRecord;
+      let parent: NodeRecord;
+      const parentPath = parentKey(path, lastSlash);
       if (req.type === OpCode.deleteContainer) {
+        node = view.need(path);
         if (node.childCount > 0) throw new KeeperError(Err.NOTEMPTY, path);
+        // ZooKeeper refuses only session ephemerals here; persistent, container and TTL nodes go.
         const owner = node.stat.ephemeralOwner;
-        if (owner !== CONTAINER_OWNER && !isTtlOwner(owner)) throw new KeeperError(Err.BADVERSION, path);
+        if (owner !== 0n && owner !== CONTAINER_OWNER && !isTtlOwner(owner))
+          throw new KeeperError(Err.BADVERSION, path);
         validatePath(path);
         if (SPECIAL_PATHS.has(path)) throw new KeeperError(Err.BADARGUMENTS, path);
-      }
-      const parentPath = parentKey(path, lastSlash);
-      const parent = view.need(parentPath);
-      if (req.type === OpCode.delete) {
+        parent = view.need(parentPath);
+      } else {
+        // Permission on the parent is checked before the node's existence, as ZooKeeper does.
+        parent = view.need(parentPath);
         checkACL(parent.acl, Perms.DELETE, ctx.ids, ctx.auth);
+        node = view.need(path);
         checkAndIncVersion(node.stat.version, req.version);
         if (node.childCount > 0) throw new KeeperError(Err.NOTEMPTY, path);
       }
@@ -183,7 +193,7 @@ export function prepTxn(req: Request, ctx: PrepContext): Txn {
       stat.mtime = ctx.time;
       stat.mzxid = ctx.zxid;
       view.set(req.path, ctx.zxid, { ...node, stat });
-      return { type: OpCode.setData, path: req.path, data: req.data ?? Buffer.alloc(0), version };
+      return { type: OpCode.setData, path: req.path, data: req.data ?? NULL_DATA, version };
     }
     case OpCode.setACL: {
       validatePath(req.path);
@@ -200,7 +210,11 @@ export function prepTxn(req: Request, ctx: PrepContext): Txn {
       validatePath(req.path);
       const node = view.need(req.path);
       checkACL(node.acl, Perms.READ, ctx.ids, ctx.auth);
-      return { type: OpCode.check, path: req.path, version: checkAndIncVersion(node.stat.version, req.version) };
+      return {
+        type: OpCode.check,
+        path: req.path,
+        version: checkAndIncVersion(node.stat.version, req.version),
+      };
     }
     case OpCode.multi:
       return prepMulti(req.ops, ctx);
@@ -232,7 +246,8 @@ function prepCreate(req: Extract<Request, { type: 1 | 15 | 19 | 21 }>, ctx: Prep
   if (flags < CreateFlags.PERSISTENT || flags > CreateFlags.PERSISTENT_SEQUENTIAL_WITH_TTL) {
     throw new KeeperError(Err.BADARGUMENTS, req.path);
   }
-  const isTtlMode = flags === CreateFlags.PERSISTENT_WITH_TTL || flags === CreateFlags.PERSISTENT_SEQUENTIAL_WITH_TTL;
+  const isTtlMode =
+    flags === CreateFlags.PERSISTENT_WITH_TTL || flags === CreateFlags.PERSISTENT_SEQUENTIAL_WITH_TTL;
   const sequential =
     flags === CreateFlags.PERSISTENT_SEQUENTIAL ||
     flags === CreateFlags.EPHEMERAL_SEQUENTIAL ||
@@ -257,7 +272,7 @@ function prepCreate(req: Extract<Request, { type: 1 | 15 | 19 | 21 }>, ctx: Prep
     throw new KeeperError(Err.NOCHILDRENFOREPHEMERALS, path);
   }
   const newCversion = (parent.stat.cversion + 1) | 0;
-  const data = req.data ?? Buffer.alloc(0);
+  const data = req.data ?? NULL_DATA;
   let txn: Txn;
   let owner: bigint;
   if (req.type === OpCode.createContainer) {

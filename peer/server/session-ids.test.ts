@@ -10,7 +10,8 @@ test('session passwords match java.util.Random(sessionId ^ 0xB3415C00).nextBytes
     [-5n, 'd47144b5e45e45c49c3b7fdcd66257ba'],
     [0x0100018f2a3b0000n, '2749f13c2861fec8dd197a08b1d99762'],
   ];
-  for (const [id, hex] of vectors) assert.equal(sessionPassword(id).toString('hex'), hex, `session 0x${id.toString(16)}`);
+  for (const [id, hex] of vectors)
+    assert.equal(sessionPassword(id).toString('hex'), hex, `session 0x${id.toString(16)}`);
 });
 
 test('initial session ids put the server id in the top byte like SessionTrackerImpl', () => {

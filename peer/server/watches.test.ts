@@ -9,7 +9,11 @@ test('standard watches fire once; persistent ones stay', () => {
   m.addPersistent('/a', 'w2', false);
   assert.deepEqual([...m.trigger('/a', EventType.NodeDataChanged)].sort(), ['w1', 'w2']);
   assert.deepEqual([...m.trigger('/a', EventType.NodeDataChanged)], ['w2']);
-  assert.deepEqual([...m.trigger('/a', EventType.NodeChildrenChanged)], ['w2'], 'persistent watches see child changes');
+  assert.deepEqual(
+    [...m.trigger('/a', EventType.NodeChildrenChanged)],
+    ['w2'],
+    'persistent watches see child changes',
+  );
 });
 
 test('a watcher with data and child watches gets one NodeDeleted', () => {

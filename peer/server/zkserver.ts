@@ -23,9 +23,13 @@ import { log } from '../log.ts';
 import { Err, KeeperError, KeeperState, OpCode, Perms, WatcherType, Xid } from '../protocol/constants.ts';
 import type { ApplyResult, DataNode, DataTree } from '../tree/datatree.ts';
 import { toStat } from '../tree/datatree.ts';
-import { pathError } from '../tree/path.ts';
-import { type AuthSettings, checkACL, permitted, providerFor } from './auth.ts';
-import { type ClientConnection, ClientConnection as Connection, type ConnectionHost, type Pending } from './connection.ts';
+import { type AuthSettings, checkACL, permitted, providerFor, userName } from './auth.ts';
+import {
+  type ClientConnection,
+  ClientConnection as Connection,
+  type ConnectionHost,
+  type Pending,
+} from './connection.ts';
 import { PendingView, prepTxn } from './prep.ts';
 import { sessionPassword } from './session-ids.ts';
 import { SessionTracker } from './sessions.ts';
@@ -163,7 +167,8 @@ export class ZkServer implements ConnectionHost {
     if (n <= 0) this.perIp.delete(conn.remoteAddress);
     else this.perIp.set(conn.remoteAddress, n);
     this.watches.removeWatcher(conn);
-    if (conn.sessionId !== 0n && this.bySession.get(conn.sessionId) === conn) this.bySession.delete(conn.sessionId);
+    if (conn.sessionId !== 0n && this.bySession.get(conn.sessionId) === conn)
+      this.bySession.delete(conn.sessionId);
     log.debug({ conn: conn.id, session: hex(conn.sessionId), reason }, 'connection closed');
   }
 
@@ -217,7 +222,10 @@ export class ZkServer implements ConnectionHost {
       conn.close('client zxid ahead');
       return;
     }
-    const timeout = Math.min(Math.max(req.timeOut, this.settings.minSessionTimeout), this.settings.maxSessionTimeout);
+    const timeout = Math.min(
+      Math.max(req.timeOut, this.settings.minSessionTimeout),
+      this.settings.maxSessionTimeout,
+    );
     conn.sessionTimeout = timeout;
     if (req.sessionId === 0n) {
       const id = this.sessions.newSessionId();
@@ -231,7 +239,11 @@ export class ZkServer implements ConnectionHost {
       });
       return;
     }
-    const valid = req.passwd.equals(sessionPassword(req.sessionId)) && this.sessions.touch(req.sessionId, Date.now());
+    // The session's current connection goes first, whether or not this one proves itself.
+    const previous = this.bySession.get(req.sessionId);
+    if (previous && previous !== conn) previous.close('client reconnected');
+    const valid =
+      req.passwd.equals(sessionPassword(req.sessionId)) && this.sessions.touch(req.sessionId, Date.now());
     this.finishSession(conn, req.sessionId, timeout, req.readOnly, valid);
   }
 
@@ -283,29 +295,32 @@ export class ZkServer implements ConnectionHost {
     this.packetsReceived++;
     this.sessions.touch(conn.sessionId, Date.now());
     if (!VALID_OPS.has(type)) {
-      conn.send(this.frame(xid, Err.UNIMPLEMENTED));
+      conn.send(this.frameWithZxid(xid, -1, Err.UNIMPLEMENTED));
       conn.closeAfterFlush(`unsupported opcode ${type}`);
       return;
     }
+    const receivedAt = Date.now();
     try {
       req = readRequest(type, r);
     } catch (e) {
       if (!(e instanceof JuteError)) throw e;
-      log.warn({ conn: conn.id, xid, type, err: e.message }, 'malformed request; closing connection');
-      conn.send(this.frame(xid, Err.MARSHALLINGERROR));
-      conn.closeAfterFlush('malformed request');
+      // Like ZooKeeper: answer MARSHALLINGERROR in order and keep the connection; a write still
+      // becomes an error txn, so it uses up a zxid.
+      log.info({ conn: conn.id, xid, type, err: e.message }, 'malformed request');
+      if (WRITE_OPS.has(type)) this.submitWrite(conn, xid, type, null, receivedAt);
+      else this.pendingFor(conn, xid, type, () => this.frame(xid, Err.MARSHALLINGERROR), receivedAt);
+      conn.pump();
       return;
     }
     conn.lastCxid = xid;
     conn.lastOp = opName(type);
-    const receivedAt = Date.now();
     switch (req.type) {
       case OpCode.auth:
         this.authenticate(conn, xid, req.scheme, req.auth);
         return;
       case OpCode.sasl:
-        conn.send(this.frame(xid, Err.AUTHFAILED));
-        conn.closeAfterFlush('SASL is not supported');
+        // No SASL server is configured: ZooKeeper answers with an empty token and carries on.
+        conn.send(this.frameWithZxid(xid, 0, Err.OK, (w) => w.buffer(null)));
         return;
       case OpCode.sync: {
         const path = req.path;
@@ -322,7 +337,7 @@ export class ZkServer implements ConnectionHost {
         return;
       }
       default:
-        if (WRITE_OPS.has(req.type)) this.submitWrite(conn, xid, req, receivedAt);
+        if (WRITE_OPS.has(req.type)) this.submitWrite(conn, xid, req.type, req, receivedAt);
         else {
           const q = req;
           this.pendingFor(conn, xid, type, () => this.read(conn, xid, q), receivedAt);
@@ -363,31 +378,38 @@ export class ZkServer implements ConnectionHost {
       conn.closeAfterFlush('auth failed');
       return;
     }
-    for (const id of ids) {
-      if (!conn.ids.some((x) => x.scheme === id.scheme && x.id === id.id)) conn.ids.push(id);
-    }
+    conn.addIds(ids);
     conn.send(this.frameWithZxid(xid, 0, Err.OK));
   }
 
-  private frameWithZxid(xid: number, zxid: number, err: number): Buffer {
+  private frameWithZxid(xid: number, zxid: number, err: number, body?: (w: JuteWriter) => void): Buffer {
     const w = this.writer;
     w.reset();
     const mark = w.beginFrame();
     w.int(xid).long(zxid).int(err);
+    body?.(w);
     w.endFrame(mark);
     return w.toBuffer();
   }
 
   // ---- writes -----------------------------------------------------------------------------
 
-  private submitWrite(conn: ClientConnection, xid: number, req: Request, receivedAt: number): void {
-    const pending = this.pendingFor(conn, xid, req.type, null, receivedAt);
+  /** Preps a write and queues its txn; a null request (malformed) becomes a MARSHALLINGERROR txn. */
+  private submitWrite(
+    conn: ClientConnection,
+    xid: number,
+    opType: number,
+    req: Request | null,
+    receivedAt: number,
+  ): void {
+    const pending = this.pendingFor(conn, xid, opType, null, receivedAt);
     const sessionId = conn.sessionId;
     const zxid = this.lastZxid + 1;
     const time = Date.now();
     let txn: Txn;
-    let type: number = req.type;
+    let type: number = opType;
     try {
+      if (req === null) throw new KeeperError(Err.MARSHALLINGERROR);
       if (!this.sessions.isAlive(sessionId)) throw new KeeperError(Err.SESSIONEXPIRED);
       txn = prepTxn(req, {
         view: this.view,
@@ -403,7 +425,7 @@ export class ZkServer implements ConnectionHost {
       txn = { type: OpCode.error, err: e.code };
       type = OpCode.error;
     }
-    if (req.type === OpCode.closeSession) {
+    if (opType === OpCode.closeSession) {
       this.sessions.setClosing(sessionId);
       pending.closeAfter = true;
     }
@@ -413,7 +435,7 @@ export class ZkServer implements ConnectionHost {
       conn,
       pending,
       done: (rc) => {
-        pending.reply = this.writeReply(xid, req.type, rc!);
+        pending.reply = this.writeReply(xid, opType, rc!);
       },
     });
   }
@@ -503,7 +525,10 @@ export class ZkServer implements ConnectionHost {
       return this.readOrThrow(conn, xid, req);
     } catch (e) {
       if (!(e instanceof KeeperError)) throw e;
-      return this.frame(req.type === OpCode.setWatches || req.type === OpCode.setWatches2 ? Xid.setWatches : xid, e.code);
+      return this.frame(
+        req.type === OpCode.setWatches || req.type === OpCode.setWatches2 ? Xid.setWatches : xid,
+        e.code,
+      );
     }
   }
 
@@ -556,7 +581,9 @@ export class ZkServer implements ConnectionHost {
         let acl: readonly ACL[] = this.tree.aclOf(n);
         if (!permitted(acl, Perms.ADMIN, conn.ids, this.settings.auth)) {
           acl = acl.map((a) =>
-            a.id.scheme === 'digest' ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:.*/s, ':x') } } : a,
+            a.id.scheme === 'digest'
+              ? { perms: a.perms, id: { scheme: 'digest', id: a.id.id.replace(/:.*/s, ':x') } }
+              : a,
           );
         }
         return this.frame(xid, Err.OK, (w) => {
@@ -573,7 +600,8 @@ export class ZkServer implements ConnectionHost {
       case OpCode.getEphemerals: {
         const prefix = req.prefixPath;
         const all = [...(this.tree.ephemerals.get(conn.sessionId) ?? [])];
-        const list = prefix.trim() === '' || prefix.trim() === '/' ? all : all.filter((p) => p.startsWith(prefix));
+        const list =
+          prefix.trim() === '' || prefix.trim() === '/' ? all : all.filter((p) => p.startsWith(prefix));
         return this.frame(xid, Err.OK, (w) => w.vector(list, (x, s) => x.ustring(s)));
       }
       case OpCode.multiRead: {
@@ -582,20 +610,26 @@ export class ZkServer implements ConnectionHost {
       }
       case OpCode.checkWatches:
       case OpCode.removeWatches: {
-        if (!Object.values(WatcherType).includes(req.watcherType as 1)) throw new KeeperError(Err.BADARGUMENTS);
-        const found = this.watches.matchWatch(req.path, conn, req.watcherType, req.type === OpCode.removeWatches);
+        if (!Object.values(WatcherType).includes(req.watcherType as 1))
+          throw new KeeperError(Err.MARSHALLINGERROR);
+        const found = this.watches.matchWatch(
+          req.path,
+          conn,
+          req.watcherType,
+          req.type === OpCode.removeWatches,
+        );
         if (!found) throw new KeeperError(Err.NOWATCHER);
         return this.frame(xid, Err.OK);
       }
       case OpCode.addWatch: {
-        if (req.mode !== 0 && req.mode !== 1) throw new KeeperError(Err.BADARGUMENTS);
+        if (req.mode !== 0 && req.mode !== 1) throw new KeeperError(Err.MARSHALLINGERROR);
         this.watches.addPersistent(req.path, conn, req.mode === 1);
         return this.frame(xid, Err.OK, (w) => w.int(0));
       }
       case OpCode.whoAmI:
         return this.frame(xid, Err.OK, (w) =>
           w.vector(conn.ids, (x, id) => {
-            x.ustring(id.scheme).ustring(id.id);
+            x.ustring(id.scheme).ustring(userName(id));
           }),
         );
       case OpCode.setWatches:
@@ -610,15 +644,14 @@ export class ZkServer implements ConnectionHost {
   private readOp(conn: ClientConnection, op: Request): OpResult {
     try {
       if (op.type === OpCode.getData) {
+        // ZooKeeper drops the watch flags of multiRead ops when it parses them.
         const n = this.node(op.path);
         this.checkRead(conn, n);
-        if (op.watch) this.watches.addData(op.path, conn);
         return { type: 4, data: n.data, stat: toStat(n) };
       }
       if (op.type === OpCode.getChildren) {
         const n = this.node(op.path);
         this.checkRead(conn, n);
-        if (op.watch) this.watches.addChild(op.path, conn);
         return { type: 8, children: [...n.children] };
       }
       throw new KeeperError(Err.BADARGUMENTS);
@@ -884,6 +917,7 @@ const VALID_OPS = new Set<number>([
   OpCode.whoAmI,
   OpCode.auth,
   OpCode.sasl,
+  OpCode.createSession,
 ]);
 
 const WRITE_OPS = new Set<number>([
@@ -898,6 +932,7 @@ const WRITE_OPS = new Set<number>([
   OpCode.multi,
   OpCode.reconfig,
   OpCode.closeSession,
+  OpCode.createSession,
 ]);
 
 const OP_NAMES: Record<number, string> = {
@@ -936,4 +971,3 @@ export function hex(v: bigint | number): string {
 export function javaDouble(v: number): string {
   return Number.isInteger(v) ? `${v}.0` : String(v);
 }
-

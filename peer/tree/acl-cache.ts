@@ -4,7 +4,9 @@
 import type { ACL } from '../jute/records.ts';
 import { Perms } from '../protocol/constants.ts';
 
-export const OPEN_ACL_UNSAFE: readonly ACL[] = Object.freeze([{ perms: Perms.ALL, id: { scheme: 'world', id: 'anyone' } }]);
+export const OPEN_ACL_UNSAFE: readonly ACL[] = Object.freeze([
+  { perms: Perms.ALL, id: { scheme: 'world', id: 'anyone' } },
+]);
 export const OPEN_ACL_INDEX = -1;
 
 function keyOf(acl: readonly ACL[]): string {

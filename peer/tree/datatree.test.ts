@@ -98,7 +98,10 @@ test('a failed multi applies nothing and reports per-op errors', () => {
     { type: -1, err: Err.NODEEXISTS },
     { type: -1, err: Err.RUNTIMEINCONSISTENCY },
   ]);
-  const ok = apply(t, { type: OpCode.multi, txns: [create('/m'), { type: OpCode.setData, path: '/m', data: Buffer.from('x'), version: 1 }] });
+  const ok = apply(t, {
+    type: OpCode.multi,
+    txns: [create('/m'), { type: OpCode.setData, path: '/m', data: Buffer.from('x'), version: 1 }],
+  });
   assert.equal(ok.multi![0]!.type, 1);
   assert.equal(ok.multi![1]!.type, 5);
   assert.equal(t.getNode('/m')!.data.toString(), 'x');

@@ -34,7 +34,17 @@ const EMPTY = Buffer.alloc(0);
 export const READ_ACL_UNSAFE: readonly ACL[] = [{ perms: Perms.READ, id: { scheme: 'world', id: 'anyone' } }];
 
 function emptyStat(): StatPersisted {
-  return { czxid: 0, mzxid: 0, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, pzxid: 0 };
+  return {
+    czxid: 0,
+    mzxid: 0,
+    ctime: 0,
+    mtime: 0,
+    version: 0,
+    cversion: 0,
+    aversion: 0,
+    ephemeralOwner: 0n,
+    pzxid: 0,
+  };
 }
 
 export function toStat(n: DataNode): Stat {
@@ -49,7 +59,8 @@ export function toStat(n: DataNode): Stat {
     // Stored cversion counts creates; clients see creates + deletes.
     cversion: s.cversion * 2 - numChildren,
     aversion: s.aversion,
-    ephemeralOwner: s.ephemeralOwner === CONTAINER_OWNER || isTtlOwner(s.ephemeralOwner) ? 0n : s.ephemeralOwner,
+    ephemeralOwner:
+      s.ephemeralOwner === CONTAINER_OWNER || isTtlOwner(s.ephemeralOwner) ? 0n : s.ephemeralOwner,
     dataLength: n.data.length,
     numChildren,
     pzxid: s.pzxid,
@@ -75,6 +86,9 @@ export class DataTree {
     this.addSystemNode('/zookeeper', EMPTY, OPEN_ACL_INDEX);
     this.addSystemNode('/zookeeper/quota', EMPTY, OPEN_ACL_INDEX);
     this.addSystemNode('/zookeeper/config', opts.config ?? EMPTY, this.acls.intern(READ_ACL_UNSAFE));
+    // ZooKeeper sets this ACL with version -1 when it creates the node.
+    this.nodes.get('/zookeeper/config')!.stat.aversion = -1;
+    this.touched('/zookeeper/config', this.nodes.get('/zookeeper/config')!);
   }
 
   private newNode(data: Buffer, aclIndex: number, stat: StatPersisted): DataNode {
@@ -140,8 +154,9 @@ export class DataTree {
     }
   }
 
+  /** The node at path; "" is the root too, as in ZooKeeper, where the root is stored under both. */
   getNode(path: string): DataNode | undefined {
-    return this.nodes.get(path);
+    return this.nodes.get(path === '' ? '/' : path);
   }
 
   aclOf(node: DataNode): readonly ACL[] {
@@ -164,6 +179,8 @@ export class DataTree {
 
   /** Number of descendants of path (getAllChildrenNumber). */
   countDescendants(path: string): number {
+    // ZooKeeper counts map keys under path + "/"; for "" that includes the root's "/" alias.
+    if (path === '') return this.countDescendants('/') + 1;
     const node = this.nodes.get(path);
     if (!node) return 0;
     let n = 0;
@@ -205,7 +222,11 @@ export class DataTree {
         rc.err = this.createNode(txn.path, txn.data, txn.acl, owner, txn.parentCVersion, h.zxid, h.time);
         if (rc.err === Err.OK) {
           if (txn.type !== OpCode.create) rc.stat = toStat(this.nodes.get(txn.path)!);
-        } else if (rc.err === Err.NODEEXISTS && !sub && (txn.type === OpCode.create || txn.type === OpCode.create2)) {
+        } else if (
+          rc.err === Err.NODEEXISTS &&
+          !sub &&
+          (txn.type === OpCode.create || txn.type === OpCode.create2)
+        ) {
           // Replaying a log over a fuzzy snapshot: the node is there, but the parent's cversion
           // and pzxid may predate this create.
           this.setCversionPzxid(parentOf(txn.path), txn.parentCVersion, h.zxid);
