@@ -1,13 +1,12 @@
 // Runs one peer from a parsed zoo.cfg: recovers the data dir, opens the txn log, serves clients,
 // takes snapshots in the background and purges old files. Standalone for now.
 
-import type { TxnHeader } from './jute/txn.ts';
-import { log } from './log.ts';
 import type { ZooConfig } from './config/zoocfg.ts';
-import { purge } from './persistence/purge.ts';
+import { log } from './log.ts';
+import { startAutopurge } from './persistence/purge.ts';
 import { recover } from './persistence/recovery.ts';
-import { SnapshotPolicy } from './persistence/snapshot-policy.ts';
 import { writeSnapshot } from './persistence/snapshot.ts';
+import { SnapshotPolicy } from './persistence/snapshot-policy.ts';
 import { TxnLog } from './persistence/txnlog.ts';
 import { ZkServer } from './server/zkserver.ts';
 
@@ -22,7 +21,12 @@ export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
   const started = Date.now();
   const { tree, sessions, lastZxid } = await recover(cfg.dataDir, cfg.dataLogDir);
   log.info(
-    { zxid: `0x${lastZxid.toString(16)}`, nodes: tree.nodeCount, sessions: sessions.size, ms: Date.now() - started },
+    {
+      zxid: `0x${lastZxid.toString(16)}`,
+      nodes: tree.nodeCount,
+      sessions: sessions.size,
+      ms: Date.now() - started,
+    },
     'data directory recovered',
   );
   const txnLog = await TxnLog.open(cfg.dataLogDir, {
@@ -59,12 +63,16 @@ export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
     }),
   });
 
-  // Snapshots: after a randomized number of txns, roll the log and write a fuzzy snapshot in the
-  // background; one at a time.
+  // Snapshots: after a randomized number of txns or log bytes, roll the log and write a fuzzy
+  // snapshot in the background; one at a time.
   const policy = new SnapshotPolicy(cfg.snapCount, cfg.snapSizeLimitInKb);
+  let txnsSinceRoll = 0;
   let snapshotting = false;
-  server.onApplied = (h: TxnHeader) => {
-    if (!policy.record(h) || snapshotting) return;
+  server.onApplied = () => {
+    txnsSinceRoll++;
+    if (snapshotting || !policy.shouldSnapshot(txnsSinceRoll, txnLog.bytesSinceRoll)) return;
+    policy.reset();
+    txnsSinceRoll = 0;
     snapshotting = true;
     txnLog.roll();
     const zxid = tree.lastProcessedZxid;
@@ -77,18 +85,14 @@ export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
       });
   };
 
-  let purgeTimer: NodeJS.Timeout | null = null;
-  if (cfg.autopurgePurgeIntervalHours > 0) {
-    purgeTimer = setInterval(
-      () => {
-        purge(cfg.dataDir, cfg.dataLogDir, cfg.autopurgeSnapRetainCount).catch((err) =>
-          log.error({ err }, 'autopurge failed'),
-        );
-      },
-      cfg.autopurgePurgeIntervalHours * 3600 * 1000,
-    );
-    purgeTimer.unref();
-  }
+  const stopPurge = startAutopurge({
+    dataDir: cfg.dataDir,
+    dataLogDir: cfg.dataLogDir,
+    snapRetainCount: cfg.autopurgeSnapRetainCount,
+    purgeIntervalHours: cfg.autopurgePurgeIntervalHours,
+    onPurged: (files) => files.length > 0 && log.info({ files: files.length }, 'autopurge removed old files'),
+    onError: (err) => log.error({ err }, 'autopurge failed'),
+  });
 
   const addr = await server.listen(cfg.clientPortAddress, cfg.clientPort);
   log.info({ host: addr.address, port: addr.port, mode: 'standalone' }, 'serving clients');
@@ -97,7 +101,7 @@ export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
     host: addr.address,
     port: addr.port,
     async stop() {
-      if (purgeTimer) clearInterval(purgeTimer);
+      stopPurge();
       await server.close();
       await txnLog.close();
     },
