@@ -79,6 +79,7 @@ export async function recover(
   const danglingAcl = loaded?.danglingAcl ?? new Map<string, number>();
   if (loaded) {
     ({ tree, sessions } = loaded);
+    tree.setupQuotas();
     snapshotZxid = loaded.zxid;
     log('info', `loaded snapshot ${loaded.file}: ${tree.nodeCount} nodes, ${sessions.size} sessions`);
     if (loaded.digestMatches === false) {
@@ -168,6 +169,8 @@ export async function recover(
     );
   }
   tree.lastProcessedZxid = highest;
+  // A fuzzy snapshot can have counted some replayed txns already: count quotas afresh.
+  if (replayed > 0) tree.setupQuotas();
   return {
     tree,
     sessions,

@@ -139,3 +139,37 @@ test('path validation and sequence suffixes', () => {
   assert.equal(sequenceSuffix(7), '0000000007');
   assert.equal(sequenceSuffix(-5), '-000000005');
 });
+
+test('quota stats follow the subtree in place and can be recounted', () => {
+  zxid = 0;
+  const t = new DataTree();
+  const mk = (path: string, data: string) =>
+    apply(t, {
+      type: OpCode.create,
+      path,
+      data: Buffer.from(data),
+      acl,
+      ephemeral: false,
+      parentCVersion: -1,
+    });
+  mk('/q', '');
+  mk('/q/a', '12345');
+  mk('/zookeeper/quota/q', '');
+  mk('/zookeeper/quota/q/zookeeper_limits', 'count=10,bytes=-1');
+  mk('/zookeeper/quota/q/zookeeper_stats', 'count=0,bytes=0');
+  const stats = () => t.getNode('/zookeeper/quota/q/zookeeper_stats')!.data.toString();
+  assert.equal(stats(), 'count=2,bytes=5');
+  mk('/q/b', 'xyz');
+  assert.equal(stats(), 'count=3,bytes=8');
+  apply(t, { type: OpCode.setData, path: '/q/a', data: Buffer.from('1'), version: 1 });
+  apply(t, { type: OpCode.delete, path: '/q/b' });
+  assert.equal(stats(), 'count=2,bytes=1');
+  mk('/other', 'zzzz');
+  assert.equal(stats(), 'count=2,bytes=1', 'nodes outside the quota do not count');
+  t.getNode('/zookeeper/quota/q/zookeeper_stats')!.data = Buffer.from('count=99,bytes=99');
+  t.setupQuotas();
+  assert.equal(stats(), 'count=2,bytes=1');
+  apply(t, { type: OpCode.delete, path: '/zookeeper/quota/q/zookeeper_limits' });
+  mk('/q/c', 'x');
+  assert.equal(stats(), 'count=2,bytes=1', 'no limits node, no tracking');
+});

@@ -7,7 +7,17 @@ import type { Txn, TxnHeader } from '../jute/txn.ts';
 import { CONTAINER_OWNER, Err, EventType, isTtlOwner, OpCode, Perms } from '../protocol/constants.ts';
 import { AclCache, OPEN_ACL_INDEX } from './acl-cache.ts';
 import { nodeDigest } from './digest.ts';
-import { baseName, parentOf } from './path.ts';
+import { baseName, joinPath, parentOf } from './path.ts';
+import {
+  formatTrack,
+  LIMIT_NODE,
+  parseTrack,
+  QUOTA_ROOT,
+  QuotaPaths,
+  quotaTarget,
+  STAT_NODE,
+  statPath,
+} from './quota.ts';
 
 export interface DataNode {
   data: Buffer;
@@ -73,6 +83,7 @@ export class DataTree {
   readonly ephemerals = new Map<bigint, Set<string>>();
   readonly containers = new Set<string>();
   readonly ttls = new Set<string>();
+  readonly quotas = new QuotaPaths();
   lastProcessedZxid = 0;
   private treeDigest = 0n;
   /** Bytes of paths and data, as ZooKeeper's approximate_data_size. */
@@ -196,6 +207,61 @@ export class DataTree {
     return n;
   }
 
+  /** Updates the stats node of the quota covering path, in place, as ZooKeeper does. */
+  private quotaChanged(path: string, bytes: number, count: number): void {
+    const owner = this.quotas.owner(path);
+    if (owner === null) return;
+    const statNode = this.nodes.get(statPath(owner));
+    if (!statNode) return;
+    const t = parseTrack(statNode.data.toString('utf8'));
+    t.count += count;
+    t.bytes += bytes;
+    this.setQuotaStats(statNode, formatTrack(t));
+  }
+
+  private setQuotaStats(statNode: DataNode, text: string): void {
+    const data = Buffer.from(text, 'utf8');
+    this.approximateDataSize += data.length - statNode.data.length;
+    statNode.data = data;
+  }
+
+  /** Recomputes a quota's count and bytes from its subtree (the node itself included). */
+  private recountQuota(path: string): void {
+    const statNode = this.nodes.get(statPath(path));
+    if (!statNode || !this.nodes.has(path)) return;
+    let count = 0;
+    let bytes = 0;
+    const stack = [path];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      const n = this.nodes.get(p)!;
+      count++;
+      bytes += n.data.length;
+      for (const c of n.children) stack.push(joinPath(p, c));
+    }
+    const t = parseTrack(statNode.data.toString('utf8'));
+    t.count = count;
+    t.bytes = bytes;
+    this.setQuotaStats(statNode, formatTrack(t));
+  }
+
+  /** Finds every quota under /zookeeper/quota and recounts it (after loading a snapshot). */
+  setupQuotas(): void {
+    const stack = [QUOTA_ROOT];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      const n = this.nodes.get(p);
+      if (!n) continue;
+      for (const c of n.children) {
+        if (c === LIMIT_NODE) {
+          const target = quotaTarget(p);
+          if (target !== null) this.quotas.add(target);
+        } else stack.push(joinPath(p, c));
+      }
+    }
+    for (const q of this.quotas.all()) this.recountQuota(q);
+  }
+
   /** Applies one committed txn. Errors inside it are results, not exceptions. */
   applyTxn(h: TxnHeader, txn: Txn): ApplyResult {
     const rc = this.apply(h, txn, false);
@@ -247,6 +313,7 @@ export class DataTree {
           return rc;
         }
         this.approximateDataSize += txn.data.length - node.data.length;
+        this.quotaChanged(txn.path, txn.data.length - node.data.length, 0);
         node.data = txn.data;
         node.stat.version = txn.version;
         node.stat.mtime = h.time;
@@ -352,6 +419,10 @@ export class DataTree {
     };
     this.putNode(path, this.newNode(data, this.acls.intern(acl), stat));
     this.track(path, owner);
+    const target = quotaTarget(parentPath);
+    if (target !== null && name === LIMIT_NODE) this.quotas.add(target);
+    else if (target !== null && name === STAT_NODE) this.recountQuota(target);
+    else this.quotaChanged(path, data.length, 1);
     this.trigger(path, EventType.NodeCreated, zxid, acl);
     this.trigger(parentPath, EventType.NodeChildrenChanged, zxid, this.aclOf(parent));
     return Err.OK;
@@ -369,6 +440,9 @@ export class DataTree {
     this.acls.release(node.aclIndex);
     this.untrack(path, node.stat.ephemeralOwner);
     parent.children.delete(baseName(path));
+    const target = quotaTarget(parentPath);
+    if (target !== null && baseName(path) === LIMIT_NODE) this.quotas.delete(target);
+    else this.quotaChanged(path, -node.data.length, -1);
     // A create with a higher zxid may already have moved pzxid on (log replay over a fuzzy snapshot).
     if (zxid > parent.stat.pzxid) parent.stat.pzxid = zxid;
     this.touched(parentPath, parent);
