@@ -22,7 +22,7 @@ export async function main(argv: string[]): Promise<void> {
       return runLocal(rest);
     case 'bench': {
       const { runBench } = await import('../bench/cli.ts');
-      await runBench(rest);
+      process.exitCode = await runBench(rest);
       return;
     }
     case 'operator':

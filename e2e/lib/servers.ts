@@ -118,6 +118,7 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
     clientPortAddress: host,
     'admin.enableServer': 'false',
     '4lw.commands.whitelist': '*',
+    extendedTypesEnabled: 'true',
     maxClientCnxns: 0,
   };
   writeFileSync(configPath, renderConfig({ ...base, ...opts.config }));

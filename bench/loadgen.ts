@@ -1,0 +1,212 @@
+// Closed-loop load generator: many connections, each keeping a fixed number of requests in flight
+// (a reply immediately triggers the next request). Latency is measured from the moment a request is
+// queued for the socket to the moment its reply is parsed, for replies that arrive inside the
+// measurement window (after the warm-up).
+
+import { readFileSync } from 'node:fs';
+import { Err, errorName, OpCode } from '../peer/protocol/constants.ts';
+import { Histogram, type HistogramSummary } from './histogram.ts';
+import { encodeBody, type ReplyCallback, ZkConnection } from './zkconn.ts';
+
+export const WORKLOADS = ['getData', 'setData'] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+export interface LoadOptions {
+  host: string;
+  port: number;
+  workload: Workload;
+  connections: number;
+  /** Requests in flight per connection. */
+  inflight: number;
+  /** Bytes per znode value. */
+  valueSize: number;
+  warmupMs: number;
+  durationMs: number;
+  /** The server's PID, to measure its CPU time from /proc (optional). */
+  serverPid?: number;
+  /** Parent znode of the benchmark's znodes. */
+  root?: string;
+}
+
+export interface LoadResult {
+  workload: Workload;
+  connections: number;
+  inflight: number;
+  valueSize: number;
+  /** Length of the measurement window in seconds (excluding warm-up). */
+  seconds: number;
+  /** Replies received inside the window (errors included). */
+  ops: number;
+  opsPerSec: number;
+  /** Replies with a non-zero error code inside the window, plus requests lost with a connection. */
+  errors: number;
+  errorCodes: Record<string, number>;
+  warmupErrors: number;
+  /** Connections that closed before the end of the run. */
+  connectionsLost: number;
+  latencyMs: HistogramSummary;
+  /** CPU time of the benchmark process during the window, in cores (1.0 = one core busy). */
+  loadgenCpuCores: number;
+  /** Fraction of the window the benchmark's event loop was busy (1.0 = saturated load generator). */
+  loadgenEventLoopUtilization: number;
+  /** CPU time of the server process during the window, in cores; null when its PID is unknown. */
+  serverCpuCores: number | null;
+  /** Whole-machine busy CPU during the window (all processes, kernel included), in cores. */
+  machineCpuCores: number | null;
+  histogram: Histogram;
+}
+
+const CLK_TCK = 100;
+
+/** utime + stime of a process in seconds, from /proc/PID/stat; null if unreadable. */
+export function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/** Busy and total CPU time of the whole machine in seconds, from the first line of /proc/stat. */
+function machineCpuSeconds(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    const idle = v[3]! + v[4]!; // idle + iowait
+    return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
+  } catch {
+    return null;
+  }
+}
+
+function value(size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = 0x61 + (i % 26);
+  return b;
+}
+
+/** Creates the root and one znode per connection holding a value of the configured size. */
+export async function prepare(opts: LoadOptions): Promise<void> {
+  const root = opts.root ?? '/zkbench';
+  const conn = await ZkConnection.connectRetry({ host: opts.host, port: opts.port });
+  try {
+    const data = value(opts.valueSize);
+    const r = await conn.call({ type: OpCode.create, path: root, data: null, acl: OPEN_ACL, flags: 0 });
+    if (r.err !== Err.OK && r.err !== Err.NODEEXISTS) throw new Error(`create ${root}: ${errorName(r.err)}`);
+    const results = await Promise.all(
+      Array.from({ length: opts.connections }, async (_, i) => {
+        const path = `${root}/n${i}`;
+        const c = await conn.call({ type: OpCode.create, path, data, acl: OPEN_ACL, flags: 0 });
+        if (c.err === Err.NODEEXISTS)
+          return (await conn.call({ type: OpCode.setData, path, data, version: -1 })).err;
+        return c.err;
+      }),
+    );
+    const bad = results.find((e) => e !== Err.OK);
+    if (bad !== undefined) throw new Error(`preparing ${root}/n*: ${errorName(bad)}`);
+  } finally {
+    await conn.close();
+  }
+}
+
+export const OPEN_ACL = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
+
+/** Runs one workload against a server that has been prepared with prepare(). */
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const root = opts.root ?? '/zkbench';
+  const data = value(opts.valueSize);
+  const conns = await Promise.all(
+    Array.from({ length: opts.connections }, () =>
+      ZkConnection.connect({ host: opts.host, port: opts.port }),
+    ),
+  );
+  const hist = new Histogram();
+  const errorCodes = new Map<number, number>();
+  let phase: 'warmup' | 'measure' | 'drain' = 'warmup';
+  let ops = 0;
+  let errors = 0;
+  let warmupErrors = 0;
+  let active = conns.length;
+  let allDrained!: () => void;
+  const drained = new Promise<void>((r) => (allDrained = r));
+
+  conns.forEach((conn, i) => {
+    const path = `${root}/n${i}`;
+    const type = opts.workload === 'getData' ? OpCode.getData : OpCode.setData;
+    const body =
+      opts.workload === 'getData'
+        ? encodeBody({ type: OpCode.getData, path, watch: false })
+        : encodeBody({ type: OpCode.setData, path, data, version: -1 });
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      if (--active === 0) allDrained();
+    };
+    const onReply: ReplyCallback = (err, _body, _zxid, sentAt) => {
+      if (phase === 'measure') {
+        hist.record((performance.now() - sentAt) * 1000);
+        ops++;
+        if (err !== 0) {
+          errors++;
+          errorCodes.set(err, (errorCodes.get(err) ?? 0) + 1);
+        }
+      } else if (phase === 'warmup' && err !== 0) {
+        warmupErrors++;
+      }
+      if (phase !== 'drain' && !conn.closed) conn.send(type, body, onReply);
+      else if (conn.inFlight === 0 || conn.closed) finish();
+    };
+    for (let k = 0; k < opts.inflight; k++) conn.send(type, body, onReply);
+  });
+
+  await new Promise((r) => setTimeout(r, opts.warmupMs));
+  phase = 'measure';
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
+  const srv0 = opts.serverPid ? processCpuSeconds(opts.serverPid) : null;
+  const machine0 = machineCpuSeconds();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, opts.durationMs));
+  phase = 'drain';
+  const t1 = performance.now();
+  const cpu = process.cpuUsage(cpu0);
+  const elu = performance.eventLoopUtilization(elu0);
+  const srv1 = opts.serverPid ? processCpuSeconds(opts.serverPid) : null;
+  const machine1 = machineCpuSeconds();
+  const seconds = (t1 - t0) / 1000;
+
+  const drainTimer = setTimeout(() => {
+    for (const c of conns) c.destroy();
+  }, 10_000);
+  await drained;
+  clearTimeout(drainTimer);
+  const connectionsLost = conns.filter((c) => c.closed).length;
+  await Promise.all(conns.map((c) => c.close()));
+
+  const codes: Record<string, number> = {};
+  for (const [code, n] of errorCodes) codes[errorName(code)] = n;
+  return {
+    workload: opts.workload,
+    connections: opts.connections,
+    inflight: opts.inflight,
+    valueSize: opts.valueSize,
+    seconds,
+    ops,
+    opsPerSec: ops / seconds,
+    errors,
+    errorCodes: codes,
+    warmupErrors,
+    connectionsLost,
+    latencyMs: hist.summary(),
+    loadgenCpuCores: (cpu.user + cpu.system) / 1e6 / seconds,
+    loadgenEventLoopUtilization: elu.utilization,
+    serverCpuCores: srv0 !== null && srv1 !== null ? (srv1 - srv0) / seconds : null,
+    machineCpuCores: machine0 && machine1 ? (machine1.busy - machine0.busy) / seconds : null,
+    histogram: hist,
+  };
+}
