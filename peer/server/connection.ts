@@ -5,6 +5,7 @@ import type net from 'node:net';
 import type { Id } from '../jute/records.ts';
 import { FOUR_LETTER_WORDS } from '../protocol/constants.ts';
 import { javaSetOrder, remoteIp } from './auth.ts';
+import { RequestStats } from './stats.ts';
 
 /** A request waiting for its turn (reads) or its commit (writes) on this connection. */
 export interface Pending {
@@ -62,16 +63,11 @@ export class ClientConnection {
   private corked = false;
   private pausedForQueue = false;
   private pausedForWrites = false;
-  // stats, for cons/stat/mntr
-  packetsReceived = 0;
-  packetsSent = 0;
+  readonly stats = new RequestStats();
+  private framesReceived = 0;
   lastZxid = -1;
   lastCxid = -1;
   lastOp = 'NA';
-  minLatency = Number.MAX_SAFE_INTEGER;
-  maxLatency = 0;
-  totalLatency = 0;
-  latencyCount = 0;
 
   constructor(socket: net.Socket, host: ConnectionHost) {
     this.socket = socket;
@@ -111,7 +107,7 @@ export class ClientConnection {
       if (this.state === 'waiting') break;
       if (buf.length - off < 4) break;
       const len = buf.readInt32BE(off);
-      if (this.state === 'new' && off === 0 && this.packetsReceived === 0) {
+      if (this.state === 'new' && off === 0 && this.framesReceived === 0) {
         const word = FOUR_LETTER.get(len);
         if (word !== undefined) {
           this.host.onFourLetterWord(this, word);
@@ -126,7 +122,8 @@ export class ClientConnection {
       if (buf.length - off - 4 < len) break;
       const frame = buf.subarray(off + 4, off + 4 + len);
       off += 4 + len;
-      this.packetsReceived++;
+      this.framesReceived++;
+      this.stats.received++;
       if (this.state === 'new') this.host.onConnectRequest(this, frame);
       else this.host.onRequest(this, frame);
     }
@@ -203,27 +200,11 @@ export class ClientConnection {
         this.socket.uncork();
       });
     }
-    this.packetsSent++;
+    this.stats.sent++;
     if (!this.socket.write(frame) && !this.pausedForWrites && this.socket.writableLength > MAX_UNSENT_BYTES) {
       this.pausedForWrites = true;
       this.socket.pause();
     }
-  }
-
-  recordLatency(ms: number): void {
-    if (ms < this.minLatency) this.minLatency = ms;
-    if (ms > this.maxLatency) this.maxLatency = ms;
-    this.totalLatency += ms;
-    this.latencyCount++;
-  }
-
-  resetStats(): void {
-    this.packetsReceived = 0;
-    this.packetsSent = 0;
-    this.minLatency = Number.MAX_SAFE_INTEGER;
-    this.maxLatency = 0;
-    this.totalLatency = 0;
-    this.latencyCount = 0;
   }
 
   /** Writes what is queued, then closes. */

@@ -304,16 +304,6 @@ function prepCreate(req: Extract<Request, { type: 1 | 15 | 19 | 21 }>, ctx: Prep
   return txn;
 }
 
-const MULTI_OPS = new Set<number>([
-  OpCode.create,
-  OpCode.create2,
-  OpCode.createTTL,
-  OpCode.createContainer,
-  OpCode.delete,
-  OpCode.setData,
-  OpCode.check,
-]);
-
 function prepMulti(ops: Request[], ctx: PrepContext): Txn {
   const txns: Txn[] = [];
   let failedAt = -1;
@@ -322,7 +312,6 @@ function prepMulti(ops: Request[], ctx: PrepContext): Txn {
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     try {
-      if (!MULTI_OPS.has(op.type)) throw new KeeperError(Err.BADARGUMENTS, `opcode ${op.type} in multi`);
       txns.push(prepTxn(op, ctx));
     } catch (e) {
       if (!(e instanceof KeeperError)) throw e;

@@ -33,6 +33,7 @@ import {
 import { PendingView, prepTxn } from './prep.ts';
 import { sessionPassword } from './session-ids.ts';
 import { SessionTracker } from './sessions.ts';
+import { RequestStats } from './stats.ts';
 import { WatchManager } from './watches.ts';
 
 export interface TxnLogLike {
@@ -90,13 +91,7 @@ export class ZkServer implements ConnectionHost {
   readonly startedAt = Date.now();
   /** Txns applied since start (for snapshot scheduling by the owner). */
   onApplied: (header: TxnHeader) => void = () => {};
-  // server stats (srvr/mntr)
-  packetsReceived = 0;
-  packetsSent = 0;
-  minLatency = Number.MAX_SAFE_INTEGER;
-  maxLatency = 0;
-  totalLatency = 0;
-  latencyCount = 0;
+  readonly stats = new RequestStats();
   private closingDown = false;
 
   constructor(tree: DataTree, sessions: Map<bigint, number>, txnLog: TxnLogLike, settings: ServerSettings) {
@@ -292,7 +287,7 @@ export class ZkServer implements ConnectionHost {
       conn.close('truncated request header');
       return;
     }
-    this.packetsReceived++;
+    this.stats.received++;
     this.sessions.touch(conn.sessionId, Date.now());
     if (!VALID_OPS.has(type)) {
       conn.send(this.frameWithZxid(xid, -1, Err.UNIMPLEMENTED));
@@ -359,14 +354,11 @@ export class ZkServer implements ConnectionHost {
   }
 
   onSent(conn: ClientConnection, p: Pending): void {
-    this.packetsSent++;
+    this.stats.sent++;
     conn.lastZxid = this.tree.lastProcessedZxid;
     const ms = Date.now() - p.receivedAt;
-    conn.recordLatency(ms);
-    if (ms < this.minLatency) this.minLatency = ms;
-    if (ms > this.maxLatency) this.maxLatency = ms;
-    this.totalLatency += ms;
-    this.latencyCount++;
+    conn.stats.record(ms);
+    this.stats.record(ms);
   }
 
   private authenticate(conn: ClientConnection, xid: number, scheme: string, auth: Buffer): void {
@@ -809,10 +801,10 @@ export class ZkServer implements ConnectionHost {
       case 'envi':
         return `Environment:\nzookeeper.version=${SERVER_VERSION}\nnode.version=${process.version}\nos.name=${process.platform}\nos.arch=${process.arch}\n`;
       case 'srst':
-        this.resetStats();
+        this.stats.reset();
         return 'Server stats reset.\n';
       case 'crst':
-        for (const c of this.connections) c.resetStats();
+        for (const c of this.connections) c.stats.reset();
         return 'Connection stats reset.\n';
       case 'wchs':
         return `${this.watches.data.byWatcher.size + this.watches.child.byWatcher.size} connections watching ${new Set([...this.watches.data.byPath.keys(), ...this.watches.child.byPath.keys()]).size} paths\nTotal watches:${this.watches.watchCount}\n`;
@@ -821,19 +813,9 @@ export class ZkServer implements ConnectionHost {
     }
   }
 
-  resetStats(): void {
-    this.packetsReceived = 0;
-    this.packetsSent = 0;
-    this.minLatency = Number.MAX_SAFE_INTEGER;
-    this.maxLatency = 0;
-    this.totalLatency = 0;
-    this.latencyCount = 0;
-  }
-
   private latencyLine(): string {
-    const min = this.latencyCount === 0 ? 0 : this.minLatency;
-    const avg = this.latencyCount === 0 ? 0 : this.totalLatency / this.latencyCount;
-    return `${min}/${javaDouble(avg)}/${this.maxLatency}`;
+    const st = this.stats;
+    return `${st.minLatency}/${javaDouble(st.avgLatency)}/${st.maxLatency}`;
   }
 
   /** ZooKeeper counts the root twice (under "" and "/"); tools compare against that number. */
@@ -846,13 +828,13 @@ export class ZkServer implements ConnectionHost {
     if (withClients) {
       s += 'Clients:\n';
       for (const c of this.connections) {
-        s += ` /${c.remoteAddress}:${c.remotePort}[${c.state === 'open' ? 1 : 0}](queued=${c.queued},recved=${c.packetsReceived},sent=${c.packetsSent})\n`;
+        s += ` /${c.remoteAddress}:${c.remotePort}[${c.state === 'open' ? 1 : 0}](queued=${c.queued},recved=${c.stats.received},sent=${c.stats.sent})\n`;
       }
       s += '\n';
     }
     s += `Latency min/avg/max: ${this.latencyLine()}\n`;
-    s += `Received: ${this.packetsReceived}\n`;
-    s += `Sent: ${this.packetsSent}\n`;
+    s += `Received: ${this.stats.received}\n`;
+    s += `Sent: ${this.stats.sent}\n`;
     s += `Connections: ${this.connections.size}\n`;
     s += `Outstanding: ${this.outstanding}\n`;
     s += `Zxid: 0x${this.tree.lastProcessedZxid.toString(16)}\n`;
@@ -862,14 +844,14 @@ export class ZkServer implements ConnectionHost {
   }
 
   monitor(): Record<string, string | number> {
-    const avg = this.latencyCount === 0 ? 0 : this.totalLatency / this.latencyCount;
+    const st = this.stats;
     return {
       version: `${SERVER_VERSION}, built on ${BUILD_DATE}`,
-      avg_latency: javaDouble(avg),
-      max_latency: this.maxLatency,
-      min_latency: this.latencyCount === 0 ? 0 : this.minLatency,
-      packets_received: this.packetsReceived,
-      packets_sent: this.packetsSent,
+      avg_latency: javaDouble(st.avgLatency),
+      max_latency: st.maxLatency,
+      min_latency: st.minLatency,
+      packets_received: st.received,
+      packets_sent: st.sent,
       num_alive_connections: this.connections.size,
       outstanding_requests: this.outstanding,
       server_state: 'standalone',
@@ -886,40 +868,7 @@ export class ZkServer implements ConnectionHost {
 
 const BUILD_DATE = '2026-11-21 00:00 UTC';
 
-/** Opcodes a client may send (ZooKeeper's Request.isValid); anything else is UNIMPLEMENTED. */
-const VALID_OPS = new Set<number>([
-  OpCode.closeSession,
-  OpCode.create,
-  OpCode.create2,
-  OpCode.createTTL,
-  OpCode.createContainer,
-  OpCode.delete,
-  OpCode.deleteContainer,
-  OpCode.exists,
-  OpCode.getACL,
-  OpCode.getChildren,
-  OpCode.getAllChildrenNumber,
-  OpCode.getChildren2,
-  OpCode.getData,
-  OpCode.getEphemerals,
-  OpCode.multi,
-  OpCode.multiRead,
-  OpCode.ping,
-  OpCode.reconfig,
-  OpCode.setACL,
-  OpCode.setData,
-  OpCode.setWatches,
-  OpCode.setWatches2,
-  OpCode.sync,
-  OpCode.checkWatches,
-  OpCode.removeWatches,
-  OpCode.addWatch,
-  OpCode.whoAmI,
-  OpCode.auth,
-  OpCode.sasl,
-  OpCode.createSession,
-]);
-
+/** Client opcodes that go through the txn log. */
 const WRITE_OPS = new Set<number>([
   OpCode.create,
   OpCode.create2,
@@ -933,6 +882,29 @@ const WRITE_OPS = new Set<number>([
   OpCode.reconfig,
   OpCode.closeSession,
   OpCode.createSession,
+]);
+
+/** Opcodes a client may send (ZooKeeper's Request.isValid); anything else is UNIMPLEMENTED. */
+const VALID_OPS = new Set<number>([
+  ...WRITE_OPS,
+  OpCode.exists,
+  OpCode.getACL,
+  OpCode.getChildren,
+  OpCode.getAllChildrenNumber,
+  OpCode.getChildren2,
+  OpCode.getData,
+  OpCode.getEphemerals,
+  OpCode.multiRead,
+  OpCode.ping,
+  OpCode.setWatches,
+  OpCode.setWatches2,
+  OpCode.sync,
+  OpCode.checkWatches,
+  OpCode.removeWatches,
+  OpCode.addWatch,
+  OpCode.whoAmI,
+  OpCode.auth,
+  OpCode.sasl,
 ]);
 
 const OP_NAMES: Record<number, string> = {
