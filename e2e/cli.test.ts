@@ -1,0 +1,63 @@
+// bin/zkensemble as a user runs it: a bad zoo.cfg stops it with a message naming the line; unknown
+// keys are warned about and the peer serves anyway.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT, startServer } from './lib/servers.ts';
+
+const BIN = join(REPO_ROOT, 'bin', 'zkensemble');
+
+function runWithConfig(text: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'zke-cli-'));
+  try {
+    const cfg = join(dir, 'zoo.cfg');
+    writeFileSync(cfg, text.replaceAll('DATADIR', dir));
+    return spawnSync(process.execPath, [BIN, 'peer', cfg], { encoding: 'utf8', timeout: 20_000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a malformed line stops the peer with a message naming the line', () => {
+  const r = runWithConfig('tickTime=2000\ndataDir=DATADIR\nclientPort=abc\n');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /line 3: clientPort=abc is not an integer/);
+  const r2 = runWithConfig('dataDir=DATADIR\njust some words\n');
+  assert.equal(r2.status, 2);
+  assert.match(r2.stderr, /line 2: expected key=value/);
+});
+
+test('a config without dataDir is refused', () => {
+  const r = runWithConfig('tickTime=2000\nclientPort=2181\n');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /dataDir is not set/);
+});
+
+test('unknown keys are warned about and the peer serves', async () => {
+  const server = await startServer('peer', { config: { someFutureSetting: 'yes' } });
+  try {
+    const warning = server
+      .output()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { level: number; msg: string; key?: string })
+      .find((l) => l.key === 'someFutureSetting');
+    assert.ok(warning, 'a warning names the key');
+    assert.equal(warning.level, 40);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('usage and unknown commands', () => {
+  const help = spawnSync(process.execPath, [BIN, '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /peer CONFIG/);
+  const bad = spawnSync(process.execPath, [BIN, 'frobnicate'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown command: frobnicate/);
+});
