@@ -59,7 +59,10 @@ export class ClientConnection {
   state: 'new' | 'waiting' | 'open' | 'closed' = 'new';
   readonly queue: Pending[] = [];
   private head = 0;
-  private leftover: Buffer | null = null;
+  private unread: Buffer[] = [];
+  private unreadBytes = 0;
+  /** Bytes needed before the next frame can be parsed. */
+  private need = 4;
   private corked = false;
   private pausedForQueue = false;
   private pausedForWrites = false;
@@ -100,11 +103,19 @@ export class ClientConnection {
   }
 
   private onData(chunk: Buffer): void {
-    let buf = this.leftover ? Buffer.concat([this.leftover, chunk]) : chunk;
-    this.leftover = null;
+    this.unread.push(chunk);
+    this.unreadBytes += chunk.length;
+    // A large frame arrives in many chunks: gather them and join once, not once per chunk.
+    if (this.unreadBytes >= this.need && this.state !== 'waiting') this.parse();
+  }
+
+  private parse(): void {
+    const buf = this.unread.length === 1 ? this.unread[0]! : Buffer.concat(this.unread, this.unreadBytes);
+    this.unread = [];
+    this.unreadBytes = 0;
+    this.need = 4;
     let off = 0;
-    while (this.state !== 'closed') {
-      if (this.state === 'waiting') break;
+    while (this.state !== 'closed' && this.state !== 'waiting') {
       if (buf.length - off < 4) break;
       const len = buf.readInt32BE(off);
       if (this.state === 'new' && off === 0 && this.framesReceived === 0) {
@@ -119,7 +130,10 @@ export class ClientConnection {
         this.close(`frame length ${len} out of bounds (jute.maxbuffer ${this.host.maxBuffer})`);
         return;
       }
-      if (buf.length - off - 4 < len) break;
+      if (buf.length - off - 4 < len) {
+        this.need = 4 + len;
+        break;
+      }
       const frame = buf.subarray(off + 4, off + 4 + len);
       off += 4 + len;
       this.framesReceived++;
@@ -128,25 +142,25 @@ export class ClientConnection {
       else this.host.onRequest(this, frame);
     }
     if (off < buf.length && this.state !== 'closed') {
-      // Keep only the unread tail; copy so a large chunk is not retained by a small slice.
-      this.leftover = Buffer.from(buf.subarray(off));
+      const rest = buf.subarray(off);
+      // Copy a small tail so it does not pin a large chunk in memory.
+      const kept = rest.length * 2 < buf.length ? Buffer.from(rest) : rest;
+      this.unread.push(kept);
+      this.unreadBytes = kept.length;
     }
-    buf = Buffer.alloc(0);
   }
 
-  /** Stops parsing frames until resume() (the session is being created). */
+  /** Stops reading frames until resume(): the session is being created. */
   hold(): void {
     this.state = 'waiting';
+    this.socket.pause();
   }
 
   resume(): void {
     if (this.state !== 'waiting') return;
     this.state = 'open';
-    if (this.leftover) {
-      const rest = this.leftover;
-      this.leftover = null;
-      this.onData(rest);
-    }
+    this.resumeIfAllowed();
+    if (this.unreadBytes >= this.need) this.parse();
   }
 
   enqueue(p: Pending): void {
@@ -217,7 +231,8 @@ export class ClientConnection {
   close(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.leftover = null;
+    this.unread = [];
+    this.unreadBytes = 0;
     if (!this.socket.writableEnded) this.socket.end();
     // Give a polite close a moment to flush, then make sure the descriptor goes away.
     const t = setTimeout(() => this.socket.destroy(), 1000);
