@@ -185,3 +185,34 @@ describe('container and TTL cleanup on peer', { skip: kind !== 'peer' }, () => {
     c.destroy();
   });
 });
+
+describe(`super digest on ${kind}`, () => {
+  let server: RunningServer;
+  before(async () => {
+    // zoo.cfg keys become zookeeper.* system properties in Apache ZooKeeper, so both read this one.
+    server = await startServer(kind, {
+      config: { 'DigestAuthenticationProvider.superDigest': 'super:D/InIHSb7yEEbrWz8b9l71RjZJU=' },
+    });
+  });
+  after(() => server.stop());
+
+  test('the super user passes every ACL; a wrong super password does not', async () => {
+    const alice = await ZkConnection.connect({ port: server.port });
+    assert.equal((await alice.auth('digest', 'alice:pw')).err, Err.OK);
+    const onlyAlice = [{ perms: 31, id: { scheme: 'auth', id: '' } }];
+    assert.equal((await alice.create('/locked', 'x', onlyAlice)).err, Err.OK);
+    const admin = await ZkConnection.connect({ port: server.port });
+    assert.equal((await admin.auth('digest', 'super:test')).err, Err.OK);
+    assert.equal((await admin.setData('/locked', 'by super')).err, Err.OK);
+    assert.equal((await admin.delete('/locked')).err, Err.OK);
+    assert.equal((await alice.create('/locked2', 'x', onlyAlice)).err, Err.OK);
+    const impostor = await ZkConnection.connect({ port: server.port });
+    assert.equal(
+      (await impostor.auth('digest', 'super:wrong')).err,
+      Err.OK,
+      'digest auth itself never fails',
+    );
+    assert.equal((await impostor.setData('/locked2', 'nope')).err, Err.NOAUTH);
+    for (const c of [alice, admin, impostor]) c.destroy();
+  });
+});
