@@ -8,6 +8,7 @@ import { recover } from './persistence/recovery.ts';
 import { writeSnapshot } from './persistence/snapshot.ts';
 import { SnapshotPolicy } from './persistence/snapshot-policy.ts';
 import { TxnLog } from './persistence/txnlog.ts';
+import { LocalWritePath } from './server/write-path.ts';
 import { ZkServer } from './server/zkserver.ts';
 
 export interface RunningPeer {
@@ -33,7 +34,7 @@ export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
     forceSync: cfg.forceSync,
     preAllocSize: cfg.preAllocSizeKb * 1024,
   });
-  const server = new ZkServer(tree, sessions, txnLog, {
+  const settings = {
     serverId: 0,
     tickTime: cfg.tickTime,
     minSessionTimeout: cfg.minSessionTimeout,
@@ -61,7 +62,13 @@ export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
       clientPortListenBacklog: -1,
       serverId: 0,
     }),
-  });
+  };
+  const server = new ZkServer(
+    tree,
+    sessions,
+    settings,
+    (s) => new LocalWritePath(s.view, s.sessions, txnLog, settings, s, tree.lastProcessedZxid),
+  );
 
   // Snapshots: after a randomized number of txns or log bytes, roll the log and write a fuzzy
   // snapshot in the background; one at a time.

@@ -202,7 +202,9 @@ export type Request =
   | { type: 103; prefixPath: string }
   | { type: 104; path: string }
   | { type: 106; path: string; mode: number }
-  | { type: 11 | 107 | -11 };
+  | { type: 11 | 107 | -11 }
+  /** Made by a server for a new session (forwarded by learners), never decoded from a client. */
+  | { type: -10; timeOut: number };
 
 export type RequestOf<T extends Request['type']> = Extract<Request, { type: T }>;
 
@@ -397,6 +399,9 @@ export function writeRequest(w: JuteWriter, q: Request): void {
     case 11:
     case 107:
     case -11:
+      return;
+    case -10:
+      w.int(q.timeOut);
       return;
   }
 }

@@ -233,6 +233,8 @@ export function prepTxn(req: Request, ctx: PrepContext): Txn {
       }
       return { type: OpCode.closeSession, paths };
     }
+    case OpCode.createSession:
+      return { type: OpCode.createSession, timeOut: req.timeOut };
     case OpCode.reconfig:
       throw new KeeperError(Err.RECONFIGDISABLED);
     default:

@@ -18,7 +18,7 @@ import {
   writeStat,
   writeWatcherEvent,
 } from '../jute/records.ts';
-import { encodeTxnEntry, type Txn, type TxnHeader } from '../jute/txn.ts';
+import type { Txn, TxnHeader } from '../jute/txn.ts';
 import { log } from '../log.ts';
 import { Err, KeeperError, KeeperState, OpCode, Perms, WatcherType, Xid } from '../protocol/constants.ts';
 import type { ApplyResult, DataNode, DataTree } from '../tree/datatree.ts';
@@ -30,16 +30,12 @@ import {
   type ConnectionHost,
   type Pending,
 } from './connection.ts';
-import { PendingView, prepTxn } from './prep.ts';
+import { PendingView } from './prep.ts';
 import { sessionPassword } from './session-ids.ts';
 import { SessionTracker } from './sessions.ts';
 import { RequestStats } from './stats.ts';
 import { WatchManager } from './watches.ts';
-
-export interface TxnLogLike {
-  append(entry: Buffer, zxid: number): void;
-  flush(): Promise<void>;
-}
+import type { WritePath } from './write-path.ts';
 
 export interface ServerSettings {
   serverId: number;
@@ -59,14 +55,14 @@ export interface ServerSettings {
   describe: () => Record<string, string | number>;
 }
 
-/** A txn on its way through the pipeline. */
-interface CommitEntry {
-  header: TxnHeader | null;
-  txn: Txn | null;
-  conn: ClientConnection | null;
-  pending: Pending | null;
-  /** Builds the reply once the txn is applied (writes) or once earlier txns are (sync). */
+/** A client waiting for its write, new session or sync to be committed. */
+interface Awaiting {
+  conn: ClientConnection;
   done: (rc: ApplyResult | null) => void;
+}
+
+function awaitKey(sessionId: bigint, cxid: number): string {
+  return `${sessionId}:${cxid}`;
 }
 
 const SERVER_VERSION = '3.8.0-zkensemble';
@@ -78,14 +74,12 @@ export class ZkServer implements ConnectionHost {
   readonly view: PendingView;
   readonly settings: ServerSettings;
   readonly maxBuffer: number;
-  private readonly txnLog: TxnLogLike;
+  private readonly writePath: WritePath;
+  private readonly awaiting = new Map<string, Awaiting>();
   private readonly connections = new Set<ClientConnection>();
   private readonly bySession = new Map<bigint, ClientConnection>();
   private readonly perIp = new Map<string, number>();
   private server: net.Server | null = null;
-  private lastZxid: number;
-  private queued: CommitEntry[] = [];
-  private flushing = false;
   private timers: NodeJS.Timeout[] = [];
   private readonly writer = new JuteWriter(64 * 1024);
   readonly startedAt = Date.now();
@@ -94,17 +88,21 @@ export class ZkServer implements ConnectionHost {
   readonly stats = new RequestStats();
   private closingDown = false;
 
-  constructor(tree: DataTree, sessions: Map<bigint, number>, txnLog: TxnLogLike, settings: ServerSettings) {
+  constructor(
+    tree: DataTree,
+    sessions: Map<bigint, number>,
+    settings: ServerSettings,
+    writePath: (server: ZkServer) => WritePath,
+  ) {
     this.tree = tree;
     this.settings = settings;
     this.maxBuffer = settings.maxBuffer;
-    this.txnLog = txnLog;
     this.view = new PendingView(tree);
-    this.lastZxid = tree.lastProcessedZxid;
     const now = Date.now();
     this.sessions = new SessionTracker(settings.serverId, settings.tickTime, now);
     for (const [id, timeout] of sessions) this.sessions.add(id, timeout, now);
     tree.trigger = (path, type, zxid, acl) => this.fire(path, type, zxid, acl);
+    this.writePath = writePath(this);
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
@@ -131,7 +129,7 @@ export class ZkServer implements ConnectionHost {
     this.server = null;
     for (const c of [...this.connections]) c.close('server shutting down');
     if (srv) await new Promise<void>((r) => srv.close(() => r()));
-    while (this.flushing || this.queued.length > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.writePath.drain();
   }
 
   private accept(socket: net.Socket): void {
@@ -225,12 +223,16 @@ export class ZkServer implements ConnectionHost {
     if (req.sessionId === 0n) {
       const id = this.sessions.newSessionId();
       conn.hold();
-      this.submit({
-        header: { clientId: id, cxid: 0, zxid: 0, time: 0, type: OpCode.createSession },
-        txn: { type: OpCode.createSession, timeOut: timeout },
+      this.awaiting.set(awaitKey(id, 0), {
         conn,
-        pending: null,
         done: () => this.finishSession(conn, id, timeout, req.readOnly, true),
+      });
+      this.writePath.write({
+        sessionId: id,
+        cxid: 0,
+        type: OpCode.createSession,
+        req: { type: OpCode.createSession, timeOut: timeout },
+        ids: [],
       });
       return;
     }
@@ -320,15 +322,13 @@ export class ZkServer implements ConnectionHost {
       case OpCode.sync: {
         const path = req.path;
         const pending = this.pendingFor(conn, xid, type, null, receivedAt);
-        this.submit({
-          header: null,
-          txn: null,
+        this.awaiting.set(awaitKey(conn.sessionId, xid), {
           conn,
-          pending,
           done: () => {
             pending.reply = this.frame(xid, Err.OK, (w) => w.ustring(path));
           },
         });
+        this.writePath.sync(conn.sessionId, xid);
         return;
       }
       default:
@@ -386,7 +386,7 @@ export class ZkServer implements ConnectionHost {
 
   // ---- writes -----------------------------------------------------------------------------
 
-  /** Preps a write and queues its txn; a null request (malformed) becomes a MARSHALLINGERROR txn. */
+  /** Hands a write to the write path; a null request (malformed) becomes a MARSHALLINGERROR txn. */
   private submitWrite(
     conn: ClientConnection,
     xid: number,
@@ -395,97 +395,44 @@ export class ZkServer implements ConnectionHost {
     receivedAt: number,
   ): void {
     const pending = this.pendingFor(conn, xid, opType, null, receivedAt);
-    const sessionId = conn.sessionId;
-    const zxid = this.lastZxid + 1;
-    const time = Date.now();
-    let txn: Txn;
-    let type: number = opType;
-    try {
-      if (req === null) throw new KeeperError(Err.MARSHALLINGERROR);
-      if (!this.sessions.isAlive(sessionId)) throw new KeeperError(Err.SESSIONEXPIRED);
-      txn = prepTxn(req, {
-        view: this.view,
-        sessionId,
-        ids: conn.ids,
-        auth: this.settings.auth,
-        extendedTypes: this.settings.extendedTypes,
-        zxid,
-        time,
-      });
-    } catch (e) {
-      if (!(e instanceof KeeperError)) throw e;
-      txn = { type: OpCode.error, err: e.code };
-      type = OpCode.error;
-    }
-    if (opType === OpCode.closeSession) {
-      this.sessions.setClosing(sessionId);
-      pending.closeAfter = true;
-    }
-    this.submit({
-      header: { clientId: sessionId, cxid: xid, zxid, time, type },
-      txn,
+    if (opType === OpCode.closeSession) pending.closeAfter = true;
+    this.awaiting.set(awaitKey(conn.sessionId, xid), {
       conn,
-      pending,
       done: (rc) => {
         pending.reply = this.writeReply(xid, opType, rc!);
       },
     });
+    this.writePath.write({ sessionId: conn.sessionId, cxid: xid, type: opType, req, ids: conn.ids });
   }
 
-  /** Queues a txn (or a sync marker when header is null) for the next group commit. */
-  private submit(e: CommitEntry): void {
-    if (e.header && e.txn) {
-      if (e.header.zxid === 0) {
-        e.header.zxid = this.lastZxid + 1;
-        e.header.time = Date.now();
-      }
-      this.lastZxid = e.header.zxid;
-      this.txnLog.append(encodeTxnEntry(e.header, e.txn, null), e.header.zxid);
-    }
-    this.queued.push(e);
-    if (!this.flushing) void this.flush();
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.queued.length > 0) {
-        const batch = this.queued;
-        this.queued = [];
-        // Let requests that arrived in the same tick join this round.
-        await new Promise<void>((r) => setImmediate(r));
-        batch.push(...this.queued);
-        this.queued = [];
-        await this.txnLog.flush();
-        for (const e of batch) this.applyEntry(e);
-      }
-    } catch (err) {
-      // A txn log that cannot be written loses durability: stop rather than acknowledge.
-      log.fatal({ err }, 'txn log write failed; shutting down');
-      process.exit(3);
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  private applyEntry(e: CommitEntry): void {
+  /** Applies a committed txn and answers the client waiting for it, if it is connected here. */
+  commit(header: TxnHeader, txn: Txn): void {
+    const key = awaitKey(header.clientId, header.cxid);
+    const waiting = this.awaiting.get(key);
+    if (waiting) this.awaiting.delete(key);
     // Reads queued on this connection before the write must not see it.
-    e.conn?.pump();
-    let rc: ApplyResult | null = null;
-    if (e.header && e.txn) {
-      rc = this.tree.applyTxn(e.header, e.txn);
-      this.view.applied(e.header.zxid);
-      if (e.header.type === OpCode.createSession && e.txn.type === OpCode.createSession) {
-        this.sessions.add(e.header.clientId, e.txn.timeOut, Date.now());
-      } else if (e.header.type === OpCode.closeSession) {
-        this.sessions.remove(e.header.clientId);
-        const c = this.bySession.get(e.header.clientId);
-        if (c && c !== e.conn) c.closeAfterFlush('session closed');
-      }
-      this.onApplied(e.header);
+    waiting?.conn.pump();
+    const rc = this.tree.applyTxn(header, txn);
+    this.view.applied(header.zxid);
+    if (header.type === OpCode.createSession && txn.type === OpCode.createSession) {
+      this.sessions.add(header.clientId, txn.timeOut, Date.now());
+    } else if (header.type === OpCode.closeSession) {
+      this.sessions.remove(header.clientId);
+      const c = this.bySession.get(header.clientId);
+      if (c && c !== waiting?.conn) c.closeAfterFlush('session closed');
     }
-    e.done(rc);
-    e.conn?.pump();
+    this.onApplied(header);
+    waiting?.done(rc);
+    waiting?.conn.pump();
+  }
+
+  synced(sessionId: bigint, cxid: number): void {
+    const key = awaitKey(sessionId, cxid);
+    const waiting = this.awaiting.get(key);
+    if (!waiting) return;
+    this.awaiting.delete(key);
+    waiting.done(null);
+    waiting.conn.pump();
   }
 
   private writeReply(xid: number, type: number, rc: ApplyResult): Buffer {
@@ -698,41 +645,23 @@ export class ZkServer implements ConnectionHost {
   // ---- background work ----------------------------------------------------------------------
 
   private expireSessions(): void {
+    if (!this.writePath.authoritative) return;
     for (const id of this.sessions.expire(Date.now())) {
       log.info({ session: hex(id) }, 'session expired');
-      const conn = this.bySession.get(id);
-      const zxid = this.lastZxid + 1;
-      const time = Date.now();
-      let txn: Txn;
-      try {
-        txn = prepTxn({ type: OpCode.closeSession }, this.prepContext(id, zxid, time));
-      } catch {
-        continue;
-      }
-      this.submit({
-        header: { clientId: id, cxid: 0, zxid, time, type: OpCode.closeSession },
-        txn,
-        conn: null,
-        pending: null,
-        done: () => conn?.closeAfterFlush('session expired'),
+      this.writePath.write({
+        sessionId: id,
+        cxid: 0,
+        type: OpCode.closeSession,
+        req: { type: OpCode.closeSession },
+        ids: [],
+        internal: true,
       });
     }
   }
 
-  private prepContext(sessionId: bigint, zxid: number, time: number) {
-    return {
-      view: this.view,
-      sessionId,
-      ids: [] as const,
-      auth: { ...this.settings.auth, skipACL: true },
-      extendedTypes: this.settings.extendedTypes,
-      zxid,
-      time,
-    };
-  }
-
   /** Deletes empty containers that have had children, and expired empty TTL nodes (ContainerManager). */
   checkContainers(): void {
+    if (!this.writePath.authoritative) return;
     const now = Date.now();
     const candidates: string[] = [];
     for (const path of this.tree.containers) {
@@ -748,20 +677,13 @@ export class ZkServer implements ConnectionHost {
       if (now - n.stat.mtime > ttl) candidates.push(path);
     }
     for (const path of candidates.slice(0, this.settings.containerMaxPerMinute)) {
-      const zxid = this.lastZxid + 1;
-      const time = Date.now();
-      let txn: Txn;
-      try {
-        txn = prepTxn({ type: OpCode.deleteContainer, path }, this.prepContext(0n, zxid, time));
-      } catch {
-        continue; // changed meanwhile (got a child, or already deleted)
-      }
-      this.submit({
-        header: { clientId: 0n, cxid: 0, zxid, time, type: OpCode.deleteContainer },
-        txn,
-        conn: null,
-        pending: null,
-        done: () => {},
+      this.writePath.write({
+        sessionId: 0n,
+        cxid: 0,
+        type: OpCode.deleteContainer,
+        req: { type: OpCode.deleteContainer, path },
+        ids: [],
+        internal: true,
       });
     }
   }

@@ -1,0 +1,152 @@
+// How writes become committed txns. The client front end (ZkServer) hands every write, session
+// create/close and sync to a WritePath and applies whatever the path commits, in zxid order.
+// LocalWritePath is the standalone path: prep here, log with group commit, commit once fsynced.
+// Quorum paths (leader: propose to followers; learner: forward to the leader) fit the same shape.
+
+import type { Id, Request } from '../jute/records.ts';
+import { encodeTxnEntry, type Txn, type TxnHeader } from '../jute/txn.ts';
+import { log } from '../log.ts';
+import { Err, KeeperError, OpCode } from '../protocol/constants.ts';
+import type { AuthSettings } from './auth.ts';
+import { type PendingView, prepTxn } from './prep.ts';
+import type { SessionTracker } from './sessions.ts';
+
+export interface WriteRequest {
+  sessionId: bigint;
+  cxid: number;
+  /** The client's opcode. */
+  type: number;
+  /** The decoded request; null when it was malformed (it becomes a MARSHALLINGERROR txn). */
+  req: Request | null;
+  ids: readonly Id[];
+  /** Issued by the server itself (expiry, container cleanup): no session or ACL checks. */
+  internal?: boolean;
+}
+
+/** What a write path calls back into: the front end that applies txns and answers clients. */
+export interface CommitSink {
+  /** A committed txn, in zxid order. */
+  commit(header: TxnHeader, txn: Txn): void;
+  /** Every write submitted before this sync has been committed. */
+  synced(sessionId: bigint, cxid: number): void;
+}
+
+export interface WritePath {
+  write(w: WriteRequest): void;
+  sync(sessionId: bigint, cxid: number): void;
+  /** Whether this member expires sessions and cleans containers (standalone or leader). */
+  readonly authoritative: boolean;
+  /** Resolves once everything submitted so far is committed or abandoned. */
+  drain(): Promise<void>;
+}
+
+export interface TxnLogLike {
+  append(entry: Buffer, zxid: number): void;
+  flush(): Promise<void>;
+}
+
+export interface PrepSettings {
+  auth: AuthSettings;
+  extendedTypes: boolean;
+}
+
+type Queued = { header: TxnHeader; txn: Txn } | { sync: [bigint, number] };
+
+export class LocalWritePath implements WritePath {
+  readonly authoritative = true;
+  private lastZxid: number;
+  private queued: Queued[] = [];
+  private flushing: Promise<void> | null = null;
+  private readonly view: PendingView;
+  private readonly sessions: SessionTracker;
+  private readonly txnLog: TxnLogLike;
+  private readonly settings: PrepSettings;
+  private readonly sink: CommitSink;
+
+  constructor(
+    view: PendingView,
+    sessions: SessionTracker,
+    txnLog: TxnLogLike,
+    settings: PrepSettings,
+    sink: CommitSink,
+    lastZxid: number,
+  ) {
+    this.view = view;
+    this.sessions = sessions;
+    this.txnLog = txnLog;
+    this.settings = settings;
+    this.sink = sink;
+    this.lastZxid = lastZxid;
+  }
+
+  write(w: WriteRequest): void {
+    const zxid = this.lastZxid + 1;
+    const time = Date.now();
+    let txn: Txn;
+    try {
+      if (w.req === null) throw new KeeperError(Err.MARSHALLINGERROR);
+      if (!w.internal && w.type !== OpCode.createSession && !this.sessions.isAlive(w.sessionId)) {
+        throw new KeeperError(Err.SESSIONEXPIRED);
+      }
+      txn = prepTxn(w.req, {
+        view: this.view,
+        sessionId: w.sessionId,
+        ids: w.ids,
+        auth: w.internal ? { ...this.settings.auth, skipACL: true } : this.settings.auth,
+        extendedTypes: this.settings.extendedTypes,
+        zxid,
+        time,
+      });
+    } catch (e) {
+      if (!(e instanceof KeeperError)) throw e;
+      txn = { type: OpCode.error, err: e.code };
+    }
+    if (w.type === OpCode.closeSession) this.sessions.setClosing(w.sessionId);
+    const header: TxnHeader = {
+      clientId: w.sessionId,
+      cxid: w.cxid,
+      zxid,
+      time,
+      type: txn.type === OpCode.error ? OpCode.error : w.type,
+    };
+    this.lastZxid = zxid;
+    this.txnLog.append(encodeTxnEntry(header, txn, null), zxid);
+    this.enqueue({ header, txn });
+  }
+
+  sync(sessionId: bigint, cxid: number): void {
+    this.enqueue({ sync: [sessionId, cxid] });
+  }
+
+  private enqueue(q: Queued): void {
+    this.queued.push(q);
+    this.flushing ??= this.flush().finally(() => {
+      this.flushing = null;
+    });
+  }
+
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  /** Group commit: one write+fsync round for whatever has gathered, then commit it in order. */
+  private async flush(): Promise<void> {
+    try {
+      while (this.queued.length > 0) {
+        // Let requests that arrived in the same tick join this round.
+        await new Promise<void>((r) => setImmediate(r));
+        const batch = this.queued;
+        this.queued = [];
+        await this.txnLog.flush();
+        for (const q of batch) {
+          if ('sync' in q) this.sink.synced(q.sync[0], q.sync[1]);
+          else this.sink.commit(q.header, q.txn);
+        }
+      }
+    } catch (err) {
+      // A txn log that cannot be written loses durability: stop rather than acknowledge.
+      log.fatal({ err }, 'txn log write failed; shutting down');
+      process.exit(3);
+    }
+  }
+}
