@@ -2,8 +2,11 @@
 // ZooKeeper's ProviderRegistry, checkACL and fixupACL do them.
 
 import { createHash } from 'node:crypto';
-import net from 'node:net';
 import type { ACL, Id } from '../jute/records.ts';
+import { ipMatches, parseCidr, remoteIp } from '../net/cidr.ts';
+
+export { remoteIp };
+
 import { Err, KeeperError } from '../protocol/constants.ts';
 
 export interface AuthSettings {
@@ -51,47 +54,6 @@ const providers: Record<string, Provider> = { digest, ip };
 
 export function providerFor(scheme: string): Provider | undefined {
   return Object.hasOwn(providers, scheme) ? providers[scheme] : undefined;
-}
-
-/** Normalizes IPv4-mapped IPv6 addresses so ip ACLs written for a.b.c.d match. */
-export function remoteIp(address: string | undefined): string {
-  if (!address) return '0.0.0.0';
-  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
-}
-
-function ipBytes(addr: string): number[] | null {
-  if (net.isIPv4(addr)) return addr.split('.').map(Number);
-  if (!net.isIPv6(addr)) return null;
-  const [head = '', tail = ''] = addr.includes('::') ? addr.split('::') : [addr, ''];
-  const hs = head ? head.split(':') : [];
-  const ts = tail ? tail.split(':') : [];
-  const groups = [...hs, ...new Array(8 - hs.length - ts.length).fill('0'), ...ts];
-  if (groups.length !== 8) return null;
-  return groups.flatMap((g) => {
-    const v = Number.parseInt(g, 16);
-    return [v >> 8, v & 0xff];
-  });
-}
-
-function parseCidr(id: string): { bytes: number[]; bits: number } | null {
-  const [addr = '', bitsText] = id.split('/');
-  const bytes = ipBytes(addr);
-  if (!bytes) return null;
-  const bits = bitsText === undefined ? bytes.length * 8 : Number(bitsText);
-  if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) return null;
-  return { bytes, bits };
-}
-
-function ipMatches(authId: string, aclId: string): boolean {
-  const acl = parseCidr(aclId);
-  const who = ipBytes(authId);
-  if (!acl || !who || who.length !== acl.bytes.length) return false;
-  for (let bit = 0; bit < acl.bits; bit++) {
-    const i = bit >> 3;
-    const mask = 0x80 >> (bit & 7);
-    if ((who[i]! & mask) !== (acl.bytes[i]! & mask)) return false;
-  }
-  return true;
 }
 
 /** True when the ids hold `perm` under acl (ZooKeeperServer.checkACL). */

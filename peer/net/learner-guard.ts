@@ -1,0 +1,192 @@
+// Who may connect as a learner to a leader or observer master: an address allow-list, quorum TLS
+// with client certificates (like ZooKeeper's sslQuorum), and optionally a shared secret proved by
+// HMAC over a fresh nonce. Refusals are reported to the caller, which logs and counts them.
+
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import { type Cidr, inAllowList, parseAllowList } from './cidr.ts';
+
+export interface QuorumTls {
+  key: Buffer;
+  cert: Buffer;
+  ca: Buffer;
+  hostnameVerification: boolean;
+}
+
+export interface LearnerSecurity {
+  /** null: any address may connect. */
+  allowList: Cidr[] | null;
+  /** null: no shared-secret proof is asked for. */
+  secret: Buffer | null;
+  /** null: plain TCP. */
+  tls: QuorumTls | null;
+}
+
+export class SecurityConfigError extends Error {
+  override name = 'SecurityConfigError';
+}
+
+/**
+ * Reads the learner security settings from zoo.cfg keys: `learner.allowList` (CIDRs),
+ * `learner.sharedSecretFile`, and ZooKeeper's `sslQuorum` with PEM `ssl.quorum.keyStore.location`
+ * (key and certificate in one file), `ssl.quorum.trustStore.location` (CA certificates) and
+ * `ssl.quorum.hostnameVerification`.
+ */
+export function learnerSecurityFromConfig(raw: ReadonlyMap<string, string>): LearnerSecurity {
+  const get = (k: string) => raw.get(k) ?? raw.get(`zookeeper.${k}`);
+  let allowList: Cidr[] | null = null;
+  const allow = get('learner.allowList');
+  if (allow !== undefined) {
+    try {
+      allowList = parseAllowList(allow);
+    } catch (e) {
+      throw new SecurityConfigError(`learner.allowList: ${(e as Error).message}`);
+    }
+  }
+  const secretFile = get('learner.sharedSecretFile');
+  const secret = secretFile === undefined ? null : readSecret(secretFile);
+  let tlsCfg: QuorumTls | null = null;
+  if ((get('sslQuorum') ?? 'false').toLowerCase() === 'true') {
+    const keyStore = get('ssl.quorum.keyStore.location');
+    const trustStore = get('ssl.quorum.trustStore.location');
+    if (!keyStore || !trustStore) {
+      throw new SecurityConfigError(
+        'sslQuorum=true needs ssl.quorum.keyStore.location and ssl.quorum.trustStore.location',
+      );
+    }
+    const pem = readPem(keyStore);
+    tlsCfg = {
+      key: pem,
+      cert: pem,
+      ca: readPem(trustStore),
+      hostnameVerification: (get('ssl.quorum.hostnameVerification') ?? 'true').toLowerCase() !== 'false',
+    };
+  }
+  return { allowList, secret, tls: tlsCfg };
+}
+
+function readPem(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new SecurityConfigError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+function readSecret(path: string): Buffer {
+  const s = readPem(path).toString('utf8').trim();
+  if (s.length < 16) throw new SecurityConfigError(`shared secret in ${path} is shorter than 16 characters`);
+  return Buffer.from(s, 'utf8');
+}
+
+export function serverTlsOptions(t: QuorumTls): tls.TlsOptions {
+  return {
+    key: t.key,
+    cert: t.cert,
+    ca: t.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+  };
+}
+
+export function clientTlsOptions(t: QuorumTls): tls.ConnectionOptions {
+  return {
+    key: t.key,
+    cert: t.cert,
+    ca: t.ca,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+    ...(t.hostnameVerification ? {} : { checkServerIdentity: () => undefined }),
+  };
+}
+
+const MAGIC = Buffer.from('ZKEsecr1', 'ascii');
+const NONCE_BYTES = 32;
+
+function proof(secret: Buffer, nonce: Buffer): Buffer {
+  return createHmac('sha256', secret).update(nonce).update('learner').digest();
+}
+
+/** Reads exactly n bytes; bytes that follow are put back for the next reader. */
+function readExactly(socket: net.Socket, n: number, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let have = 0;
+    const done = (err: Error | null, value?: Buffer) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.off('error', onError);
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    const onData = (c: Buffer) => {
+      chunks.push(c);
+      have += c.length;
+      if (have < n) return;
+      socket.pause();
+      const all = Buffer.concat(chunks);
+      if (all.length > n) socket.unshift(all.subarray(n));
+      done(null, all.subarray(0, n));
+    };
+    const onClose = () => done(new Error('connection closed during the learner handshake'));
+    const onError = (e: Error) => done(e);
+    const timer = setTimeout(() => done(new Error('learner handshake timed out')), timeoutMs);
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.once('error', onError);
+    socket.resume();
+  });
+}
+
+/**
+ * Leader side: decides whether a freshly accepted learner connection may proceed. For TLS sockets
+ * the client certificate was already verified by the TLS layer. Resolves false (and closes the
+ * socket) on refusal.
+ */
+export async function admitLearner(
+  socket: net.Socket,
+  sec: LearnerSecurity,
+  onRefused: (reason: string, address: string) => void,
+  timeoutMs = 5000,
+): Promise<boolean> {
+  const address = socket.remoteAddress ?? 'unknown';
+  const refuse = (reason: string) => {
+    onRefused(reason, address);
+    socket.destroy();
+    return false;
+  };
+  if (sec.allowList && !inAllowList(sec.allowList, address))
+    return refuse('address not in learner.allowList');
+  if (sec.tls && !(socket as tls.TLSSocket).authorized) return refuse('no valid client certificate');
+  if (!sec.secret) return true;
+  const nonce = randomBytes(NONCE_BYTES);
+  socket.write(Buffer.concat([MAGIC, nonce]));
+  let answer: Buffer;
+  try {
+    answer = await readExactly(socket, 32, timeoutMs);
+  } catch (e) {
+    return refuse((e as Error).message);
+  }
+  if (!timingSafeEqual(answer, proof(sec.secret, nonce))) return refuse('wrong shared secret');
+  return true;
+}
+
+/** Learner side: answers the leader's shared-secret challenge, when a secret is configured. */
+export async function proveToLeader(
+  socket: net.Socket,
+  sec: LearnerSecurity,
+  timeoutMs = 5000,
+): Promise<void> {
+  if (!sec.secret) return;
+  const challenge = await readExactly(socket, MAGIC.length + NONCE_BYTES, timeoutMs);
+  if (!challenge.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new Error(
+      'the leader did not send a shared-secret challenge (is learner.sharedSecretFile set on both?)',
+    );
+  }
+  socket.write(proof(sec.secret, challenge.subarray(MAGIC.length)));
+}
