@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { log } from '../log.ts';
+import { encodeQuorumPacket, PacketType, packet, type QuorumPacket } from '../quorum/packets.ts';
+import type { LearnerSecurity } from './learner-guard.ts';
+import { connectToLeader, listenForLearners, type QuorumLink } from './quorum-link.ts';
+
+const secret = Buffer.from('a shared secret of some length');
+const SEC: LearnerSecurity = { allowList: null, secret, tls: null };
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('packets flow after admission, and a SNAP body can be diverted to a raw reader', async () => {
+  const leaderSeen: QuorumPacket[] = [];
+  const refused: string[] = [];
+  let leaderLink: QuorumLink | null = null;
+  const server = await listenForLearners({
+    listen: { host: '127.0.0.1', port: 0 },
+    security: SEC,
+    log,
+    onLink: (l) => {
+      leaderLink = l;
+      l.start({ onPacket: (p) => leaderSeen.push(p), onClose: () => {} });
+    },
+    onRefused: (r) => refused.push(r),
+  });
+  const port = (server.address() as { port: number }).port;
+  const learner = await connectToLeader({ host: '127.0.0.1', port }, SEC, 2000);
+  const learnerSeen: (QuorumPacket | string)[] = [];
+  learner.start({
+    onPacket: (p) => {
+      learnerSeen.push(p);
+      if (p.type === PacketType.SNAP) {
+        let got = Buffer.alloc(0);
+        learner.divert((chunk) => {
+          got = Buffer.concat([got, chunk]);
+          if (got.length < 8) return null;
+          learnerSeen.push(got.subarray(0, 8).toString());
+          return got.subarray(8);
+        });
+      }
+    },
+    onClose: () => {},
+  });
+  try {
+    learner.send(packet(PacketType.FOLLOWERINFO, 5 * 2 ** 32, Buffer.from('info')));
+    await until(() => leaderSeen.length === 1);
+    assert.equal(leaderSeen[0]!.type, PacketType.FOLLOWERINFO);
+    assert.equal(leaderSeen[0]!.zxid, 5 * 2 ** 32);
+    // SNAP, then a raw body, then an ordinary packet, all in one write.
+    leaderLink!.write(
+      Buffer.concat([
+        encodeQuorumPacket(packet(PacketType.SNAP, 7)),
+        Buffer.from('SNAPBODY'),
+        encodeQuorumPacket(packet(PacketType.UPTODATE, -1)),
+      ]),
+    );
+    await until(() => learnerSeen.length === 3);
+    assert.equal((learnerSeen[0] as QuorumPacket).type, PacketType.SNAP);
+    assert.equal(learnerSeen[1], 'SNAPBODY');
+    assert.equal((learnerSeen[2] as QuorumPacket).type, PacketType.UPTODATE);
+    await assert.rejects(
+      connectToLeader(
+        { host: '127.0.0.1', port },
+        { ...SEC, secret: Buffer.from('not the shared secret!') },
+        1000,
+      ).then(async (l) => {
+        // The leader closes after a wrong proof; the link then sees the close.
+        await new Promise<void>((resolve, reject) => {
+          l.start({ onPacket: () => {}, onClose: () => reject(new Error('closed by leader')) });
+          setTimeout(resolve, 1000);
+        });
+      }),
+    );
+    assert.deepEqual(refused, ['wrong shared secret']);
+  } finally {
+    learner.close('test over');
+    server.close();
+  }
+});
+
+test('a malformed packet closes the link with a reason', async () => {
+  let reason = '';
+  const server = await listenForLearners({
+    listen: { host: '127.0.0.1', port: 0 },
+    security: { allowList: null, secret: null, tls: null },
+    log,
+    onLink: (l) => l.start({ onPacket: () => {}, onClose: (r) => (reason = r) }),
+    onRefused: () => {},
+  });
+  const port = (server.address() as { port: number }).port;
+  const learner = await connectToLeader(
+    { host: '127.0.0.1', port },
+    { allowList: null, secret: null, tls: null },
+    2000,
+  );
+  try {
+    // type, zxid, then a data length far beyond jute.maxbuffer
+    learner.write(Buffer.from('00000001000000000000000170000000', 'hex'));
+    await until(() => reason !== '');
+    assert.match(reason, /malformed quorum packet/);
+  } finally {
+    learner.close('test over');
+    server.close();
+  }
+});

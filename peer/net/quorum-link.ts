@@ -1,0 +1,197 @@
+// A leader–learner connection on the quorum port: back-to-back QuorumPackets in both directions,
+// after admission (allow-list, TLS client certificate, shared secret). Packets written in one turn
+// of the event loop go out in one write. A SNAP's raw snapshot body can be diverted to a reader.
+
+import net from 'node:net';
+import tls from 'node:tls';
+import { JuteError } from '../jute/archive.ts';
+import type { Logger } from '../log.ts';
+import type { InetAddr } from '../quorum/election-wire.ts';
+import { encodeQuorumPacket, type QuorumPacket, QuorumPacketDecoder } from '../quorum/packets.ts';
+import {
+  admitLearner,
+  clientTlsOptions,
+  type LearnerSecurity,
+  proveToLeader,
+  serverTlsOptions,
+} from './learner-guard.ts';
+
+/** Takes raw bytes after a SNAP; returns the bytes past the snapshot once it is complete, else null. */
+export type RawReader = (chunk: Buffer) => Buffer | null;
+
+export interface LinkHandlers {
+  onPacket: (p: QuorumPacket) => void;
+  onClose: (reason: string) => void;
+}
+
+export class QuorumLink {
+  readonly socket: net.Socket;
+  readonly remote: string;
+  private readonly decoder = new QuorumPacketDecoder();
+  private handlers: LinkHandlers | null = null;
+  private raw: RawReader | null = null;
+  private corked = false;
+  private closed = false;
+  private closeReason = 'closed by peer';
+
+  constructor(socket: net.Socket) {
+    this.socket = socket;
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.setNoDelay(true);
+    socket.on('data', (c: Buffer) => this.onData(c));
+    socket.on('error', (e) => {
+      this.closeReason = e.message;
+    });
+    socket.on('close', () => this.finish());
+    socket.pause();
+  }
+
+  /** Starts delivering packets (bytes that arrived before are kept). */
+  start(handlers: LinkHandlers): void {
+    this.handlers = handlers;
+    this.socket.resume();
+  }
+
+  /** Sends the bytes that follow to reader until it reports the end of the snapshot. */
+  divert(reader: RawReader): void {
+    this.raw = reader;
+    const buffered = this.decoder.takeRest();
+    if (buffered.length > 0) this.feedRaw(buffered);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.raw) {
+      this.feedRaw(chunk);
+      return;
+    }
+    this.decoder.push(chunk);
+    this.deliver();
+  }
+
+  private feedRaw(chunk: Buffer): void {
+    const rest = this.raw!(chunk);
+    if (rest === null) return;
+    this.raw = null;
+    if (rest.length > 0) this.decoder.push(rest);
+    this.deliver();
+  }
+
+  private deliver(): void {
+    try {
+      while (!this.closed && !this.raw) {
+        const p = this.decoder.next();
+        if (!p) return;
+        this.handlers?.onPacket(p);
+      }
+    } catch (e) {
+      if (!(e instanceof JuteError)) throw e;
+      this.close(`malformed quorum packet: ${e.message}`);
+    }
+  }
+
+  send(p: QuorumPacket): void {
+    this.write(encodeQuorumPacket(p));
+  }
+
+  write(bytes: Buffer): void {
+    if (this.closed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(bytes);
+  }
+
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closeReason = reason;
+    this.socket.destroy();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handlers?.onClose(this.closeReason);
+  }
+}
+
+export interface LearnerListenerOptions {
+  listen: InetAddr;
+  security: LearnerSecurity;
+  log: Logger;
+  onLink: (link: QuorumLink) => void;
+  /** Called for every refused connection (for logs and a counter). */
+  onRefused: (reason: string, address: string) => void;
+}
+
+/** The leader's (or an observer master's) quorum-port listener. */
+export async function listenForLearners(opts: LearnerListenerOptions): Promise<net.Server> {
+  const admit = (socket: net.Socket) => {
+    admitLearner(socket, opts.security, opts.onRefused).then(
+      (ok) => ok && opts.onLink(new QuorumLink(socket)),
+      (err) => {
+        opts.onRefused(`admission failed: ${(err as Error).message}`, socket.remoteAddress ?? 'unknown');
+        socket.destroy();
+      },
+    );
+  };
+  const server = opts.security.tls
+    ? tls.createServer(serverTlsOptions(opts.security.tls), admit)
+    : net.createServer(admit);
+  if (opts.security.tls) {
+    server.on('tlsClientError', (err: Error, socket: net.Socket) =>
+      opts.onRefused(`TLS: ${err.message}`, socket.remoteAddress ?? 'unknown'),
+    );
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.listen.port, opts.listen.host, () => resolve());
+  });
+  return server;
+}
+
+/** A learner's connection to its leader or observer master, admitted and ready for packets. */
+export async function connectToLeader(
+  addr: InetAddr,
+  security: LearnerSecurity,
+  timeoutMs: number,
+): Promise<QuorumLink> {
+  const socket = await new Promise<net.Socket>((resolve, reject) => {
+    const s = security.tls
+      ? tls.connect({
+          host: addr.host,
+          port: addr.port,
+          servername: addr.host,
+          ...clientTlsOptions(security.tls),
+        })
+      : net.connect({ host: addr.host, port: addr.port });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`connecting to ${addr.host}:${addr.port} timed out`));
+    }, timeoutMs);
+    s.once(security.tls ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      resolve(s);
+    });
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+  try {
+    await proveToLeader(socket, security, timeoutMs);
+  } catch (e) {
+    socket.destroy();
+    throw e;
+  }
+  return new QuorumLink(socket);
+}
