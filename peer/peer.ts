@@ -5,11 +5,11 @@ import type { ZooConfig } from './config/zoocfg.ts';
 import { log } from './log.ts';
 import { startAutopurge } from './persistence/purge.ts';
 import { recover } from './persistence/recovery.ts';
-import { writeSnapshot } from './persistence/snapshot.ts';
-import { SnapshotPolicy } from './persistence/snapshot-policy.ts';
+import { Snapshotter } from './persistence/snapshotter.ts';
 import { TxnLog } from './persistence/txnlog.ts';
 import { LocalWritePath } from './server/write-path.ts';
 import { ZkServer } from './server/zkserver.ts';
+import { serverSettings } from './server-settings.ts';
 
 export interface RunningPeer {
   server: ZkServer;
@@ -34,35 +34,7 @@ export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
     forceSync: cfg.forceSync,
     preAllocSize: cfg.preAllocSizeKb * 1024,
   });
-  const settings = {
-    serverId: 0,
-    tickTime: cfg.tickTime,
-    minSessionTimeout: cfg.minSessionTimeout,
-    maxSessionTimeout: cfg.maxSessionTimeout,
-    maxClientCnxns: cfg.maxClientCnxns,
-    maxBuffer: cfg.juteMaxBuffer,
-    extendedTypes: cfg.extendedTypesEnabled,
-    auth: { superDigest: cfg.superDigest, skipACL: cfg.skipACL },
-    fourLetterWords: cfg.fourLetterWords,
-    sessionlessCnxnTimeoutMs: cfg.sessionlessCnxnTimeoutMs,
-    containerCheckIntervalMs: cfg.containerCheckIntervalMs,
-    containerMaxPerMinute: cfg.containerMaxPerMinute,
-    containerMaxNeverUsedIntervalMs: cfg.containerMaxNeverUsedIntervalMs,
-    describe: () => ({
-      clientPort: cfg.clientPort,
-      secureClientPort: -1,
-      dataDir: `${cfg.dataDir}/version-2`,
-      dataDirSize: 0,
-      dataLogDir: `${cfg.dataLogDir}/version-2`,
-      dataLogSize: 0,
-      tickTime: cfg.tickTime,
-      maxClientCnxns: cfg.maxClientCnxns,
-      minSessionTimeout: cfg.minSessionTimeout,
-      maxSessionTimeout: cfg.maxSessionTimeout,
-      clientPortListenBacklog: -1,
-      serverId: 0,
-    }),
-  };
+  const settings = serverSettings(cfg, 0, 'standalone');
   const server = new ZkServer(
     tree,
     sessions,
@@ -70,27 +42,8 @@ export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
     (s) => new LocalWritePath(s.view, s.sessions, txnLog, settings, s, tree.lastProcessedZxid),
   );
 
-  // Snapshots: after a randomized number of txns or log bytes, roll the log and write a fuzzy
-  // snapshot in the background; one at a time.
-  const policy = new SnapshotPolicy(cfg.snapCount, cfg.snapSizeLimitInKb);
-  let txnsSinceRoll = 0;
-  let snapshotting = false;
-  server.onApplied = () => {
-    txnsSinceRoll++;
-    if (snapshotting || !policy.shouldSnapshot(txnsSinceRoll, txnLog.bytesSinceRoll)) return;
-    policy.reset();
-    txnsSinceRoll = 0;
-    snapshotting = true;
-    txnLog.roll();
-    const zxid = tree.lastProcessedZxid;
-    const t0 = Date.now();
-    writeSnapshot(cfg.dataDir, tree, server.sessions.snapshot(), zxid)
-      .then((file) => log.info({ file, ms: Date.now() - t0 }, 'snapshot written'))
-      .catch((err) => log.error({ err }, 'snapshot failed'))
-      .finally(() => {
-        snapshotting = false;
-      });
-  };
+  const snapshotter = new Snapshotter(cfg, txnLog);
+  server.onApplied = () => snapshotter.applied(tree, server.sessions.snapshot());
 
   const stopPurge = startAutopurge({
     dataDir: cfg.dataDir,

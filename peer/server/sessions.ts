@@ -16,6 +16,7 @@ export class SessionTracker {
   private nextId: bigint;
   private readonly tickTime: number;
   private nextExpiration: number;
+  private touched: Set<bigint> | null = null;
 
   constructor(serverId: number, tickTime: number, now: number) {
     this.tickTime = tickTime;
@@ -61,7 +62,24 @@ export class SessionTracker {
     const s = this.sessions.get(id);
     if (!s || s.closing) return false;
     this.schedule(s, now);
+    this.touched?.add(id);
     return true;
+  }
+
+  /** Learners report touched sessions to the leader; this turns the bookkeeping on. */
+  trackTouches(): void {
+    this.touched ??= new Set();
+  }
+
+  /** Sessions touched since the last call, with their timeouts (a learner's PING table). */
+  takeTouched(): { sessionId: bigint; timeout: number }[] {
+    const out: { sessionId: bigint; timeout: number }[] = [];
+    for (const id of this.touched ?? []) {
+      const s = this.sessions.get(id);
+      if (s) out.push({ sessionId: id, timeout: s.timeout });
+    }
+    this.touched?.clear();
+    return out;
   }
 
   isAlive(id: bigint): boolean {

@@ -37,8 +37,11 @@ import { RequestStats } from './stats.ts';
 import { WatchManager } from './watches.ts';
 import type { WritePath } from './write-path.ts';
 
+export type ServerMode = 'standalone' | 'leader' | 'follower' | 'observer';
+
 export interface ServerSettings {
   serverId: number;
+  mode: ServerMode;
   tickTime: number;
   minSessionTimeout: number;
   maxSessionTimeout: number;
@@ -760,7 +763,7 @@ export class ZkServer implements ConnectionHost {
     s += `Connections: ${this.connections.size}\n`;
     s += `Outstanding: ${this.outstanding}\n`;
     s += `Zxid: 0x${this.tree.lastProcessedZxid.toString(16)}\n`;
-    s += 'Mode: standalone\n';
+    s += `Mode: ${this.settings.mode}\n`;
     s += `Node count: ${this.reportedNodeCount}\n`;
     return s;
   }
@@ -776,7 +779,7 @@ export class ZkServer implements ConnectionHost {
       packets_sent: st.sent,
       num_alive_connections: this.connections.size,
       outstanding_requests: this.outstanding,
-      server_state: 'standalone',
+      server_state: this.settings.mode,
       znode_count: this.reportedNodeCount,
       watch_count: this.watches.watchCount,
       ephemerals_count: this.tree.ephemeralCount(),

@@ -1,0 +1,37 @@
+// ZkServer settings from a parsed zoo.cfg.
+
+import type { ZooConfig } from './config/zoocfg.ts';
+import type { ServerMode, ServerSettings } from './server/zkserver.ts';
+
+export function serverSettings(cfg: ZooConfig, serverId: number, mode: ServerMode): ServerSettings {
+  return {
+    serverId,
+    mode,
+    tickTime: cfg.tickTime,
+    minSessionTimeout: cfg.minSessionTimeout,
+    maxSessionTimeout: cfg.maxSessionTimeout,
+    maxClientCnxns: cfg.maxClientCnxns,
+    maxBuffer: cfg.juteMaxBuffer,
+    extendedTypes: cfg.extendedTypesEnabled,
+    auth: { superDigest: cfg.superDigest, skipACL: cfg.skipACL },
+    fourLetterWords: cfg.fourLetterWords,
+    sessionlessCnxnTimeoutMs: cfg.sessionlessCnxnTimeoutMs,
+    containerCheckIntervalMs: cfg.containerCheckIntervalMs,
+    containerMaxPerMinute: cfg.containerMaxPerMinute,
+    containerMaxNeverUsedIntervalMs: cfg.containerMaxNeverUsedIntervalMs,
+    describe: () => ({
+      clientPort: cfg.clientPort,
+      secureClientPort: -1,
+      dataDir: `${cfg.dataDir}/version-2`,
+      dataDirSize: 0,
+      dataLogDir: `${cfg.dataLogDir}/version-2`,
+      dataLogSize: 0,
+      tickTime: cfg.tickTime,
+      maxClientCnxns: cfg.maxClientCnxns,
+      minSessionTimeout: cfg.minSessionTimeout,
+      maxSessionTimeout: cfg.maxSessionTimeout,
+      clientPortListenBacklog: -1,
+      serverId,
+    }),
+  };
+}
