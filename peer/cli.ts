@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, isStandalone, parseZooConfig, type ZooConfig } from './config/zoocfg.ts';
+import { type RunningMember, startMember } from './ensemble/member.ts';
 import { log } from './log.ts';
 import { type RunningPeer, startPeer } from './peer.ts';
 
@@ -73,10 +74,15 @@ async function runPeer(args: string[]): Promise<void> {
   for (const u of cfg.unknown)
     log.warn({ key: u.key, line: u.line, file: path }, 'unknown configuration key ignored');
   if (!isStandalone(cfg)) {
-    console.error(
-      `zkensemble: ${path} lists ${cfg.servers.length} servers; quorum mode is not available yet`,
-    );
-    process.exit(2);
+    let member: RunningMember;
+    try {
+      member = await startMember(cfg);
+    } catch (e) {
+      console.error(`zkensemble: failed to start: ${(e as Error).message}`);
+      process.exit(1);
+    }
+    await serveUntilSignal(member);
+    return;
   }
   await serveUntilSignal(await startOrExit(cfg));
 }
@@ -108,7 +114,7 @@ async function runLocal(_args: string[]): Promise<void> {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
-async function serveUntilSignal(peer: RunningPeer): Promise<void> {
+async function serveUntilSignal(peer: { stop(): Promise<void> }): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');

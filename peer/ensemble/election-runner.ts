@@ -73,6 +73,8 @@ export class ElectionRunner {
     const outcome = new Promise<ElectionOutcome>((resolve) => {
       this.waiter = resolve;
     });
+    // A new round's core has to learn about links that are already up.
+    for (const sid of this.transport.connectedSids()) this.step({ type: 'connected', sid });
     this.step({ type: 'start', lastZxid, currentEpoch });
     return outcome;
   }

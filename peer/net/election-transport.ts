@@ -63,6 +63,10 @@ export class ElectionTransport {
     return a && typeof a === 'object' ? a.port : null;
   }
 
+  connectedSids(): number[] {
+    return [...this.links.keys()];
+  }
+
   isConnected(sid: number): boolean {
     return this.links.has(sid);
   }

@@ -19,6 +19,8 @@ export interface WriteRequest {
   /** The decoded request; null when it was malformed (it becomes a MARSHALLINGERROR txn). */
   req: Request | null;
   ids: readonly Id[];
+  /** The request bytes as the client sent them (learners forward these to the leader). */
+  body?: Buffer;
   /** Issued by the server itself (expiry, container cleanup): no session or ACL checks. */
   internal?: boolean;
 }
@@ -48,6 +50,48 @@ export interface TxnLogLike {
 export interface PrepSettings {
   auth: AuthSettings;
   extendedTypes: boolean;
+}
+
+/**
+ * Turns a write into its txn with the given zxid (a failed check becomes an error txn), as the
+ * standalone server and the leader both do before logging or proposing it.
+ */
+export function prepareTxn(
+  w: WriteRequest,
+  view: PendingView,
+  sessions: SessionTracker,
+  settings: PrepSettings,
+  zxid: number,
+  time: number,
+): { header: TxnHeader; txn: Txn } {
+  let txn: Txn;
+  try {
+    if (w.req === null) throw new KeeperError(Err.MARSHALLINGERROR);
+    if (!w.internal && w.type !== OpCode.createSession && !sessions.isAlive(w.sessionId)) {
+      throw new KeeperError(Err.SESSIONEXPIRED);
+    }
+    txn = prepTxn(w.req, {
+      view,
+      sessionId: w.sessionId,
+      ids: w.ids,
+      auth: w.internal ? { ...settings.auth, skipACL: true } : settings.auth,
+      extendedTypes: settings.extendedTypes,
+      zxid,
+      time,
+    });
+  } catch (e) {
+    if (!(e instanceof KeeperError)) throw e;
+    txn = { type: OpCode.error, err: e.code };
+  }
+  if (w.type === OpCode.closeSession) sessions.setClosing(w.sessionId);
+  const header: TxnHeader = {
+    clientId: w.sessionId,
+    cxid: w.cxid,
+    zxid,
+    time,
+    type: txn.type === OpCode.error ? OpCode.error : w.type,
+  };
+  return { header, txn };
 }
 
 type Queued = { header: TxnHeader; txn: Txn } | { sync: [bigint, number] };
@@ -81,34 +125,7 @@ export class LocalWritePath implements WritePath {
 
   write(w: WriteRequest): void {
     const zxid = this.lastZxid + 1;
-    const time = Date.now();
-    let txn: Txn;
-    try {
-      if (w.req === null) throw new KeeperError(Err.MARSHALLINGERROR);
-      if (!w.internal && w.type !== OpCode.createSession && !this.sessions.isAlive(w.sessionId)) {
-        throw new KeeperError(Err.SESSIONEXPIRED);
-      }
-      txn = prepTxn(w.req, {
-        view: this.view,
-        sessionId: w.sessionId,
-        ids: w.ids,
-        auth: w.internal ? { ...this.settings.auth, skipACL: true } : this.settings.auth,
-        extendedTypes: this.settings.extendedTypes,
-        zxid,
-        time,
-      });
-    } catch (e) {
-      if (!(e instanceof KeeperError)) throw e;
-      txn = { type: OpCode.error, err: e.code };
-    }
-    if (w.type === OpCode.closeSession) this.sessions.setClosing(w.sessionId);
-    const header: TxnHeader = {
-      clientId: w.sessionId,
-      cxid: w.cxid,
-      zxid,
-      time,
-      type: txn.type === OpCode.error ? OpCode.error : w.type,
-    };
+    const { header, txn } = prepareTxn(w, this.view, this.sessions, this.settings, zxid, Date.now());
     this.lastZxid = zxid;
     this.txnLog.append(encodeTxnEntry(header, txn, null), zxid);
     this.enqueue({ header, txn });

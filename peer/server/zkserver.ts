@@ -307,7 +307,7 @@ export class ZkServer implements ConnectionHost {
       // Like ZooKeeper: answer MARSHALLINGERROR in order and keep the connection; a write still
       // becomes an error txn, so it uses up a zxid.
       log.info({ conn: conn.id, xid, type, err: e.message }, 'malformed request');
-      if (WRITE_OPS.has(type)) this.submitWrite(conn, xid, type, null, receivedAt);
+      if (WRITE_OPS.has(type)) this.submitWrite(conn, xid, type, null, receivedAt, frame.subarray(8));
       else this.pendingFor(conn, xid, type, () => this.frame(xid, Err.MARSHALLINGERROR), receivedAt);
       conn.pump();
       return;
@@ -335,7 +335,8 @@ export class ZkServer implements ConnectionHost {
         return;
       }
       default:
-        if (WRITE_OPS.has(req.type)) this.submitWrite(conn, xid, req.type, req, receivedAt);
+        if (WRITE_OPS.has(req.type))
+          this.submitWrite(conn, xid, req.type, req, receivedAt, frame.subarray(8));
         else {
           const q = req;
           this.pendingFor(conn, xid, type, () => this.read(conn, xid, q), receivedAt);
@@ -396,6 +397,7 @@ export class ZkServer implements ConnectionHost {
     opType: number,
     req: Request | null,
     receivedAt: number,
+    body: Buffer,
   ): void {
     const pending = this.pendingFor(conn, xid, opType, null, receivedAt);
     if (opType === OpCode.closeSession) pending.closeAfter = true;
@@ -405,7 +407,7 @@ export class ZkServer implements ConnectionHost {
         pending.reply = this.writeReply(xid, opType, rc!);
       },
     });
-    this.writePath.write({ sessionId: conn.sessionId, cxid: xid, type: opType, req, ids: conn.ids });
+    this.writePath.write({ sessionId: conn.sessionId, cxid: xid, type: opType, req, ids: conn.ids, body });
   }
 
   /** Applies a committed txn and answers the client waiting for it, if it is connected here. */

@@ -1,0 +1,560 @@
+// One member of an ensemble: elect, then lead or follow/observe until that ends, then elect again.
+// The Zab cores decide; this shell owns the sockets, the disk, the data tree and the client port.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ZooConfig } from '../config/zoocfg.ts';
+import { JuteReader, JuteWriter } from '../jute/archive.ts';
+import { type Request, readRequest } from '../jute/records.ts';
+import { decodeTxnEntry, type Txn, type TxnHeader } from '../jute/txn.ts';
+import { log } from '../log.ts';
+import { learnerSecurityFromConfig } from '../net/learner-guard.ts';
+import { connectToLeader, listenForLearners, type QuorumLink } from '../net/quorum-link.ts';
+import { readEpoch, writeEpoch } from '../persistence/epochs.ts';
+import { recover } from '../persistence/recovery.ts';
+import { writeSnapshot } from '../persistence/snapshot.ts';
+import { Snapshotter } from '../persistence/snapshotter.ts';
+import { SnapStreamReader, serializeSnapStream } from '../persistence/snapstream.ts';
+import { truncateLog } from '../persistence/truncate.ts';
+import { TxnLog } from '../persistence/txnlog.ts';
+import { OpCode } from '../protocol/constants.ts';
+import { Leader, type LeaderEffect, type LeaderInput } from '../quorum/leader.ts';
+import { Learner, type LearnerEffect, type LearnerInput } from '../quorum/learner.ts';
+import {
+  describePacket,
+  encodeTouchTable,
+  type ForwardedRequest,
+  PacketType,
+  packet,
+} from '../quorum/packets.ts';
+import { configFromServerLines, type QuorumConfig, QuorumVerifier } from '../quorum/quorum-config.ts';
+import { epochOf, type Proposal, type ZabTiming } from '../quorum/zab-common.ts';
+import type { ServerMode } from '../server/zkserver.ts';
+import { ZkServer } from '../server/zkserver.ts';
+import { serverSettings } from '../server-settings.ts';
+import { DiskDriver } from './disk.ts';
+import { ElectionRunner } from './election-runner.ts';
+import { LeaderWritePath, LearnerWritePath } from './write-paths.ts';
+
+const COMMIT_LOG_COUNT = 500;
+
+/** What survives from one role to the next: the data and the durable log. */
+interface Db {
+  tree: import('../tree/datatree.ts').DataTree;
+  sessions: Map<bigint, number>;
+  txnLog: TxnLog;
+  /** The most recent committed txns, for DIFF syncs when this member leads. */
+  committedLog: Proposal[];
+  snapshotter: Snapshotter;
+}
+
+export interface RunningMember {
+  sid: number;
+  /** Current role, for tests and status. */
+  readonly role: string;
+  stop(): Promise<void>;
+}
+
+export async function readMyId(dataDir: string): Promise<number> {
+  const text = (await readFile(join(dataDir, 'myid'), 'utf8').catch(() => '')).trim();
+  if (!/^\d+$/.test(text)) throw new Error(`${join(dataDir, 'myid')} must hold this server's id (a number)`);
+  return Number(text);
+}
+
+export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
+  const sid = await readMyId(cfg.dataDir);
+  const config = configFromServerLines(cfg.servers);
+  const me = config.members.get(sid);
+  if (!me) throw new Error(`server.${sid} is not in the configuration`);
+  const recovered = await recover(cfg.dataDir, cfg.dataLogDir);
+  const txnLog = await TxnLog.open(cfg.dataLogDir, {
+    forceSync: cfg.forceSync,
+    preAllocSize: cfg.preAllocSizeKb * 1024,
+  });
+  const db: Db = {
+    tree: recovered.tree,
+    sessions: recovered.sessions,
+    txnLog,
+    committedLog: [],
+    snapshotter: new Snapshotter(cfg, txnLog),
+  };
+  const lastEpoch = epochOf(db.tree.lastProcessedZxid);
+  for (const name of ['currentEpoch', 'acceptedEpoch'] as const) {
+    if ((await readEpoch(cfg.dataDir, name)) === null) await writeEpoch(cfg.dataDir, name, lastEpoch);
+  }
+  const election = new ElectionRunner({ mySid: sid, config, log });
+  await election.start();
+  const ctx: RoleContext = {
+    cfg,
+    sid,
+    config,
+    db,
+    election,
+    stopping: false,
+    current: null,
+    epochs: { accepted: 0, current: 0 },
+  };
+  log.info(
+    { sid, role: me.role, zxid: `0x${db.tree.lastProcessedZxid.toString(16)}` },
+    'ensemble member starting',
+  );
+  const loop = (async () => {
+    while (!ctx.stopping) {
+      const currentEpoch = (await readEpoch(cfg.dataDir, 'currentEpoch')) ?? 0;
+      log.info({ zxid: `0x${db.tree.lastProcessedZxid.toString(16)}`, currentEpoch }, 'looking for a leader');
+      const outcome = await election.elect(db.tree.lastProcessedZxid, currentEpoch);
+      if (ctx.stopping) break;
+      ctx.epochs = { accepted: (await readEpoch(cfg.dataDir, 'acceptedEpoch')) ?? 0, current: currentEpoch };
+      const role = outcome.state === 'LEADING' ? new Leading(ctx) : new Following(ctx, outcome.leader);
+      ctx.current = role;
+      await role.run();
+      ctx.current = null;
+    }
+  })();
+  return {
+    sid,
+    get role() {
+      return ctx.current?.mode ?? 'looking';
+    },
+    async stop() {
+      ctx.stopping = true;
+      await ctx.current?.stop('shutting down');
+      await election.close();
+      await Promise.race([loop, new Promise((r) => setTimeout(r, 2000))]);
+      await txnLog.close();
+    },
+  };
+}
+
+interface RoleContext {
+  cfg: ZooConfig;
+  sid: number;
+  config: QuorumConfig;
+  db: Db;
+  election: ElectionRunner;
+  stopping: boolean;
+  current: Role | null;
+  /** The epoch files as read before the current role started. */
+  epochs: { accepted: number; current: number };
+}
+
+function describeInput(i: LeaderInput | LearnerInput): string {
+  return 'packet' in i ? `packet ${describePacket(i.packet)}` : i.kind;
+}
+
+/** Applies a txn to the tree when no client front end runs (during sync). */
+function applyToDb(db: Db, header: TxnHeader, txn: Txn): void {
+  db.tree.applyTxn(header, txn);
+  if (header.type === OpCode.createSession && txn.type === OpCode.createSession)
+    db.sessions.set(header.clientId, txn.timeOut);
+  else if (header.type === OpCode.closeSession) db.sessions.delete(header.clientId);
+}
+
+abstract class Role {
+  abstract readonly mode: ServerMode;
+  protected readonly ctx: RoleContext;
+  protected server: ZkServer | null = null;
+  protected disk: DiskDriver;
+  private done: (() => void) | null = null;
+  private ended = false;
+  private ticker: NodeJS.Timeout | null = null;
+
+  constructor(ctx: RoleContext) {
+    this.ctx = ctx;
+    this.disk = new DiskDriver(ctx.db.txnLog, ctx.cfg.dataDir, (c) => this.input(c));
+  }
+
+  protected get timing(): ZabTiming {
+    const c = this.ctx.cfg;
+    return { tickTime: c.tickTime, initLimit: c.initLimit, syncLimit: c.syncLimit };
+  }
+
+  protected abstract input(i: unknown): void;
+  protected abstract begin(): Promise<void>;
+
+  async run(): Promise<void> {
+    const finished = new Promise<void>((r) => {
+      this.done = r;
+    });
+    this.ticker = setInterval(
+      () => this.input({ kind: 'tick', now: Date.now() }),
+      Math.max(20, this.ctx.cfg.tickTime / 4),
+    );
+    try {
+      await this.begin();
+    } catch (err) {
+      log.warn({ err: (err as Error).message, mode: this.mode }, 'role could not start');
+      await this.stop((err as Error).message);
+    }
+    await finished;
+  }
+
+  /** Applies a committed txn: through the front end once serving, straight to the tree before. */
+  protected apply(zxid: number, data: Buffer): void {
+    const { header, txn } = decodeTxnEntry(data);
+    if (this.server) this.server.commit(header, txn);
+    else applyToDb(this.ctx.db, header, txn);
+    const log = this.ctx.db.committedLog;
+    log.push({ zxid, data });
+    if (log.length > COMMIT_LOG_COUNT) log.splice(0, log.length - COMMIT_LOG_COUNT);
+    this.ctx.db.snapshotter.applied(
+      this.ctx.db.tree,
+      this.server?.sessions.snapshot() ?? this.ctx.db.sessions,
+    );
+  }
+
+  protected async serve(
+    makePath: (s: ZkServer) => import('../server/write-path.ts').WritePath,
+  ): Promise<void> {
+    const { cfg, sid, config, db } = this.ctx;
+    const me = config.members.get(sid)!;
+    this.server = new ZkServer(db.tree, db.sessions, serverSettings(cfg, sid, this.mode), makePath);
+    const host = me.clientAddress ?? cfg.clientPortAddress;
+    const port = me.clientPort ?? cfg.clientPort;
+    await this.server.listen(host, port);
+    log.info({ mode: this.mode, host, port }, 'serving clients');
+  }
+
+  async stop(reason: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.disk.stop();
+    log.info({ mode: this.mode, reason }, 'leaving role');
+    await this.teardown();
+    if (this.server) {
+      this.ctx.db.sessions = this.server.sessions.snapshot();
+      await this.server.close();
+      this.server = null;
+    }
+    this.done?.();
+  }
+
+  protected abstract teardown(): Promise<void>;
+}
+
+class Leading extends Role {
+  readonly mode = 'leader' as const;
+  private readonly core: Leader;
+  private readonly links = new Map<number, QuorumLink>();
+  private nextConn = 1;
+  private listener: import('node:net').Server | null = null;
+  private path: LeaderWritePath | null = null;
+  private readonly queue: LeaderInput[] = [];
+  private busy = false;
+
+  constructor(ctx: RoleContext) {
+    super(ctx);
+    const db = ctx.db;
+    this.core = new Leader({
+      sid: ctx.sid,
+      verifier: new QuorumVerifier(ctx.config),
+      timing: this.timing,
+      acceptedEpoch: ctx.epochs.accepted,
+      currentEpoch: ctx.epochs.current,
+      lastZxid: db.tree.lastProcessedZxid,
+      committedLog: db.committedLog,
+      now: Date.now(),
+    });
+  }
+
+  protected async begin(): Promise<void> {
+    const { cfg, sid, config } = this.ctx;
+    const me = config.members.get(sid)!;
+    for (const e of this.core.start()) this.execute(e);
+    this.listener = await listenForLearners({
+      listen: { host: me.host, port: me.quorumPort },
+      security: learnerSecurityFromConfig(cfg.raw),
+      log,
+      onLink: (link) => {
+        const conn = this.nextConn++;
+        this.links.set(conn, link);
+        link.start({
+          onPacket: (p) => this.input({ kind: 'packet', conn, packet: p }),
+          onClose: () => {
+            this.links.delete(conn);
+            this.input({ kind: 'disconnected', conn });
+          },
+        });
+        this.input({ kind: 'connected', conn });
+      },
+      onRefused: (reason, address) => log.warn({ reason, address }, 'learner connection refused'),
+    });
+    this.input({ kind: 'tick', now: Date.now() });
+  }
+
+  protected input(i: unknown): void {
+    this.queue.push(i as LeaderInput);
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length > 0) {
+        const next = this.queue.shift()!;
+        if (next.kind !== 'tick') log.debug({ role: 'leader', input: describeInput(next) }, 'zab input');
+        for (const e of this.core.step(next)) {
+          if (e.type !== 'send' || e.packet.type !== PacketType.PING)
+            log.debug({ role: 'leader', effect: e.type }, 'zab effect');
+          this.execute(e);
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private execute(e: LeaderEffect): void {
+    const core = this.core;
+    switch (e.type) {
+      case 'send':
+        this.links.get(e.conn)?.send(e.packet);
+        return;
+      case 'send-snapshot': {
+        const link = this.links.get(e.conn);
+        if (!link) return;
+        const w = new JuteWriter(64 * 1024);
+        serializeSnapStream(this.ctx.db.tree, this.server?.sessions.snapshot() ?? this.ctx.db.sessions, w);
+        link.send(packet(PacketType.SNAP, e.zxid));
+        link.write(w.toBuffer());
+        return;
+      }
+      case 'close':
+        this.links.get(e.conn)?.close(e.reason);
+        return;
+      case 'log-append':
+      case 'persist-epoch':
+        this.disk.execute(e);
+        return;
+      case 'apply':
+        this.apply(e.zxid, e.data);
+        this.path?.appliedUpTo(e.zxid);
+        return;
+      case 'established':
+        this.ctx.election.setPeerEpoch(e.epoch);
+        void this.serve((s) => {
+          this.path = new LeaderWritePath(
+            s.view,
+            s.sessions,
+            serverSettings(this.ctx.cfg, this.ctx.sid, 'leader'),
+            s,
+            {
+              get nextZxid() {
+                return core.nextZxid;
+              },
+              propose: (zxid, data) => this.input({ kind: 'propose', zxid, data }),
+            },
+            this.ctx.db.tree.lastProcessedZxid,
+          );
+          return this.path;
+        }).catch((err) => void this.stop(`cannot serve clients: ${(err as Error).message}`));
+        return;
+      case 'stopped':
+        void this.stop(e.reason);
+        return;
+      case 'learner-request':
+        this.forwarded(e.conn, e.request);
+        return;
+      case 'touch': {
+        const now = Date.now();
+        for (const t of e.touches) this.server?.sessions.touch(t.sessionId, now);
+        return;
+      }
+      case 'revalidate': {
+        const valid = this.server?.sessions.touch(e.sessionId, Date.now()) ?? false;
+        this.input({ kind: 'revalidated', conn: e.conn, sessionId: e.sessionId, valid });
+        return;
+      }
+      case 'warn':
+        log.warn({ mode: 'leader', msg2: e.message }, 'zab');
+        return;
+    }
+  }
+
+  /** A learner's client request: prep and propose it here, or answer a sync in order. */
+  private forwarded(conn: number, r: ForwardedRequest): void {
+    if (r.type === OpCode.sync) {
+      this.input({ kind: 'sync', conn });
+      return;
+    }
+    if (!this.path) return;
+    let req: Request | null = null;
+    if (r.type === OpCode.createSession) {
+      req = r.body.length >= 4 ? { type: OpCode.createSession, timeOut: r.body.readInt32BE(0) } : null;
+    } else {
+      try {
+        req = readRequest(r.type, new JuteReader(r.body));
+      } catch {
+        req = null;
+      }
+    }
+    this.path.write({
+      sessionId: r.sessionId,
+      cxid: r.cxid,
+      type: r.type,
+      req,
+      ids: r.authinfo ?? [],
+      body: r.body,
+    });
+  }
+
+  protected async teardown(): Promise<void> {
+    for (const l of this.links.values()) l.close('leader stepping down');
+    this.links.clear();
+    const srv = this.listener;
+    this.listener = null;
+    if (srv) await new Promise<void>((r) => srv.close(() => r()));
+  }
+}
+
+class Following extends Role {
+  readonly mode: 'follower' | 'observer';
+  private readonly core: Learner;
+  private readonly leaderSid: number;
+  private link: QuorumLink | null = null;
+  private path: LearnerWritePath | null = null;
+  private readonly queue: LearnerInput[] = [];
+  private busy = false;
+  /** Inputs wait while an effect that must finish first (TRUNC) runs. */
+  private paused = false;
+
+  constructor(ctx: RoleContext, leaderSid: number) {
+    super(ctx);
+    this.leaderSid = leaderSid;
+    const role = ctx.config.members.get(ctx.sid)!.role;
+    this.mode = role === 'observer' ? 'observer' : 'follower';
+    this.core = new Learner({
+      sid: ctx.sid,
+      role: this.mode,
+      timing: this.timing,
+      acceptedEpoch: ctx.epochs.accepted,
+      currentEpoch: ctx.epochs.current,
+      lastLoggedZxid: ctx.db.tree.lastProcessedZxid,
+      configVersion: ctx.config.version,
+      now: Date.now(),
+    });
+  }
+
+  protected async begin(): Promise<void> {
+    const { cfg, config } = this.ctx;
+    const leader = config.members.get(this.leaderSid);
+    if (!leader) throw new Error(`leader ${this.leaderSid} is not a member`);
+    const security = learnerSecurityFromConfig(cfg.raw);
+    let link: QuorumLink | null = null;
+    for (let attempt = 0; attempt < 5 && !link; attempt++) {
+      try {
+        link = await connectToLeader(
+          { host: leader.host, port: leader.quorumPort },
+          security,
+          cfg.tickTime * cfg.initLimit,
+        );
+      } catch (err) {
+        log.info(
+          { leader: this.leaderSid, attempt, err: (err as Error).message },
+          'cannot reach the leader yet',
+        );
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    if (!link) throw new Error(`leader ${this.leaderSid} unreachable`);
+    this.link = link;
+    link.start({
+      onPacket: (p) => {
+        if (p.type === PacketType.SNAP && !this.server) {
+          const reader = new SnapStreamReader();
+          link.divert((chunk) => {
+            if (!reader.feed(chunk)) return null;
+            const { tree, sessions } = reader.result();
+            tree.lastProcessedZxid = p.zxid;
+            this.ctx.db.tree = tree;
+            this.ctx.db.sessions = sessions;
+            this.input({ kind: 'packet', packet: p });
+            return reader.rest;
+          });
+          return;
+        }
+        this.input({ kind: 'packet', packet: p });
+      },
+      onClose: () => this.input({ kind: 'disconnected' }),
+    });
+    this.input({ kind: 'connected' });
+  }
+
+  protected input(i: unknown): void {
+    this.queue.push(i as LearnerInput);
+    if (this.busy || this.paused) return;
+    this.busy = true;
+    try {
+      while (this.queue.length > 0 && !this.paused) {
+        const next = this.queue.shift()!;
+        if (next.kind !== 'tick') log.debug({ role: this.mode, input: describeInput(next) }, 'zab input');
+        for (const e of this.core.step(next)) this.execute(e);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private execute(e: LearnerEffect): void {
+    const db = this.ctx.db;
+    switch (e.type) {
+      case 'send':
+        this.link?.send(e.packet);
+        return;
+      case 'log-append':
+      case 'persist-epoch':
+        this.disk.execute(e);
+        return;
+      case 'truncate-log':
+        this.paused = true;
+        truncateLog(this.ctx.cfg.dataLogDir, e.zxid)
+          .then(() => recover(this.ctx.cfg.dataDir, this.ctx.cfg.dataLogDir))
+          .then((r) => {
+            db.tree = r.tree;
+            db.sessions = r.sessions;
+            this.paused = false;
+            this.input({ kind: 'tick', now: Date.now() });
+          })
+          .catch((err) => void this.stop(`truncation failed: ${(err as Error).message}`));
+        return;
+      case 'take-snapshot':
+        writeSnapshot(this.ctx.cfg.dataDir, db.tree, db.sessions, e.zxid).then(
+          () => this.input({ kind: 'snapshotted', zxid: e.zxid }),
+          (err) => void this.stop(`snapshot failed: ${(err as Error).message}`),
+        );
+        return;
+      case 'apply':
+        this.apply(e.zxid, e.data);
+        return;
+      case 'uptodate':
+        this.ctx.election.setPeerEpoch(e.epoch);
+        void this.serve((s) => {
+          s.sessions.trackTouches();
+          this.path = new LearnerWritePath((request) => this.input({ kind: 'request', request }), s);
+          return this.path;
+        }).catch((err) => void this.stop(`cannot serve clients: ${(err as Error).message}`));
+        return;
+      case 'ping':
+        this.link?.send(
+          packet(PacketType.PING, e.zxid, encodeTouchTable(this.server?.sessions.takeTouched() ?? [])),
+        );
+        return;
+      case 'sync-done':
+        this.path?.syncDone();
+        return;
+      case 'revalidated':
+      case 'leader-config':
+      case 'activate':
+        return;
+      case 'stopped':
+        void this.stop(e.reason);
+        return;
+      case 'warn':
+        log.warn({ mode: this.mode, msg2: e.message }, 'zab');
+        return;
+    }
+  }
+
+  protected async teardown(): Promise<void> {
+    this.link?.close('leaving role');
+    this.link = null;
+  }
+}

@@ -1,0 +1,550 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { decideSync, Leader, type LeaderEffect, type SyncPlan } from './leader.ts';
+import {
+  decodeLeaderInfo,
+  encodeAckEpoch,
+  encodeLearnerInfo,
+  PacketType,
+  packet,
+  type QuorumPacket,
+  requestPacket,
+} from './packets.ts';
+import type { Proposal } from './zab-common.ts';
+import { prop, verifierFor, z } from './zab-testutil.ts';
+
+const zxids = (ps: readonly Proposal[]) => ps.map((p) => p.zxid);
+
+function plan(p: SyncPlan) {
+  return { mode: p.mode, zxid: p.zxid, proposals: zxids(p.proposals), lastZxid: p.lastZxid };
+}
+
+describe('decideSync: DIFF / TRUNC / SNAP per learner (LearnerHandler.syncFollower)', () => {
+  // committedLog (1,1) (1,2) (1,3) (2,1) (2,2); the leader applied up to (2,2).
+  const log = [prop(1, 1), prop(1, 2), prop(1, 3), prop(2, 1), prop(2, 2)];
+  const src = { lastProcessedZxid: z(2, 2), committedLog: log };
+
+  test('a. learner already at lastProcessedZxid: empty DIFF', () => {
+    assert.deepEqual(plan(decideSync(z(2, 2), src)), {
+      mode: 'DIFF',
+      zxid: z(2, 2),
+      proposals: [],
+      lastZxid: z(2, 2),
+    });
+    const fresh = { lastProcessedZxid: 0, committedLog: [] };
+    assert.deepEqual(plan(decideSync(0, fresh)), { mode: 'DIFF', zxid: 0, proposals: [], lastZxid: 0 });
+  });
+
+  test('b. learner past the committed log: TRUNC to its end', () => {
+    assert.deepEqual(plan(decideSync(z(2, 5), src)), {
+      mode: 'TRUNC',
+      zxid: z(2, 2),
+      proposals: [],
+      lastZxid: z(2, 2),
+    });
+    // An old leader of epoch 3 that proposed (3,1) and (3,2) nobody else logged.
+    assert.equal(decideSync(z(3, 2), src).mode, 'TRUNC');
+    // Empty committed log: min = max = lastProcessedZxid.
+    const empty = { lastProcessedZxid: z(1, 4), committedLog: [] };
+    assert.deepEqual(plan(decideSync(z(1, 9), empty)), {
+      mode: 'TRUNC',
+      zxid: z(1, 4),
+      proposals: [],
+      lastZxid: z(1, 4),
+    });
+  });
+
+  test('b. ...but never for a learner at the start of an epoch (counter 0): it has no txn there', () => {
+    assert.equal(decideSync(z(3, 0), src).mode, 'SNAP');
+  });
+
+  test('c. learner inside the committed log: DIFF with the txns it misses (zxid = maxCommittedLog)', () => {
+    assert.deepEqual(plan(decideSync(z(1, 2), src)), {
+      mode: 'DIFF',
+      zxid: z(2, 2),
+      proposals: [z(1, 3), z(2, 1), z(2, 2)],
+      lastZxid: z(2, 2),
+    });
+    assert.deepEqual(plan(decideSync(z(1, 1), src)).proposals, [z(1, 2), z(1, 3), z(2, 1), z(2, 2)]);
+  });
+
+  test('c. learner at a new-epoch zxid inside the log: DIFF from the next txn', () => {
+    assert.deepEqual(plan(decideSync(z(2, 0), src)), {
+      mode: 'DIFF',
+      zxid: z(2, 2),
+      proposals: [z(2, 1), z(2, 2)],
+      lastZxid: z(2, 2),
+    });
+  });
+
+  test('c. learner with txns the leader lacks in an older epoch: TRUNC cannot cross epochs, so SNAP', () => {
+    assert.deepEqual(plan(decideSync(z(1, 5), src)), {
+      mode: 'SNAP',
+      zxid: z(2, 2),
+      proposals: [],
+      lastZxid: z(2, 2),
+    });
+  });
+
+  test('c. a same-epoch divergence: TRUNC to the previous txn, then the leader txns after it', () => {
+    const gappy = {
+      lastProcessedZxid: z(1, 6),
+      committedLog: [prop(1, 1), prop(1, 2), prop(1, 5), prop(1, 6)],
+    };
+    assert.deepEqual(plan(decideSync(z(1, 3), gappy)), {
+      mode: 'TRUNC',
+      zxid: z(1, 2),
+      proposals: [z(1, 5), z(1, 6)],
+      lastZxid: z(1, 6),
+    });
+  });
+
+  test('d. learner older than the committed log: txn log, then committed log', () => {
+    const recent = { lastProcessedZxid: z(2, 2), committedLog: [prop(2, 1), prop(2, 2)] };
+    const txnLog = [prop(1, 1), prop(1, 2), prop(1, 3), prop(2, 1), prop(2, 2)];
+    assert.deepEqual(plan(decideSync(z(1, 2), { ...recent, txnLog })), {
+      mode: 'DIFF',
+      zxid: z(2, 2),
+      proposals: [z(1, 3), z(2, 1), z(2, 2)],
+      lastZxid: z(2, 2),
+    });
+    // The txn log walk stops at minCommittedLog; the committed log walk goes on from there.
+    assert.deepEqual(plan(decideSync(z(1, 1), { ...recent, txnLog: txnLog.slice(0, 4) })).proposals, [
+      z(1, 2),
+      z(1, 3),
+      z(2, 1),
+      z(2, 2),
+    ]);
+  });
+
+  test('d. ...falls back to SNAP when the txn log does not reach back or the learner diverged', () => {
+    const recent = { lastProcessedZxid: z(2, 2), committedLog: [prop(2, 1), prop(2, 2)] };
+    assert.equal(decideSync(z(1, 2), { ...recent, txnLog: null }).mode, 'SNAP');
+    assert.equal(decideSync(z(1, 2), { ...recent, txnLog: [prop(1, 3), prop(2, 1)] }).mode, 'SNAP');
+    assert.equal(decideSync(z(1, 2), { ...recent, txnLog: [] }).mode, 'SNAP');
+    const txnLog = [prop(1, 1), prop(1, 2), prop(1, 3), prop(2, 1), prop(2, 2)];
+    assert.equal(decideSync(z(1, 5), { ...recent, txnLog }).mode, 'SNAP');
+  });
+
+  test('e. anything else: SNAP at lastProcessedZxid', () => {
+    assert.deepEqual(plan(decideSync(0, src)), {
+      mode: 'SNAP',
+      zxid: z(2, 2),
+      proposals: [],
+      lastZxid: z(2, 2),
+    });
+    assert.equal(decideSync(z(1, 1), { lastProcessedZxid: z(1, 4), committedLog: [] }).mode, 'SNAP');
+  });
+});
+
+// --- the leader state machine ---
+
+const timing = { tickTime: 100, initLimit: 10, syncLimit: 5 };
+
+function sends(effects: LeaderEffect[], conn?: number): QuorumPacket[] {
+  return effects
+    .filter((e): e is Extract<LeaderEffect, { type: 'send' }> => e.type === 'send')
+    .filter((e) => conn === undefined || e.conn === conn)
+    .map((e) => e.packet);
+}
+
+function types(ps: QuorumPacket[]): string[] {
+  const names = Object.fromEntries(Object.entries(PacketType).map(([k, v]) => [v, k]));
+  return ps.map((p) => names[p.type]!);
+}
+
+function learnerInfo(type: number, sid: number, acceptedEpoch: number): QuorumPacket {
+  return packet(
+    type,
+    z(acceptedEpoch, 0),
+    encodeLearnerInfo({ sid, protocolVersion: 0x10000, configVersion: 0 }),
+  );
+}
+
+/** Leader 1 of voters 1..3 (+ observer 4), with history (1,1)..(1,3). */
+function newLeader(opts: { acceptedEpoch?: number; currentEpoch?: number } = {}) {
+  return new Leader({
+    sid: 1,
+    verifier: verifierFor([1, 2, 3], [4]),
+    timing,
+    acceptedEpoch: opts.acceptedEpoch ?? 1,
+    currentEpoch: opts.currentEpoch ?? 1,
+    lastZxid: z(1, 3),
+    committedLog: [prop(1, 1), prop(1, 2), prop(1, 3)],
+    now: 0,
+  });
+}
+
+/** Drives leader 1 with follower 2 (conn 2) to the broadcast phase; returns all effects. */
+function establish(l: Leader, peerLastZxid = z(1, 3)): LeaderEffect[] {
+  const all: LeaderEffect[] = [];
+  const run = (e: LeaderEffect[]) => {
+    all.push(...e);
+    return e;
+  };
+  run(l.start());
+  run(l.step({ kind: 'connected', conn: 2 }));
+  run(l.step({ kind: 'packet', conn: 2, packet: learnerInfo(PacketType.FOLLOWERINFO, 2, 1) }));
+  run(l.step({ kind: 'persisted', which: 'accepted', epoch: 2 }));
+  run(
+    l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACKEPOCH, peerLastZxid, encodeAckEpoch(1)) }),
+  );
+  run(l.step({ kind: 'persisted', which: 'current', epoch: 2 }));
+  run(l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 0)) }));
+  return all;
+}
+
+describe('Leader: discovery and synchronization', () => {
+  test('settles the epoch with a quorum of voters, then LEADERINFO, ACKEPOCH, sync, NEWLEADER, UPTODATE', () => {
+    const l = newLeader({ acceptedEpoch: 2 });
+    assert.deepEqual(l.start(), [], 'alone it is no quorum');
+    l.step({ kind: 'connected', conn: 7 });
+    // Follower 2 accepted epoch 4 from some failed attempt: the new epoch must be above it.
+    const e1 = l.step({ kind: 'packet', conn: 7, packet: learnerInfo(PacketType.FOLLOWERINFO, 2, 4) });
+    assert.deepEqual(e1, [{ type: 'persist-epoch', which: 'accepted', epoch: 5 }]);
+    assert.equal(l.epoch, 5);
+    const e2 = l.step({ kind: 'persisted', which: 'accepted', epoch: 5 });
+    assert.deepEqual(sends(e2), [packet(PacketType.LEADERINFO, z(5, 0), Buffer.from([0, 1, 0, 0]))]);
+    assert.equal(decodeLeaderInfo(sends(e2)[0]!.data), 0x10000);
+    assert.equal(l.phase, 'epoch-ack');
+    const e3 = l.step({
+      kind: 'packet',
+      conn: 7,
+      packet: packet(PacketType.ACKEPOCH, z(1, 2), encodeAckEpoch(1)),
+    });
+    assert.deepEqual(e3[0], { type: 'persist-epoch', which: 'current', epoch: 5 });
+    assert.deepEqual(types(sends(e3, 7)), ['DIFF', 'PROPOSAL', 'COMMIT', 'NEWLEADER']);
+    const [diff, proposal, commit, newLeaderPacket] = sends(e3, 7);
+    assert.equal(diff!.zxid, z(1, 3));
+    assert.equal(proposal!.zxid, z(1, 3));
+    assert.deepEqual(proposal!.data, Buffer.from('txn 1.3'));
+    assert.equal(commit!.zxid, z(1, 3));
+    assert.equal(newLeaderPacket!.zxid, z(5, 0));
+    assert.match(newLeaderPacket!.data!.toString(), /^server\.1=127\.0\.0\.1:2898:3898:participant\n/);
+    assert.equal(l.phase, 'sync');
+    // The NEWLEADER ACK alone is not enough: the leader's own currentEpoch must be durable.
+    assert.deepEqual(l.step({ kind: 'packet', conn: 7, packet: packet(PacketType.ACK, z(5, 0)) }), []);
+    const e4 = l.step({ kind: 'persisted', which: 'current', epoch: 5 });
+    assert.deepEqual(e4, [
+      { type: 'established', epoch: 5, lastZxid: z(1, 3) },
+      { type: 'send', conn: 7, packet: packet(PacketType.UPTODATE, -1) },
+    ]);
+    assert.equal(l.phase, 'broadcast');
+    assert.equal(l.nextZxid, z(5, 1));
+    // The ACK after UPTODATE (counter 0) is ignored.
+    assert.deepEqual(l.step({ kind: 'packet', conn: 7, packet: packet(PacketType.ACK, z(5, 0)) }), []);
+  });
+
+  test('observers push the epoch up but never count towards a quorum', () => {
+    const l = newLeader();
+    l.start();
+    l.step({ kind: 'connected', conn: 4 });
+    assert.deepEqual(
+      l.step({ kind: 'packet', conn: 4, packet: learnerInfo(PacketType.OBSERVERINFO, 4, 6) }),
+      [],
+    );
+    // A voter that sends OBSERVERINFO is an observer too.
+    l.step({ kind: 'connected', conn: 3 });
+    assert.deepEqual(
+      l.step({ kind: 'packet', conn: 3, packet: learnerInfo(PacketType.OBSERVERINFO, 3, 1) }),
+      [],
+    );
+    l.step({ kind: 'connected', conn: 2 });
+    const e = l.step({ kind: 'packet', conn: 2, packet: learnerInfo(PacketType.FOLLOWERINFO, 2, 1) });
+    assert.deepEqual(e, [{ type: 'persist-epoch', which: 'accepted', epoch: 7 }]);
+    const e2 = l.step({ kind: 'persisted', which: 'accepted', epoch: 7 });
+    assert.deepEqual(
+      sends(e2).map((p) => p.type),
+      [17, 17, 17],
+    );
+    // The observer's epoch ack does not make a quorum with the leader.
+    const ackEpoch = (zxid: number) => packet(PacketType.ACKEPOCH, zxid, encodeAckEpoch(1));
+    assert.deepEqual(l.step({ kind: 'packet', conn: 4, packet: ackEpoch(z(1, 1)) }), []);
+    assert.deepEqual(l.step({ kind: 'packet', conn: 3, packet: ackEpoch(z(1, 1)) }), []);
+    assert.equal(l.phase, 'epoch-ack');
+    const e3 = l.step({ kind: 'packet', conn: 2, packet: ackEpoch(z(1, 1)) });
+    assert.equal(l.phase, 'sync');
+    // Observers are synced with INFORMs, never PROPOSALs; followers with PROPOSAL+COMMIT.
+    assert.deepEqual(types(sends(e3, 4)), ['DIFF', 'INFORM', 'INFORM', 'NEWLEADER']);
+    assert.deepEqual(types(sends(e3, 2)), ['DIFF', 'PROPOSAL', 'COMMIT', 'PROPOSAL', 'COMMIT', 'NEWLEADER']);
+    // NEWLEADER acks from observers do not count either.
+    l.step({ kind: 'persisted', which: 'current', epoch: 7 });
+    assert.deepEqual(l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACK, z(7, 0)) }), []);
+    assert.deepEqual(l.step({ kind: 'packet', conn: 3, packet: packet(PacketType.ACK, z(7, 0)) }), []);
+    const e4 = l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(7, 0)) });
+    assert.equal(e4[0]?.type, 'established');
+    assert.deepEqual(
+      sends(e4).map((p) => p.type),
+      [12, 12, 12],
+    );
+  });
+
+  test('an ACKEPOCH of -1 (epoch already accepted) does not count', () => {
+    const l = newLeader();
+    l.start();
+    l.step({ kind: 'connected', conn: 2 });
+    l.step({ kind: 'packet', conn: 2, packet: learnerInfo(PacketType.FOLLOWERINFO, 2, 1) });
+    l.step({ kind: 'persisted', which: 'accepted', epoch: 2 });
+    assert.deepEqual(
+      l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACKEPOCH, 0, encodeAckEpoch(-1)) }),
+      [],
+    );
+    assert.equal(l.phase, 'epoch-ack');
+  });
+
+  test('drops a learner that is more recent than the leader (Follower is ahead)', () => {
+    const l = newLeader();
+    l.start();
+    l.step({ kind: 'connected', conn: 2 });
+    l.step({ kind: 'packet', conn: 2, packet: learnerInfo(PacketType.FOLLOWERINFO, 2, 1) });
+    l.step({ kind: 'persisted', which: 'accepted', epoch: 2 });
+    // Same currentEpoch, longer log.
+    const e = l.step({
+      kind: 'packet',
+      conn: 2,
+      packet: packet(PacketType.ACKEPOCH, z(1, 4), encodeAckEpoch(1)),
+    });
+    assert.equal(e.length, 1);
+    assert.equal(e[0]!.type, 'close');
+    assert.match((e[0] as { reason: string }).reason, /Follower is ahead of the leader/);
+    assert.equal(l.phase, 'epoch-ack');
+    // Higher currentEpoch, shorter log.
+    l.step({ kind: 'connected', conn: 3 });
+    l.step({ kind: 'packet', conn: 3, packet: learnerInfo(PacketType.FOLLOWERINFO, 3, 1) });
+    const e2 = l.step({
+      kind: 'packet',
+      conn: 3,
+      packet: packet(PacketType.ACKEPOCH, z(1, 1), encodeAckEpoch(2)),
+    });
+    assert.equal(e2[0]!.type, 'close');
+  });
+
+  test('refuses bad first packets, pre-1.0 learners, configs ahead of its own', () => {
+    const l = newLeader();
+    l.start();
+    const first = (p: QuorumPacket) => {
+      const conn = Math.floor(Math.random() * 1e9);
+      l.step({ kind: 'connected', conn });
+      return l.step({ kind: 'packet', conn, packet: p });
+    };
+    assert.match(JSON.stringify(first(packet(PacketType.ACK, 0))), /expected FOLLOWERINFO or OBSERVERINFO/);
+    assert.match(JSON.stringify(first(packet(PacketType.FOLLOWERINFO, 0, null))), /without a server id/);
+    const old = Buffer.alloc(12);
+    old.writeBigInt64BE(2n, 0);
+    old.writeInt32BE(1, 8);
+    assert.match(JSON.stringify(first(packet(PacketType.FOLLOWERINFO, 0, old))), /pre-Zab 1\.0/);
+    const ahead = encodeLearnerInfo({ sid: 2, protocolVersion: 0x10000, configVersion: 5 });
+    assert.match(JSON.stringify(first(packet(PacketType.FOLLOWERINFO, 0, ahead))), /Follower is ahead/);
+  });
+
+  test('gives up when no quorum shows up within initLimit ticks', () => {
+    const l = newLeader();
+    l.start();
+    assert.deepEqual(l.step({ kind: 'tick', now: 1000 }), []);
+    const e = l.step({ kind: 'tick', now: 1001 });
+    assert.deepEqual(e, [{ type: 'stopped', reason: 'Timeout while waiting for epoch from quorum' }]);
+    assert.equal(l.phase, 'stopped');
+    assert.deepEqual(l.step({ kind: 'connected', conn: 9 }), [
+      { type: 'close', conn: 9, reason: 'not leading' },
+    ]);
+  });
+});
+
+describe('Leader: broadcast', () => {
+  test('proposes to followers, commits on a voter quorum in zxid order, COMMIT to followers, INFORM to observers', () => {
+    const l = newLeader();
+    establish(l);
+    l.step({ kind: 'connected', conn: 4 });
+    l.step({ kind: 'packet', conn: 4, packet: learnerInfo(PacketType.OBSERVERINFO, 4, 1) });
+    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACKEPOCH, z(1, 3), encodeAckEpoch(1)) });
+    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACK, z(2, 0)) });
+
+    const a = Buffer.from('a');
+    const b = Buffer.from('b');
+    const p1 = l.step({ kind: 'propose', zxid: z(2, 1), data: a });
+    assert.deepEqual(p1, [
+      { type: 'log-append', zxid: z(2, 1), data: a },
+      { type: 'send', conn: 2, packet: packet(PacketType.PROPOSAL, z(2, 1), a) },
+    ]);
+    l.step({ kind: 'propose', zxid: z(2, 2), data: b });
+    assert.throws(() => l.step({ kind: 'propose', zxid: z(2, 5), data: b }), /expected 0x200000003/);
+    // The follower acks the second one first; the leader's own fsync covers both.
+    assert.deepEqual(l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 2)) }), []);
+    const f = l.step({ kind: 'fsynced', zxid: z(2, 2) });
+    assert.deepEqual(f, [], '(2,1) has only the leader, so (2,2) must wait too');
+    const c = l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 1)) });
+    assert.deepEqual(c, [
+      { type: 'apply', zxid: z(2, 1), data: a },
+      { type: 'send', conn: 2, packet: packet(PacketType.COMMIT, z(2, 1)) },
+      { type: 'send', conn: 4, packet: packet(PacketType.INFORM, z(2, 1), a) },
+      { type: 'apply', zxid: z(2, 2), data: b },
+      { type: 'send', conn: 2, packet: packet(PacketType.COMMIT, z(2, 2)) },
+      { type: 'send', conn: 4, packet: packet(PacketType.INFORM, z(2, 2), b) },
+    ]);
+    assert.equal(l.lastCommittedZxid, z(2, 2));
+  });
+
+  test('an observer ACK for a txn, or a PROPOSAL from a learner, drops that learner', () => {
+    const l = newLeader();
+    establish(l);
+    l.step({ kind: 'connected', conn: 4 });
+    l.step({ kind: 'packet', conn: 4, packet: learnerInfo(PacketType.OBSERVERINFO, 4, 1) });
+    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACKEPOCH, z(1, 3), encodeAckEpoch(1)) });
+    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACK, z(2, 0)) });
+    l.step({ kind: 'propose', zxid: z(2, 1), data: Buffer.from('x') });
+    const e = l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACK, z(2, 1)) });
+    assert.deepEqual(e, [
+      { type: 'close', conn: 4, reason: 'protocol error: ACK 0x200000001 from an observer' },
+    ]);
+    const e2 = l.step({
+      kind: 'packet',
+      conn: 2,
+      packet: packet(PacketType.PROPOSAL, z(2, 9), Buffer.from('?')),
+    });
+    assert.equal(e2[0]!.type, 'close');
+    assert.match(
+      (e2[0] as { reason: string }).reason,
+      /protocol error: PROPOSAL 0x200000009 .* from a learner/,
+    );
+  });
+
+  test('a learner joining during broadcast gets the committed txns, then the outstanding proposals', () => {
+    const l = newLeader();
+    establish(l);
+    l.step({ kind: 'propose', zxid: z(2, 1), data: Buffer.from('1') });
+    l.step({ kind: 'fsynced', zxid: z(2, 1) });
+    l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 1)) });
+    l.step({ kind: 'propose', zxid: z(2, 2), data: Buffer.from('2') });
+    l.step({ kind: 'connected', conn: 3 });
+    const info = l.step({ kind: 'packet', conn: 3, packet: learnerInfo(PacketType.FOLLOWERINFO, 3, 1) });
+    assert.deepEqual(types(sends(info)), ['LEADERINFO']);
+    const e = l.step({
+      kind: 'packet',
+      conn: 3,
+      packet: packet(PacketType.ACKEPOCH, z(1, 2), encodeAckEpoch(1)),
+    });
+    assert.deepEqual(types(sends(e)), [
+      'DIFF',
+      'PROPOSAL',
+      'COMMIT',
+      'PROPOSAL',
+      'COMMIT',
+      'PROPOSAL',
+      'NEWLEADER',
+    ]);
+    assert.deepEqual(
+      sends(e).map((p) => p.zxid),
+      [z(2, 1), z(1, 3), z(1, 3), z(2, 1), z(2, 1), z(2, 2), z(2, 0)],
+    );
+    // Its ACK of the outstanding proposal counts once it has acked NEWLEADER.
+    assert.deepEqual(
+      types(sends(l.step({ kind: 'packet', conn: 3, packet: packet(PacketType.ACK, z(2, 0)) }))),
+      ['UPTODATE'],
+    );
+    l.step({ kind: 'fsynced', zxid: z(2, 2) });
+    const c = l.step({ kind: 'packet', conn: 3, packet: packet(PacketType.ACK, z(2, 2)) });
+    assert.deepEqual(c[0], { type: 'apply', zxid: z(2, 2), data: Buffer.from('2') });
+  });
+
+  test('a learner far behind gets a snapshot; one ahead in the same epoch is truncated', () => {
+    const l = new Leader({
+      sid: 1,
+      verifier: verifierFor([1, 2, 3]),
+      timing,
+      acceptedEpoch: 1,
+      currentEpoch: 1,
+      lastZxid: z(1, 3),
+      committedLog: [prop(1, 2), prop(1, 3)],
+      now: 0,
+    });
+    const e = establish(l, z(1, 1)).filter((x) => x.type === 'send-snapshot');
+    assert.deepEqual(e, [{ type: 'send-snapshot', conn: 2, zxid: z(1, 3) }]);
+    l.step({ kind: 'connected', conn: 3 });
+    l.step({ kind: 'packet', conn: 3, packet: learnerInfo(PacketType.FOLLOWERINFO, 3, 1) });
+    const t = l.step({
+      kind: 'packet',
+      conn: 3,
+      packet: packet(PacketType.ACKEPOCH, z(1, 7), encodeAckEpoch(1)),
+    });
+    assert.deepEqual(types(sends(t)), ['TRUNC', 'NEWLEADER']);
+    assert.equal(sends(t)[0]!.zxid, z(1, 3));
+  });
+
+  test('steps down for a voter that accepted a later epoch, so that the next election lets it in', () => {
+    const l = newLeader();
+    establish(l);
+    l.step({ kind: 'connected', conn: 3 });
+    // Acceptance of this very epoch is fine (a reconnect): it acks with -1.
+    assert.deepEqual(
+      types(sends(l.step({ kind: 'packet', conn: 3, packet: learnerInfo(PacketType.FOLLOWERINFO, 3, 2) }))),
+      ['LEADERINFO'],
+    );
+    l.step({ kind: 'connected', conn: 5 });
+    const e = l.step({ kind: 'packet', conn: 5, packet: learnerInfo(PacketType.FOLLOWERINFO, 3, 3) });
+    assert.equal(l.phase, 'stopped');
+    assert.match(l.stopReason!, /voter 3 accepted epoch 3, above this epoch 2/);
+    assert.ok(e.some((x) => x.type === 'close' && x.conn === 2));
+    // An observer with a later accepted epoch does not disturb the leader.
+    const k = newLeader();
+    establish(k);
+    k.step({ kind: 'connected', conn: 4 });
+    const o = k.step({ kind: 'packet', conn: 4, packet: learnerInfo(PacketType.OBSERVERINFO, 4, 9) });
+    assert.deepEqual(types(sends(o)), ['LEADERINFO']);
+    assert.equal(k.phase, 'broadcast');
+  });
+
+  test('sync requests are answered once the proposals outstanding at that time commit', () => {
+    const l = newLeader();
+    establish(l);
+    assert.deepEqual(l.step({ kind: 'sync', conn: 2 }), [
+      { type: 'send', conn: 2, packet: packet(PacketType.SYNC, 0) },
+    ]);
+    l.step({ kind: 'propose', zxid: z(2, 1), data: Buffer.from('1') });
+    assert.deepEqual(l.step({ kind: 'sync', conn: 2 }), []);
+    l.step({ kind: 'fsynced', zxid: z(2, 1) });
+    const e = l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 1)) });
+    assert.deepEqual(types(sends(e)), ['COMMIT', 'SYNC']);
+  });
+
+  test('forwards learner requests, touches and revalidations to the shell', () => {
+    const l = newLeader();
+    establish(l);
+    const req = requestPacket({ sessionId: 5n, cxid: 1, type: 1, body: Buffer.from([1]), authinfo: [] });
+    assert.deepEqual(l.step({ kind: 'packet', conn: 2, packet: req }), [
+      {
+        type: 'learner-request',
+        conn: 2,
+        sid: 2,
+        request: { sessionId: 5n, cxid: 1, type: 1, body: Buffer.from([1]), authinfo: [] },
+      },
+    ]);
+    const table = Buffer.alloc(12);
+    table.writeBigInt64BE(5n, 0);
+    table.writeInt32BE(4000, 8);
+    assert.deepEqual(l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.PING, z(2, 0), table) }), [
+      { type: 'touch', sid: 2, touches: [{ sessionId: 5n, timeout: 4000 }] },
+    ]);
+    const rv = Buffer.alloc(12);
+    rv.writeBigInt64BE(5n, 0);
+    rv.writeInt32BE(4000, 8);
+    assert.deepEqual(l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.REVALIDATE, -1, rv) }), [
+      { type: 'revalidate', conn: 2, sid: 2, sessionId: 5n, timeout: 4000 },
+    ]);
+    const reply = l.step({ kind: 'revalidated', conn: 2, sessionId: 5n, valid: true });
+    assert.deepEqual(sends(reply)[0]!.data, Buffer.from('000000000000000501', 'hex'));
+  });
+
+  test('pings learners every half tick and stops when the synced voters are no quorum', () => {
+    const l = newLeader();
+    establish(l);
+    const e = l.step({ kind: 'tick', now: 50 });
+    assert.deepEqual(sends(e), [packet(PacketType.PING, z(2, 0))]);
+    l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.PING, z(2, 0), Buffer.alloc(0)) });
+    // Follower 2 goes silent: after syncLimit ticks it is no longer synced and is dropped.
+    const out: LeaderEffect[] = [];
+    for (let t = 100; t <= 700; t += 50) out.push(...l.step({ kind: 'tick', now: t }));
+    assert.equal(l.phase, 'stopped');
+    assert.match(l.stopReason!, /Not sufficient followers synced|read timeout/);
+    assert.ok(out.some((x) => x.type === 'stopped'));
+  });
+});

@@ -1,0 +1,979 @@
+// A simulated Zab cluster: the leader and learner cores (../leader.ts, ../learner.ts) run over a
+// simulated network and simulated disks, driven by a seeded PRNG, with the invariants of Zab
+// checked as the run goes. Leader election is an oracle here (the election core is tested on its
+// own): among a connected quorum of LOOKING voters it usually picks the most up-to-date voter by
+// (currentEpoch, lastZxid, sid), and sometimes an arbitrary one, which the leader's own checks
+// (ACKEPOCH "more recent than the leader") must cope with.
+//
+// What is simulated:
+//   network   one TCP-like connection per learner: FIFO per direction, no duplication, reordering
+//             across connections, everything in flight lost when it closes; partitions stall
+//             connections between groups (the cores' read timeouts notice); every packet goes
+//             through the jute codec and the streaming decoder
+//   disk      per member: acceptedEpoch, currentEpoch and a txn history (snapshot + log) that is
+//             durable, plus a FIFO of disk writes not yet durable; completing a write reports it
+//             to the core; a crash keeps a random prefix of the pending writes; going back to
+//             election (no crash) lets the pending writes complete
+//   memory    the tree (the txns applied, in order) and the cores; lost on a crash; reloaded from
+//             disk whenever a member goes back to election
+//
+// Invariants (a violation throws SimViolation with the seed and step):
+//   - at most one leader establishes per epoch
+//   - every txn anyone applies is committed, with the same bytes everywhere (committed = a leader
+//     applied it after a quorum of acks, or it was in the initial history of an established leader);
+//     the committed txns form one zxid-ordered sequence that only grows at its end
+//   - no committed txn is lost: an established leader's initial history holds every txn committed
+//     in an earlier epoch, whenever that commit happened
+//   - a serving member's tree is a prefix of the committed sequence; a learner that becomes
+//     UPTODATE holds at least its leader's initial history
+//   - SYNC: when a learner's sync completes it has applied what its leader had proposed when it
+//     processed the sync
+//   - observers never receive PROPOSAL or COMMIT from our leader after UPTODATE... in fact never
+//     PROPOSAL at all (they are synced with INFORM), and never send an ACK for a txn
+//   - no protocol error ever happens between our own cores
+
+import { encodeTxnEntry } from '../../jute/txn.ts';
+import { Leader, type LeaderEffect, type LeaderInput } from '../leader.ts';
+import { Learner, type LearnerEffect } from '../learner.ts';
+import {
+  decodeRequest,
+  encodeQuorumPacket,
+  encodeTouchTable,
+  PacketType,
+  packet,
+  packetTypeName,
+  type QuorumPacket,
+  QuorumPacketDecoder,
+  requestPacket,
+} from '../packets.ts';
+import { counterOf, epochOf, hex, type Proposal, type ZabTiming } from '../zab-common.ts';
+import { verifierFor } from '../zab-testutil.ts';
+
+export class SimViolation extends Error {
+  override name = 'SimViolation';
+}
+
+/** Small fast seeded PRNG (mulberry32). */
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0 || 0x9e3779b9;
+  }
+  next(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+}
+
+type DiskOp =
+  | { kind: 'append'; p: Proposal }
+  | { kind: 'truncate'; zxid: number }
+  | { kind: 'snapshot'; zxid: number; contents: Proposal[] }
+  | { kind: 'epoch'; which: 'accepted' | 'current'; epoch: number };
+
+interface Member {
+  sid: number;
+  voter: boolean;
+  alive: boolean;
+  acceptedEpoch: number;
+  currentEpoch: number;
+  /** Durable txns: snapshot contents and log, in zxid order. */
+  history: Proposal[];
+  pending: DiskOp[];
+  /** Applied txns (the data tree). */
+  tree: Proposal[];
+  leader: Leader | null;
+  learner: Learner | null;
+  /** The learner's connection. */
+  conn: Conn | null;
+  serving: boolean;
+}
+
+type Item = { kind: 'packet'; bytes: Buffer } | { kind: 'snapshot'; zxid: number; contents: Proposal[] };
+
+interface Conn {
+  id: number;
+  learner: number;
+  leader: number;
+  observer: boolean;
+  open: boolean;
+  toLeader: Item[];
+  toLearner: Item[];
+  leaderDecoder: QuorumPacketDecoder;
+  learnerDecoder: QuorumPacketDecoder;
+  /** What each sync request of this learner requires, in FIFO order (set when the leader processes it). */
+  syncRequired: number[];
+}
+
+export interface SimOptions {
+  seed: number;
+  voters: number;
+  observers: number;
+  /** Steps of the chaos phase. */
+  steps: number;
+  /** In-memory committed log bound; small values exercise SNAP. */
+  commitLogCount?: number;
+  /** Probability that the oracle picks the best voter (else an arbitrary looking voter). */
+  pBestLeader?: number;
+  faults?: boolean;
+  /** Keep a trace of the last events (printed on a violation). */
+  traceSize?: number;
+}
+
+export interface SimStats {
+  steps: number;
+  established: number;
+  committed: number;
+  applied: number;
+  crashes: number;
+  partitions: number;
+  drops: number;
+  syncModes: Record<string, number>;
+  closes: Record<string, number>;
+  leaderStops: number;
+  syncsChecked: number;
+}
+
+/** What the leader's shell feeds back: core inputs, or a forwarded write to turn into a proposal. */
+type LeaderFeed = LeaderInput | { kind: 'write'; clientId: bigint; cxid: number; payload: Buffer };
+
+const TIMING: ZabTiming = { tickTime: 100, initLimit: 10, syncLimit: 5 };
+
+const key = (p: Proposal) => p.data.toString('base64');
+
+export class Cluster {
+  readonly rng: Rng;
+  readonly opts: Required<SimOptions>;
+  readonly members = new Map<number, Member>();
+  private readonly verifier;
+  private readonly conns = new Map<number, Conn>();
+  private nextConn = 1;
+  private now = 0;
+  private stepNo = 0;
+  private group = new Map<number, number>();
+  private writeNo = 0;
+  readonly trace: string[] = [];
+
+  /** The committed sequence, zxid-ordered, and an index by zxid. */
+  private readonly committed: Proposal[] = [];
+  private readonly committedBy = new Map<number, string>();
+  /** Established epochs: leader sid and initial history. */
+  private readonly established = new Map<
+    number,
+    { sid: number; history: Map<number, string>; length: number }
+  >();
+
+  readonly stats: SimStats = {
+    steps: 0,
+    established: 0,
+    committed: 0,
+    applied: 0,
+    crashes: 0,
+    partitions: 0,
+    drops: 0,
+    syncModes: {},
+    closes: {},
+    leaderStops: 0,
+    syncsChecked: 0,
+  };
+
+  constructor(o: SimOptions) {
+    this.opts = {
+      commitLogCount: 8,
+      pBestLeader: 0.8,
+      faults: true,
+      traceSize: 300,
+      ...o,
+    };
+    this.rng = new Rng(o.seed);
+    const voters = Array.from({ length: o.voters }, (_, i) => i + 1);
+    const observers = Array.from({ length: o.observers }, (_, i) => o.voters + i + 1);
+    this.verifier = verifierFor(voters, observers);
+    for (const sid of [...voters, ...observers]) {
+      this.members.set(sid, {
+        sid,
+        voter: voters.includes(sid),
+        alive: true,
+        acceptedEpoch: 0,
+        currentEpoch: 0,
+        history: [],
+        pending: [],
+        tree: [],
+        leader: null,
+        learner: null,
+        conn: null,
+        serving: false,
+      });
+      this.group.set(sid, 0);
+    }
+  }
+
+  // --- running ---
+
+  /** The chaos phase: random events, faults included, checking invariants after every step. */
+  run(): void {
+    for (let i = 0; i < this.opts.steps; i++) this.step(this.opts.faults);
+  }
+
+  /**
+   * Heals everything (no partitions, every member up, best-leader elections only) and runs until
+   * one leader serves with every member UPTODATE and idle, with the same tree. Returns false if
+   * that does not happen within the budget.
+   */
+  settle(budget = 20_000): boolean {
+    this.heal();
+    for (const m of this.members.values()) if (!m.alive) this.restart(m);
+    for (let i = 0; i < budget; i++) {
+      if (this.converged()) return true;
+      this.step(false, 1, false);
+    }
+    return this.converged();
+  }
+
+  /** Writes through the leader and every serving learner, then settles again. */
+  writeAndSettle(n: number): boolean {
+    for (let i = 0; i < n; i++) this.clientWrite();
+    return this.settle();
+  }
+
+  converged(): boolean {
+    const ms = [...this.members.values()];
+    const leaders = ms.filter((m) => m.leader?.phase === 'broadcast');
+    if (leaders.length !== 1) return false;
+    const l = leaders[0]!;
+    if (!ms.every((m) => m.alive && m.serving && m.pending.length === 0)) return false;
+    // Every learner follows this leader over an open connection (a stale one waits for its timeout).
+    for (const m of ms) {
+      if (m === l) continue;
+      if (!m.learner || !m.conn?.open || m.conn.leader !== l.sid || m.learner.epoch !== l.leader!.epoch)
+        return false;
+    }
+    for (const c of this.conns.values())
+      if (c.open && (c.toLeader.length > 0 || c.toLearner.length > 0)) return false;
+    if (l.leader!.outstandingCount > 0) return false;
+    const last = l.tree.at(-1)?.zxid ?? 0;
+    return ms.every((m) => (m.tree.at(-1)?.zxid ?? 0) === last && m.tree.length === l.tree.length);
+  }
+
+  /** One line per member and connection, for failure messages. */
+  describe(): string {
+    const lines = [...this.members.values()].map((m) => {
+      const role = m.leader
+        ? `leader ${m.leader.phase} epoch ${m.leader.epoch}`
+        : m.learner
+          ? `${m.learner.role} ${m.learner.phase}`
+          : 'looking';
+      return `member ${m.sid}${m.voter ? '' : ' (observer)'}: ${m.alive ? 'up' : 'down'}, ${role}, serving ${m.serving}, tree ${m.tree.length} (${hex(m.tree.at(-1)?.zxid ?? 0)}), log ${m.history.length}, pending ${m.pending.length}, epochs ${m.acceptedEpoch}/${m.currentEpoch}`;
+    });
+    for (const c of this.conns.values())
+      lines.push(
+        `conn ${c.id} ${c.learner}->${c.leader} open ${c.open}: ${c.toLeader.length} up, ${c.toLearner.length} down`,
+      );
+    return lines.join('\n');
+  }
+
+  /** Trees of all members (for final comparisons). */
+  trees(): Map<number, string[]> {
+    return new Map([...this.members.values()].map((m) => [m.sid, m.tree.map(key)]));
+  }
+
+  committedLength(): number {
+    return this.committed.length;
+  }
+
+  step(faults: boolean, pBest = this.opts.pBestLeader, writes = true): void {
+    this.stepNo++;
+    this.stats.steps++;
+    const r = this.rng.next() * 100;
+    if (r < 45) {
+      // The network's throughput grows with the cluster (pings alone are 2 per learner per tick) and
+      // with the backlog (a big DIFF is many packets, but few bytes): bandwidth is not what is tested.
+      let backlog = 0;
+      for (const c of this.conns.values()) backlog += c.toLeader.length + c.toLearner.length;
+      const burst = 1 + this.rng.int(Math.max(this.members.size, backlog >> 3));
+      for (let i = 0; i < burst; i++) this.deliverOne();
+    } else if (r < 62) this.diskOne();
+    else if (r < 69) this.advanceTime();
+    else if (r < 76) writes ? this.clientWrite() : this.deliverOne();
+    else if (r < 77) writes ? this.clientSync() : this.deliverOne();
+    else if (r < 77.5) writes ? this.clientRevalidate() : this.deliverOne();
+    else if (r < 84) this.elect(pBest);
+    else if (!faults) this.deliverOne();
+    else if (r < 85) this.crashOne();
+    else if (r < 88) this.restartOne();
+    else if (r < 89) this.partition();
+    else if (r < 90.5) this.dropConnection();
+    else this.deliverOne();
+    this.checkEveryStep();
+  }
+
+  // --- events ---
+
+  private reachable(a: number, b: number): boolean {
+    return this.group.get(a) === this.group.get(b);
+  }
+
+  private deliverOne(): void {
+    const ready: Array<[Conn, 'toLeader' | 'toLearner']> = [];
+    for (const c of this.conns.values()) {
+      if (!c.open || !this.reachable(c.leader, c.learner)) continue;
+      if (c.toLeader.length > 0) ready.push([c, 'toLeader']);
+      if (c.toLearner.length > 0) ready.push([c, 'toLearner']);
+    }
+    if (ready.length === 0) return;
+    const [c, dir] = this.rng.pick(ready);
+    const item = c[dir].shift()!;
+    if (dir === 'toLeader') {
+      const m = this.members.get(c.leader)!;
+      if (!m.leader || item.kind !== 'packet') return;
+      const p = this.decode(c.leaderDecoder, item.bytes);
+      this.log(`${c.learner}->${c.leader} ${packetTypeName(p.type)} ${hex(p.zxid)}`);
+      this.leaderStep(m, { kind: 'packet', conn: c.id, packet: p });
+    } else {
+      const m = this.members.get(c.learner)!;
+      if (!m.learner || m.conn !== c) return;
+      let p: QuorumPacket;
+      if (item.kind === 'snapshot') {
+        // The shell reads the snapshot body and loads it before handing SNAP to the core.
+        m.tree = item.contents.slice();
+        p = this.decode(c.learnerDecoder, encodeQuorumPacket(packet(PacketType.SNAP, item.zxid)));
+      } else {
+        p = this.decode(c.learnerDecoder, item.bytes);
+      }
+      if (c.observer && p.type === PacketType.PROPOSAL)
+        this.violation(`observer ${m.sid} received PROPOSAL ${hex(p.zxid)} from our leader ${c.leader}`);
+      this.log(`${c.leader}->${c.learner} ${packetTypeName(p.type)} ${hex(p.zxid)}`);
+      this.learnerStep(m, { kind: 'packet', packet: p });
+    }
+  }
+
+  private decode(d: QuorumPacketDecoder, bytes: Buffer): QuorumPacket {
+    // Feed in two pieces to exercise the streaming decoder.
+    const cut = this.rng.int(bytes.length + 1);
+    d.push(bytes.subarray(0, cut));
+    const early = d.next();
+    if (early !== null && cut < bytes.length)
+      this.violation('decoder returned a packet before it was complete');
+    d.push(bytes.subarray(cut));
+    const p = early ?? d.next();
+    if (p === null || d.buffered !== 0) this.violation('decoder did not return exactly one packet');
+    return p!;
+  }
+
+  private diskOne(): void {
+    const busy = [...this.members.values()].filter((m) => m.alive && m.pending.length > 0);
+    if (busy.length === 0) return;
+    const m = this.rng.pick(busy);
+    const n = 1 + this.rng.int(3);
+    for (let i = 0; i < n && m.pending.length > 0; i++) {
+      const op = m.pending.shift()!;
+      this.makeDurable(m, op);
+      this.notifyDisk(m, op);
+      if (!m.alive) return;
+    }
+  }
+
+  private makeDurable(m: Member, op: DiskOp): void {
+    switch (op.kind) {
+      case 'append': {
+        const last = m.history.at(-1)?.zxid ?? 0;
+        if (op.p.zxid <= last) this.violation(`member ${m.sid} logs ${hex(op.p.zxid)} after ${hex(last)}`);
+        m.history.push(op.p);
+        break;
+      }
+      case 'truncate':
+        m.history = m.history.filter((p) => p.zxid <= op.zxid);
+        break;
+      case 'snapshot':
+        m.history = op.contents.slice();
+        break;
+      case 'epoch':
+        if (op.which === 'accepted') {
+          if (op.epoch < m.acceptedEpoch) this.violation(`member ${m.sid} lowers its acceptedEpoch`);
+          m.acceptedEpoch = op.epoch;
+        } else {
+          if (op.epoch < m.currentEpoch) this.violation(`member ${m.sid} lowers its currentEpoch`);
+          if (op.epoch > m.acceptedEpoch) this.violation(`member ${m.sid} currentEpoch above acceptedEpoch`);
+          m.currentEpoch = op.epoch;
+        }
+        break;
+    }
+  }
+
+  private notifyDisk(m: Member, op: DiskOp): void {
+    if (op.kind === 'append') {
+      if (m.leader) this.leaderStep(m, { kind: 'fsynced', zxid: op.p.zxid });
+      else if (m.learner) this.learnerStep(m, { kind: 'fsynced', zxid: op.p.zxid });
+    } else if (op.kind === 'epoch') {
+      const input = { kind: 'persisted', which: op.which, epoch: op.epoch } as const;
+      if (m.leader) this.leaderStep(m, input);
+      else if (m.learner) this.learnerStep(m, input);
+    } else if (op.kind === 'snapshot') {
+      if (m.learner) this.learnerStep(m, { kind: 'snapshotted', zxid: op.zxid });
+    }
+  }
+
+  private advanceTime(): void {
+    this.now += TIMING.tickTime / 2;
+    for (const m of this.members.values()) {
+      if (!m.alive) continue;
+      if (m.leader) this.leaderStep(m, { kind: 'tick', now: this.now });
+      else if (m.learner) this.learnerStep(m, { kind: 'tick', now: this.now });
+    }
+  }
+
+  private newTxn(zxid: number, clientId: bigint, cxid: number, payload: Buffer): Buffer {
+    return encodeTxnEntry(
+      { clientId, cxid, zxid, time: this.now, type: 5 },
+      { type: 5, path: '/k', data: payload, version: -1 },
+      null,
+    );
+  }
+
+  private clientWrite(): void {
+    const serving = [...this.members.values()].filter(
+      (m) => m.alive && ((m.leader && m.leader.phase === 'broadcast') || (m.learner && m.learner.serving)),
+    );
+    if (serving.length === 0) return;
+    const m = this.rng.pick(serving);
+    const n = ++this.writeNo;
+    const payload = Buffer.from(`write ${n} seed ${this.opts.seed}`);
+    if (m.leader) {
+      const zxid = m.leader.nextZxid;
+      this.leaderStep(m, { kind: 'propose', zxid, data: this.newTxn(zxid, BigInt(m.sid), n, payload) });
+    } else {
+      this.learnerStep(m, {
+        kind: 'request',
+        request: {
+          sessionId: BigInt(m.sid),
+          cxid: n,
+          type: 5,
+          body: payload,
+          authinfo: [{ scheme: 'ip', id: '10.0.0.1' }],
+        },
+      });
+    }
+  }
+
+  private clientSync(): void {
+    const ls = [...this.members.values()].filter((m) => m.alive && m.learner?.serving);
+    if (ls.length === 0) return;
+    const m = this.rng.pick(ls);
+    this.learnerStep(m, {
+      kind: 'request',
+      request: { sessionId: BigInt(m.sid), cxid: 0, type: 9, body: Buffer.from('/'), authinfo: null },
+    });
+  }
+
+  private clientRevalidate(): void {
+    const ls = [...this.members.values()].filter((m) => m.alive && m.learner?.serving);
+    if (ls.length === 0) return;
+    this.learnerStep(this.rng.pick(ls), { kind: 'revalidate', sessionId: 77n, timeout: 4000 });
+  }
+
+  private crashOne(): void {
+    const alive = [...this.members.values()].filter((m) => m.alive);
+    if (alive.length === 0) return;
+    const m = this.rng.pick(alive);
+    this.stats.crashes++;
+    // A random prefix of the writes not yet reported durable survives.
+    const keep = this.rng.int(m.pending.length + 1);
+    for (const op of m.pending.slice(0, keep)) this.makeDurable(m, op);
+    m.pending = [];
+    this.log(`crash ${m.sid} (kept ${keep} pending writes)`);
+    this.dropCores(m, 'crash');
+    m.alive = false;
+  }
+
+  private restartOne(): void {
+    const dead = [...this.members.values()].filter((m) => !m.alive);
+    if (dead.length > 0) this.restart(this.rng.pick(dead));
+  }
+
+  private restart(m: Member): void {
+    m.alive = true;
+    m.tree = m.history.slice();
+    m.serving = false;
+    this.log(`restart ${m.sid}`);
+  }
+
+  private partition(): void {
+    this.stats.partitions++;
+    if (this.rng.chance(0.4)) {
+      this.heal();
+      return;
+    }
+    for (const sid of this.members.keys()) this.group.set(sid, this.rng.int(2));
+    this.log(`partition ${[...this.group].map(([s, g]) => `${s}:${g}`).join(' ')}`);
+  }
+
+  /** A network blip: one connection breaks; both ends notice (the learner goes back to election). */
+  private dropConnection(): void {
+    const open = [...this.conns.values()].filter((c) => c.open);
+    if (open.length === 0) return;
+    const c = this.rng.pick(open);
+    this.log(`connection ${c.learner}->${c.leader} breaks`);
+    this.stats.drops++;
+    const learner = this.members.get(c.learner)!;
+    this.closeConn(c, 'leader', 'network blip');
+    this.leaderStep(this.members.get(c.leader)!, { kind: 'disconnected', conn: c.id });
+    if (learner.conn === c) this.learnerStep(learner, { kind: 'disconnected' });
+  }
+
+  private heal(): void {
+    for (const sid of this.members.keys()) this.group.set(sid, 0);
+  }
+
+  /** The election oracle. */
+  private elect(pBest: number): void {
+    const groups = new Map<number, Member[]>();
+    for (const m of this.members.values()) {
+      if (!m.alive || m.leader || m.learner) continue;
+      const g = this.group.get(m.sid)!;
+      groups.set(g, [...(groups.get(g) ?? []), m]);
+    }
+    for (const [g, lookers] of groups) {
+      const leaders = [...this.members.values()].filter(
+        (m) => m.alive && m.leader && m.leader.phase !== 'stopped' && this.group.get(m.sid) === g,
+      );
+      if (leaders.length > 0) {
+        // Join the most recent leader in reach, as FLE makes a restarted member follow.
+        const l = leaders.reduce((a, b) => (a.leader!.epoch >= b.leader!.epoch ? a : b));
+        for (const m of lookers) if (this.rng.chance(0.7)) this.follow(m, l);
+        continue;
+      }
+      const voters = lookers.filter((m) => m.voter);
+      if (!this.verifier.containsQuorum(voters.map((m) => m.sid))) continue;
+      const best = voters.reduce((a, b) => (this.rank(a, b) >= 0 ? a : b));
+      const l = this.rng.chance(pBest) ? best : this.rng.pick(voters);
+      this.lead(l);
+      for (const m of lookers) if (m !== l && this.rng.chance(0.9)) this.follow(m, l);
+    }
+  }
+
+  /** FLE's order on votes: currentEpoch, then last zxid, then sid. */
+  private rank(a: Member, b: Member): number {
+    const za = a.history.at(-1)?.zxid ?? 0;
+    const zb = b.history.at(-1)?.zxid ?? 0;
+    return a.currentEpoch - b.currentEpoch || za - zb || a.sid - b.sid;
+  }
+
+  private lead(m: Member): void {
+    const history = m.history;
+    const useTxnLog = this.rng.chance(0.5);
+    m.leader = new Leader({
+      sid: m.sid,
+      verifier: this.verifier,
+      timing: TIMING,
+      acceptedEpoch: m.acceptedEpoch,
+      currentEpoch: m.currentEpoch,
+      lastZxid: history.at(-1)?.zxid ?? 0,
+      committedLog: history.slice(-this.opts.commitLogCount),
+      commitLogCount: this.opts.commitLogCount,
+      readTxnLog: useTxnLog ? (from) => this.readTxnLog(m, from) : null,
+      now: this.now,
+    });
+    this.log(
+      `lead ${m.sid} (epoch ${m.currentEpoch}/${m.acceptedEpoch}, last ${hex(history.at(-1)?.zxid ?? 0)})`,
+    );
+    this.runLeaderEffects(m, m.leader.start());
+  }
+
+  /** The txn log as the leader's shell would read it: from some entry at or before `from`. */
+  private readTxnLog(m: Member, from: number): Proposal[] | null {
+    const log = this.visibleLog(m);
+    let i = log.findLastIndex((p) => p.zxid <= from);
+    if (i < 0) return this.rng.chance(0.5) ? null : log.slice(0, 3);
+    i = Math.max(0, i - this.rng.int(3));
+    return log.slice(i);
+  }
+
+  /** Durable history with the pending writes applied: what a read of the files would see. */
+  private visibleLog(m: Member): Proposal[] {
+    let log = m.history.slice();
+    for (const op of m.pending) {
+      if (op.kind === 'append') log.push(op.p);
+      else if (op.kind === 'truncate') log = log.filter((p) => p.zxid <= op.zxid);
+      else if (op.kind === 'snapshot') log = op.contents.slice();
+    }
+    return log;
+  }
+
+  private follow(m: Member, l: Member): void {
+    const observer = !m.voter;
+    m.learner = new Learner({
+      sid: m.sid,
+      role: observer ? 'observer' : 'follower',
+      timing: TIMING,
+      acceptedEpoch: m.acceptedEpoch,
+      currentEpoch: m.currentEpoch,
+      lastLoggedZxid: m.history.at(-1)?.zxid ?? 0,
+      configVersion: 0,
+      now: this.now,
+    });
+    this.log(`${m.sid} follows ${l.sid}`);
+    if (!l.alive || !l.leader || l.leader.phase === 'stopped' || !this.reachable(m.sid, l.sid)) {
+      this.learnerStep(m, { kind: 'disconnected' });
+      return;
+    }
+    const c: Conn = {
+      id: this.nextConn++,
+      learner: m.sid,
+      leader: l.sid,
+      observer,
+      open: true,
+      toLeader: [],
+      toLearner: [],
+      leaderDecoder: new QuorumPacketDecoder(),
+      learnerDecoder: new QuorumPacketDecoder(),
+      syncRequired: [],
+    };
+    this.conns.set(c.id, c);
+    m.conn = c;
+    this.leaderStep(l, { kind: 'connected', conn: c.id });
+    this.learnerStep(m, { kind: 'connected' });
+  }
+
+  // --- cores and their effects ---
+
+  private leaderStep(m: Member, input: LeaderInput): void {
+    if (!m.leader) return;
+    if (input.kind === 'sync') {
+      const l = m.leader;
+      this.conns
+        .get(input.conn)
+        ?.syncRequired.push(l.outstandingCount > 0 ? l.lastProposedZxid : l.lastCommittedZxid);
+    }
+    this.runLeaderEffects(m, m.leader.step(input));
+  }
+
+  private learnerStep(m: Member, input: Parameters<Learner['step']>[0]): void {
+    if (!m.learner) return;
+    this.runLearnerEffects(m, m.learner.step(input));
+  }
+
+  private closeConn(c: Conn, by: 'leader' | 'learner', reason: string): void {
+    if (!c.open) return;
+    c.open = false;
+    c.toLeader.length = 0;
+    c.toLearner.length = 0;
+    this.stats.closes[reason.replace(/[0-9a-fx]{6,}|\d+/g, '#')] =
+      (this.stats.closes[reason.replace(/[0-9a-fx]{6,}|\d+/g, '#')] ?? 0) + 1;
+    if (/protocol error/.test(reason)) this.violation(`protocol error between our cores: ${reason}`);
+    // The other end learns at once if it can be reached; otherwise its read timeout tells it.
+    if (!this.reachable(c.leader, c.learner)) return;
+    if (by === 'leader') {
+      const m = this.members.get(c.learner)!;
+      if (m.conn === c) this.learnerStep(m, { kind: 'disconnected' });
+    } else {
+      const m = this.members.get(c.leader)!;
+      this.leaderStep(m, { kind: 'disconnected', conn: c.id });
+    }
+  }
+
+  private runLeaderEffects(m: Member, effects: LeaderEffect[]): void {
+    const l = m.leader!;
+    // Inputs the shell feeds back (proposals for forwarded requests, ...) wait until every effect
+    // of this step has been executed, so the order of sends stays the core's.
+    const later: LeaderFeed[] = [];
+    this.runLeaderEffectList(m, l, effects, later);
+    for (const input of later) {
+      if (m.leader !== l) return;
+      if (input.kind === 'write') {
+        if (l.phase !== 'broadcast') continue;
+        const zxid = l.nextZxid;
+        const data = this.newTxn(zxid, input.clientId, input.cxid, input.payload);
+        this.leaderStep(m, { kind: 'propose', zxid, data });
+      } else {
+        this.leaderStep(m, input);
+      }
+    }
+  }
+
+  private runLeaderEffectList(m: Member, l: Leader, effects: LeaderEffect[], later: LeaderFeed[]): void {
+    for (const e of effects) {
+      switch (e.type) {
+        case 'send': {
+          const c = this.conns.get(e.conn);
+          if (!c?.open) break;
+          if (c.observer && (e.packet.type === PacketType.PROPOSAL || e.packet.type === PacketType.COMMIT))
+            this.violation(`leader ${m.sid} sends ${packetTypeName(e.packet.type)} to observer ${c.learner}`);
+          c.toLearner.push({ kind: 'packet', bytes: encodeQuorumPacket(e.packet) });
+          if (e.packet.type === PacketType.DIFF || e.packet.type === PacketType.TRUNC)
+            this.count(packetTypeName(e.packet.type));
+          break;
+        }
+        case 'send-snapshot': {
+          const c = this.conns.get(e.conn);
+          if (!c?.open) break;
+          const contents = m.tree.filter((p) => p.zxid <= e.zxid);
+          if ((contents.at(-1)?.zxid ?? 0) !== e.zxid && m.tree.length > 0)
+            this.violation(`leader ${m.sid} snapshots at ${hex(e.zxid)} but its tree has no such txn`);
+          c.toLearner.push({ kind: 'snapshot', zxid: e.zxid, contents });
+          this.count('SNAP');
+          break;
+        }
+        case 'close': {
+          const c = this.conns.get(e.conn);
+          if (c) this.closeConn(c, 'leader', e.reason);
+          break;
+        }
+        case 'log-append':
+          m.pending.push({ kind: 'append', p: { zxid: e.zxid, data: e.data } });
+          break;
+        case 'persist-epoch':
+          m.pending.push({ kind: 'epoch', which: e.which, epoch: e.epoch });
+          break;
+        case 'apply':
+          this.onCommit(m, l, { zxid: e.zxid, data: e.data });
+          this.apply(m, { zxid: e.zxid, data: e.data });
+          break;
+        case 'established':
+          this.onEstablished(m, e.epoch, e.lastZxid);
+          break;
+        case 'stopped':
+          this.log(`leader ${m.sid} stops: ${e.reason}`);
+          this.stats.leaderStops++;
+          this.backToElection(m);
+          return;
+        case 'learner-request': {
+          if (e.request.type === 9) {
+            later.push({ kind: 'sync', conn: e.conn });
+          } else {
+            later.push({
+              kind: 'write',
+              clientId: e.request.sessionId,
+              cxid: e.request.cxid,
+              payload: e.request.body,
+            });
+          }
+          break;
+        }
+        case 'revalidate':
+          later.push({ kind: 'revalidated', conn: e.conn, sessionId: e.sessionId, valid: true });
+          break;
+        case 'touch':
+        case 'warn':
+          break;
+      }
+      if (m.leader !== l) return;
+    }
+  }
+
+  private runLearnerEffects(m: Member, effects: LearnerEffect[]): void {
+    const r = m.learner!;
+    const c = m.conn;
+    for (const e of effects) {
+      switch (e.type) {
+        case 'send': {
+          if (r.role === 'observer' && e.packet.type === PacketType.ACK && counterOf(e.packet.zxid) !== 0)
+            this.violation(`observer ${m.sid} sends ACK ${hex(e.packet.zxid)}`);
+          if (e.packet.type === PacketType.REQUEST) decodeRequest(e.packet);
+          if (c?.open) c.toLeader.push({ kind: 'packet', bytes: encodeQuorumPacket(e.packet) });
+          break;
+        }
+        case 'log-append':
+          m.pending.push({ kind: 'append', p: { zxid: e.zxid, data: e.data } });
+          break;
+        case 'persist-epoch':
+          m.pending.push({ kind: 'epoch', which: e.which, epoch: e.epoch });
+          break;
+        case 'truncate-log':
+          m.pending.push({ kind: 'truncate', zxid: e.zxid });
+          // The shell reloads its tree from the truncated log.
+          m.tree = this.visibleLog(m);
+          break;
+        case 'take-snapshot':
+          m.pending.push({ kind: 'snapshot', zxid: e.zxid, contents: m.tree.slice() });
+          if ((m.tree.at(-1)?.zxid ?? 0) !== e.zxid && m.tree.length > 0)
+            this.violation(
+              `learner ${m.sid} snapshots at ${hex(e.zxid)} a tree at ${hex(m.tree.at(-1)!.zxid)}`,
+            );
+          break;
+        case 'apply':
+          this.apply(m, { zxid: e.zxid, data: e.data });
+          break;
+        case 'uptodate':
+          this.onUpToDate(m, e.epoch);
+          break;
+        case 'ping': {
+          const touches = [{ sessionId: BigInt(m.sid) << 56n, timeout: 4000 }];
+          const p = packet(PacketType.PING, e.zxid, encodeTouchTable(touches));
+          if (c?.open) c.toLeader.push({ kind: 'packet', bytes: encodeQuorumPacket(p) });
+          break;
+        }
+        case 'sync-done': {
+          const need = c?.syncRequired.shift();
+          if (need === undefined) this.violation(`learner ${m.sid}: SYNC without a pending sync request`);
+          const have = m.tree.at(-1)?.zxid ?? 0;
+          if (have < need!)
+            this.violation(
+              `learner ${m.sid} completes a sync at ${hex(have)}, leader required ${hex(need!)}`,
+            );
+          this.stats.syncsChecked++;
+          break;
+        }
+        case 'leader-config':
+          if (e.text !== this.verifier.toString()) this.violation(`NEWLEADER config text differs: ${e.text}`);
+          break;
+        case 'stopped':
+          this.log(`learner ${m.sid} stops: ${e.reason}`);
+          if (/protocol error/.test(e.reason)) this.violation(`learner ${m.sid}: ${e.reason}`);
+          if (c) this.closeConn(c, 'learner', e.reason);
+          this.backToElection(m);
+          return;
+        case 'revalidated':
+        case 'activate':
+        case 'warn':
+          break;
+      }
+      if (m.learner !== r) return;
+    }
+  }
+
+  private count(mode: string): void {
+    this.stats.syncModes[mode] = (this.stats.syncModes[mode] ?? 0) + 1;
+  }
+
+  /** Stops whatever core runs on m, closing its connections; pending disk writes complete. */
+  private backToElection(m: Member): void {
+    this.dropCores(m, 'back to election');
+    for (const op of m.pending) this.makeDurable(m, op);
+    m.pending = [];
+    m.tree = m.history.slice();
+  }
+
+  private dropCores(m: Member, reason: string): void {
+    const leader = m.leader;
+    const conn = m.conn;
+    m.leader = null;
+    m.learner = null;
+    m.conn = null;
+    m.serving = false;
+    if (conn) this.closeConn(conn, 'learner', reason);
+    if (leader) {
+      for (const c of this.conns.values())
+        if (c.leader === m.sid && c.open) this.closeConn(c, 'leader', reason);
+    }
+    for (const [id, c] of this.conns) if (!c.open) this.conns.delete(id);
+  }
+
+  // --- invariants ---
+
+  private violation(message: string): never {
+    throw new SimViolation(
+      `seed ${this.opts.seed}, step ${this.stepNo}: ${message}\n--- last events ---\n${this.trace.join('\n')}`,
+    );
+  }
+
+  private log(s: string): void {
+    if (this.opts.traceSize === 0) return;
+    this.trace.push(`[${this.stepNo} t=${this.now}] ${s}`);
+    if (this.trace.length > this.opts.traceSize) this.trace.shift();
+  }
+
+  /** Adds a txn to the committed sequence: known already with the same bytes, or new at its end. */
+  private addCommitted(p: Proposal, who: string): void {
+    const k = key(p);
+    const known = this.committedBy.get(p.zxid);
+    if (known !== undefined) {
+      if (known !== k) this.violation(`${who}: two different txns committed at ${hex(p.zxid)}`);
+      return;
+    }
+    const last = this.committed.at(-1)?.zxid ?? 0;
+    if (p.zxid <= last)
+      this.violation(`${who}: txn ${hex(p.zxid)} committed below the committed prefix ${hex(last)}`);
+    this.committed.push(p);
+    this.committedBy.set(p.zxid, k);
+    this.stats.committed++;
+  }
+
+  private onCommit(m: Member, l: Leader, p: Proposal): void {
+    this.addCommitted(p, `leader ${m.sid} commit`);
+    // No committed txn is lost, even one committed by an old leader after a newer one established.
+    for (const [epoch, est] of this.established) {
+      if (epoch > l.epoch && epochOf(p.zxid) < epoch && est.history.get(p.zxid) !== key(p))
+        this.violation(
+          `leader ${m.sid} commits ${hex(p.zxid)}, missing from epoch ${epoch}'s initial history`,
+        );
+    }
+  }
+
+  private onEstablished(m: Member, epoch: number, lastZxid: number): void {
+    const prior = this.established.get(epoch);
+    if (prior) this.violation(`two leaders established epoch ${epoch}: ${prior.sid} and ${m.sid}`);
+    if ((m.tree.at(-1)?.zxid ?? 0) !== lastZxid)
+      this.violation(`leader ${m.sid} established at a zxid its tree lacks`);
+    const history = new Map(m.tree.map((p) => [p.zxid, key(p)]));
+    for (const p of this.committed) {
+      if (epochOf(p.zxid) < epoch && history.get(p.zxid) !== key(p))
+        this.violation(`leader ${m.sid} of epoch ${epoch} lacks committed txn ${hex(p.zxid)}`);
+    }
+    this.established.set(epoch, { sid: m.sid, history, length: m.tree.length });
+    for (const p of m.tree) this.addCommitted(p, `leader ${m.sid} establishing epoch ${epoch}`);
+    this.stats.established++;
+    m.serving = true;
+    this.checkPrefix(m, 'established leader');
+    this.log(`leader ${m.sid} established epoch ${epoch} at ${hex(lastZxid)}`);
+  }
+
+  private onUpToDate(m: Member, epoch: number): void {
+    const est = this.established.get(epoch);
+    if (!est) this.violation(`learner ${m.sid} UPTODATE in epoch ${epoch}, which no leader established`);
+    if (m.tree.length < est!.length)
+      this.violation(
+        `learner ${m.sid} UPTODATE with ${m.tree.length} txns, its leader's history has ${est!.length}`,
+      );
+    m.serving = true;
+    this.checkPrefix(m, 'UPTODATE');
+  }
+
+  private apply(m: Member, p: Proposal): void {
+    const last = m.tree.at(-1)?.zxid ?? 0;
+    if (p.zxid <= last) this.violation(`member ${m.sid} applies ${hex(p.zxid)} after ${hex(last)}`);
+    const i = m.tree.length;
+    const c = this.committed[i];
+    if (!c || c.zxid !== p.zxid || key(c) !== key(p))
+      this.violation(
+        `member ${m.sid} applies ${hex(p.zxid)}, but committed txn #${i} is ${c ? hex(c.zxid) : 'none'}`,
+      );
+    if (!m.serving) this.checkPrefix(m, 'apply');
+    m.tree.push(p);
+    this.stats.applied++;
+  }
+
+  private checkPrefix(m: Member, when: string): void {
+    if (m.tree.length > this.committed.length)
+      this.violation(
+        `${when}: member ${m.sid} holds ${m.tree.length} txns, only ${this.committed.length} committed`,
+      );
+    for (let i = 0; i < m.tree.length; i++) {
+      if (m.tree[i]!.zxid !== this.committed[i]!.zxid || key(m.tree[i]!) !== key(this.committed[i]!))
+        this.violation(
+          `${when}: member ${m.sid}'s txn #${i} ${hex(m.tree[i]!.zxid)} is not the committed one`,
+        );
+    }
+  }
+
+  private checkEveryStep(): void {
+    for (const m of this.members.values()) {
+      if (!m.alive || !m.serving) continue;
+      const n = m.tree.length;
+      if (n > this.committed.length) this.violation(`member ${m.sid} serves uncommitted txns`);
+      if (n > 0 && m.tree[n - 1]!.zxid !== this.committed[n - 1]!.zxid)
+        this.violation(`member ${m.sid} serves a tree that is not a prefix of the committed txns`);
+    }
+  }
+}
