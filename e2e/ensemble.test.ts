@@ -1,0 +1,205 @@
+// Multi-process ensembles on loopback with real clients: roles, observers fed by INFORM only,
+// observers' votes not counting, failover under load without losing acknowledged writes, and
+// observers catching up by DIFF and by SNAP.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ZkConnection } from '../peer/client/connection.ts';
+import { Err } from '../peer/protocol/constants.ts';
+import { type Ensemble, startEnsemble } from './lib/ensemble.ts';
+
+async function connect(e: Ensemble, sid: number): Promise<ZkConnection> {
+  return ZkConnection.connect({ port: e.members.get(sid)!.clientPort, timeOut: 10_000 });
+}
+
+function packetsReceived(e: Ensemble, sid: number, type: string): number {
+  const re = new RegExp(`"input":"packet ${type} `, 'g');
+  return e.members.get(sid)!.output.match(re)?.length ?? 0;
+}
+
+async function until(what: string, ms: number, cond: () => Promise<boolean> | boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('3 voters + 2 observers', () => {
+  let e: Ensemble;
+  before(async () => {
+    e = await startEnsemble({ voters: 3, observers: 2, logLevel: 'debug' });
+    await e.waitFormed();
+  });
+  after(() => e.close());
+
+  test('one leader, two followers, two observers; writes anywhere are read everywhere', async () => {
+    const modes = await Promise.all([1, 2, 3, 4, 5].map((sid) => e.mode(sid)));
+    assert.equal(modes.filter((m) => m === 'leader').length, 1);
+    assert.equal(modes.filter((m) => m === 'follower').length, 2);
+    assert.deepEqual(modes.slice(3), ['observer', 'observer']);
+    const viaObserver = await connect(e, 4);
+    const viaFollower = await connect(e, modes.indexOf('follower') + 1);
+    for (let i = 0; i < 20; i++) {
+      const c = i % 2 === 0 ? viaObserver : viaFollower;
+      assert.equal((await c.create(`/n${i}`, `v${i}`)).err, Err.OK);
+    }
+    for (const sid of [1, 2, 3, 4, 5]) {
+      const c = await connect(e, sid);
+      assert.equal((await c.sync('/')).err, Err.OK);
+      const r = await c.getChildren('/');
+      assert.equal(
+        (r as { children: string[] }).children.filter((n) => n.startsWith('n')).length,
+        20,
+        `member ${sid}`,
+      );
+      const d = await c.getData('/n19');
+      assert.equal((d as { data: Buffer }).data.toString(), 'v19');
+      c.destroy();
+    }
+    viaObserver.destroy();
+    viaFollower.destroy();
+  });
+
+  test('observers get INFORM and never PROPOSAL; followers get PROPOSAL and COMMIT', async () => {
+    const leader = await e.waitFormed();
+    const c = await connect(e, leader);
+    for (let i = 0; i < 5; i++) assert.equal((await c.create(`/p${i}`, 'x')).err, Err.OK);
+    c.destroy();
+    await until('observers to see the writes', 5000, () => packetsReceived(e, 4, 'INFORM') >= 5);
+    for (const sid of [4, 5]) {
+      assert.ok(packetsReceived(e, sid, 'INFORM') >= 5, `observer ${sid} got INFORMs`);
+      assert.equal(packetsReceived(e, sid, 'PROPOSAL'), 0, `observer ${sid} got no PROPOSAL`);
+      assert.equal(packetsReceived(e, sid, 'COMMIT'), 0, `observer ${sid} got no COMMIT`);
+    }
+    for (const sid of [1, 2, 3].filter((s) => s !== leader)) {
+      assert.ok(packetsReceived(e, sid, 'PROPOSAL') >= 5, `follower ${sid} got PROPOSALs`);
+      assert.equal(packetsReceived(e, sid, 'INFORM'), 0);
+    }
+  });
+});
+
+describe("observers' votes do not count", () => {
+  let e: Ensemble;
+  before(async () => {
+    e = await startEnsemble({ voters: 3, observers: 2 });
+    await e.waitFormed();
+  });
+  after(() => e.close());
+
+  test('one voter and two observers (3 of 5 members) cannot elect a leader', async () => {
+    await e.kill9(2);
+    await e.kill9(3);
+    // If observers voted, member 1 plus the two observers would be a majority of five.
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const modes = await Promise.all([1, 4, 5].map((sid) => e.mode(sid)));
+      assert.ok(!modes.includes('leader'), `nobody leads without a voter quorum (${modes.join(',')})`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    e.start(3);
+    const leader = await e.waitFormed();
+    assert.ok([1, 3].includes(leader), 'a voter leads once two voters are up');
+  });
+});
+
+describe('failover under write load', () => {
+  let e: Ensemble;
+  before(async () => {
+    e = await startEnsemble({ voters: 3, observers: 1 });
+    await e.waitFormed();
+  });
+  after(() => e.close());
+
+  test('kill -9 of the leader: a new leader is elected, observer clients carry on, no acknowledged write is lost', async () => {
+    const leader = await e.waitFormed();
+    const acked = new Set<string>();
+    let stop = false;
+    let failures = 0;
+    const writer = async (name: string) => {
+      let conn: ZkConnection | null = null;
+      let i = 0;
+      while (!stop) {
+        try {
+          conn ??= await connect(e, 4);
+          const path = `/${name}-${i}`;
+          const r = await conn.create(path, 'x');
+          if (r.err === Err.OK || r.err === Err.NODEEXISTS) {
+            if (r.err === Err.OK) acked.add(path);
+            i++;
+          }
+        } catch {
+          failures++;
+          conn?.destroy();
+          conn = null;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      conn?.destroy();
+    };
+    const writers = [writer('a'), writer('b'), writer('c')];
+    await until('some writes', 10_000, () => acked.size >= 30);
+    const before = acked.size;
+    await e.kill9(leader);
+    await until('writes after the failover', 30_000, () => acked.size >= before + 30);
+    stop = true;
+    await Promise.all(writers);
+    const newLeader = await e.waitFormed();
+    assert.notEqual(newLeader, leader);
+    for (const sid of [1, 2, 3, 4].filter((s) => s !== leader)) {
+      const c = await connect(e, sid);
+      await c.sync('/');
+      const children = ((await c.getChildren('/')) as { children: string[] }).children;
+      for (const path of acked)
+        assert.ok(children.includes(path.slice(1)), `member ${sid} has acknowledged ${path}`);
+      c.destroy();
+    }
+    assert.ok(failures > 0, 'the clients did see the failover');
+  });
+});
+
+describe('observer catch-up', () => {
+  let e: Ensemble;
+  before(async () => {
+    e = await startEnsemble({ voters: 3, observers: 1, logLevel: 'debug' });
+    await e.waitFormed();
+  });
+  after(() => e.close());
+
+  async function writeMany(n: number, prefix: string): Promise<void> {
+    const c = await connect(e, 1);
+    const batch: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) batch.push(c.create(`/${prefix}${i}`, 'x'));
+    const results = (await Promise.all(batch)) as { err: number }[];
+    assert.ok(results.every((r) => r.err === Err.OK));
+    c.destroy();
+  }
+
+  async function observerHas(prefix: string, n: number): Promise<boolean> {
+    const c = await connect(e, 4).catch(() => null);
+    if (!c) return false;
+    const kids = ((await c.getChildren('/')) as { children?: string[] }).children ?? [];
+    c.destroy();
+    return kids.filter((k) => k.startsWith(prefix)).length === n;
+  }
+
+  test('a restarted observer that missed a few txns catches up by DIFF, after many by SNAP', async () => {
+    // First give the observer a history inside the leader's committed log.
+    await writeMany(5, 'warm');
+    await until('the observer to have the first writes', 20_000, () => observerHas('warm', 5));
+    await e.stop(4);
+    await writeMany(10, 'few');
+    e.members.get(4)!.output = '';
+    e.start(4);
+    await until('the observer to catch up', 20_000, () => observerHas('few', 10));
+    assert.ok(packetsReceived(e, 4, 'DIFF') >= 1, 'synced by DIFF');
+    assert.equal(packetsReceived(e, 4, 'SNAP'), 0);
+
+    await e.stop(4);
+    await writeMany(700, 'many');
+    e.members.get(4)!.output = '';
+    e.start(4);
+    await until('the observer to catch up', 20_000, () => observerHas('many', 700));
+    assert.ok(packetsReceived(e, 4, 'SNAP') >= 1, 'synced by SNAP after more than the committed log holds');
+  });
+});

@@ -1,0 +1,159 @@
+// Starts an ensemble of peer processes on loopback: voters and observers, each with its own data
+// dir, myid and ports, so tests can kill, restart and query members by sid.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fourLetterWord, freePort, REPO_ROOT } from './servers.ts';
+
+export interface MemberSpec {
+  sid: number;
+  observer: boolean;
+  clientPort: number;
+  quorumPort: number;
+  electionPort: number;
+  dataDir: string;
+  configPath: string;
+}
+
+export interface Member extends MemberSpec {
+  process: ChildProcess | null;
+  output: string;
+}
+
+export interface Ensemble {
+  members: Map<number, Member>;
+  root: string;
+  start(sid: number): void;
+  kill9(sid: number): Promise<void>;
+  stop(sid: number): Promise<void>;
+  /** `Mode:` from srvr, or null when the member does not serve. */
+  mode(sid: number): Promise<string | null>;
+  /** Waits until every running member serves and exactly one leads; returns the leader's sid. */
+  waitFormed(timeoutMs?: number): Promise<number>;
+  connectString(sids?: number[]): string;
+  close(): Promise<void>;
+}
+
+export interface EnsembleOptions {
+  voters: number;
+  observers: number;
+  /** Extra zoo.cfg lines. */
+  config?: Record<string, string | number>;
+  /** LOG_LEVEL for the members (debug shows every Zab packet received). */
+  logLevel?: string;
+}
+
+export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
+  const root = mkdtempSync(join(tmpdir(), 'zke-ensemble-'));
+  const specs: MemberSpec[] = [];
+  const total = opts.voters + opts.observers;
+  for (let sid = 1; sid <= total; sid++) {
+    const dataDir = join(root, `m${sid}`);
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, 'myid'), `${sid}\n`);
+    specs.push({
+      sid,
+      observer: sid > opts.voters,
+      clientPort: await freePort(),
+      quorumPort: await freePort(),
+      electionPort: await freePort(),
+      dataDir,
+      configPath: join(dataDir, 'zoo.cfg'),
+    });
+  }
+  const serverLines = specs.map(
+    (s) => `server.${s.sid}=127.0.0.1:${s.quorumPort}:${s.electionPort}${s.observer ? ':observer' : ''}`,
+  );
+  for (const s of specs) {
+    const lines = {
+      tickTime: 200,
+      initLimit: 10,
+      syncLimit: 5,
+      dataDir: s.dataDir,
+      clientPort: s.clientPort,
+      clientPortAddress: '127.0.0.1',
+      maxClientCnxns: 0,
+      '4lw.commands.whitelist': '*',
+      ...(s.observer ? { peerType: 'observer' } : {}),
+      ...opts.config,
+    };
+    writeFileSync(
+      s.configPath,
+      `${Object.entries(lines)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n')}\n${serverLines.join('\n')}\n`,
+    );
+  }
+  const members = new Map<number, Member>(specs.map((s) => [s.sid, { ...s, process: null, output: '' }]));
+  const ensemble: Ensemble = {
+    members,
+    root,
+    start(sid) {
+      const m = members.get(sid)!;
+      if (m.process && m.process.exitCode === null && m.process.signalCode === null) return;
+      const p = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'zkensemble'), 'peer', m.configPath], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LOG_LEVEL: opts.logLevel ?? 'info' },
+      });
+      const keep = (c: Buffer) => {
+        m.output += c.toString();
+        if (m.output.length > 4_000_000) m.output = m.output.slice(-2_000_000);
+      };
+      p.stdout?.on('data', keep);
+      p.stderr?.on('data', keep);
+      m.process = p;
+    },
+    async kill9(sid) {
+      const p = members.get(sid)!.process;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGKILL');
+      await exited;
+    },
+    async stop(sid) {
+      const p = members.get(sid)!.process;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+    async mode(sid) {
+      const m = members.get(sid)!;
+      const text = await fourLetterWord('127.0.0.1', m.clientPort, 'srvr', 1000).catch(() => '');
+      return /Mode: (\S+)/.exec(text)?.[1] ?? null;
+    },
+    async waitFormed(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const running = [...members.values()].filter(
+          (m) => m.process && m.process.exitCode === null && m.process.signalCode === null,
+        );
+        const modes = await Promise.all(running.map((m) => ensemble.mode(m.sid)));
+        const leaders = running.filter((_, i) => modes[i] === 'leader');
+        if (modes.every((x) => x !== null) && leaders.length === 1) return leaders[0]!.sid;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `ensemble did not form: ${running.map((m, i) => `${m.sid}=${modes[i]}`).join(' ')}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    connectString(sids) {
+      return [...members.values()]
+        .filter((m) => !sids || sids.includes(m.sid))
+        .map((m) => `127.0.0.1:${m.clientPort}`)
+        .join(',');
+    },
+    async close() {
+      await Promise.all([...members.keys()].map((sid) => ensemble.stop(sid)));
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  for (const sid of members.keys()) ensemble.start(sid);
+  return ensemble;
+}
