@@ -2,15 +2,19 @@
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, isStandalone, parseZooConfig, type ZooConfig } from './config/zoocfg.ts';
+import { connectString, prepareLocalEnsemble, spawnMember } from './ensemble/local.ts';
 import { type RunningMember, startMember } from './ensemble/member.ts';
 import { log } from './log.ts';
 import { type RunningPeer, startPeer } from './peer.ts';
 
 const USAGE = `usage: zkensemble <command>
   peer CONFIG     run one server from a ZooKeeper zoo.cfg (standalone when it lists no other servers)
-  local           run a standalone server on 127.0.0.1:2181 with a temporary data dir
+  local [--voters N --observers M]
+                  run a standalone peer on 127.0.0.1:2181, or a loopback ensemble of N voters and
+                  M observers (one process each), with temporary data dirs
   bench [opts]    load-test the peer side by side with Apache ZooKeeper (see 'bench --help')
   operator        run the Kubernetes operator (not available yet)`;
 
@@ -101,17 +105,72 @@ async function startOrExit(cfg: ZooConfig): Promise<RunningPeer> {
   }
 }
 
-async function runLocal(_args: string[]): Promise<void> {
+async function runLocal(args: string[]): Promise<void> {
+  const flag = (name: string, dflt: number) => {
+    const i = args.indexOf(name);
+    if (i === -1) return dflt;
+    const v = Number(args[i + 1]);
+    if (!Number.isInteger(v) || v < 0) {
+      console.error(`zkensemble local: ${name} needs a whole number`);
+      process.exit(2);
+    }
+    return v;
+  };
+  const voters = flag('--voters', 0);
+  const observers = flag('--observers', 0);
   const dataDir = mkdtempSync(join(tmpdir(), 'zkensemble-local-'));
-  const cfg = parseZooConfig(
-    `tickTime=2000\ndataDir=${dataDir}\nclientPort=2181\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n`,
-  );
-  const peer = await startOrExit(cfg);
-  console.log(
-    `zkensemble: standalone peer ready; connect string ${peer.host}:${peer.port} (data in ${dataDir})`,
-  );
-  await serveUntilSignal(peer);
+  if (voters === 0) {
+    if (observers > 0) {
+      console.error('zkensemble local: observers need voters (--voters N)');
+      process.exit(2);
+    }
+    const cfg = parseZooConfig(
+      `tickTime=2000\ndataDir=${dataDir}\nclientPort=2181\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n`,
+    );
+    const peer = await startOrExit(cfg);
+    console.log(
+      `zkensemble: standalone peer ready; connect string ${peer.host}:${peer.port} (data in ${dataDir})`,
+    );
+    await serveUntilSignal(peer);
+  } else {
+    await serveUntilSignal(await startLocalEnsemble(dataDir, voters, observers));
+  }
   rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** Runs one peer process per member, prints the connect string once a leader serves. */
+async function startLocalEnsemble(
+  root: string,
+  voters: number,
+  observers: number,
+): Promise<{ stop(): Promise<void> }> {
+  const members = await prepareLocalEnsemble(root, voters, observers);
+  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'zkensemble');
+  const procs = members.map((m) => {
+    const p = spawnMember(bin, m, process.env);
+    p.stdout?.on('data', (c: Buffer) => process.stdout.write(c));
+    p.stderr?.on('data', (c: Buffer) => process.stderr.write(c));
+    return p;
+  });
+  console.log(
+    `zkensemble: local ensemble of ${voters} voters and ${observers} observers starting (data in ${root})\n` +
+      `connect string ${connectString(members)}`,
+  );
+  return {
+    async stop() {
+      await Promise.all(
+        procs.map(
+          (p) =>
+            new Promise<void>((resolve) => {
+              if (p.exitCode !== null || p.signalCode !== null) return resolve();
+              p.once('exit', () => resolve());
+              p.kill('SIGTERM');
+              setTimeout(() => p.kill('SIGKILL'), 5000).unref();
+            }),
+        ),
+      );
+    },
+  };
 }
 
 async function serveUntilSignal(peer: { stop(): Promise<void> }): Promise<void> {

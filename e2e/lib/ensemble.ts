@@ -1,21 +1,14 @@
 // Starts an ensemble of peer processes on loopback: voters and observers, each with its own data
 // dir, myid and ports, so tests can kill, restart and query members by sid.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fourLetterWord, freePort, REPO_ROOT } from './servers.ts';
+import { type LocalMember, prepareLocalEnsemble, spawnMember } from '../../peer/ensemble/local.ts';
+import { fourLetterWord, REPO_ROOT } from './servers.ts';
 
-export interface MemberSpec {
-  sid: number;
-  observer: boolean;
-  clientPort: number;
-  quorumPort: number;
-  electionPort: number;
-  dataDir: string;
-  configPath: string;
-}
+type MemberSpec = LocalMember;
 
 export interface Member extends MemberSpec {
   process: ChildProcess | null;
@@ -47,45 +40,7 @@ export interface EnsembleOptions {
 
 export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
   const root = mkdtempSync(join(tmpdir(), 'zke-ensemble-'));
-  const specs: MemberSpec[] = [];
-  const total = opts.voters + opts.observers;
-  for (let sid = 1; sid <= total; sid++) {
-    const dataDir = join(root, `m${sid}`);
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(join(dataDir, 'myid'), `${sid}\n`);
-    specs.push({
-      sid,
-      observer: sid > opts.voters,
-      clientPort: await freePort(),
-      quorumPort: await freePort(),
-      electionPort: await freePort(),
-      dataDir,
-      configPath: join(dataDir, 'zoo.cfg'),
-    });
-  }
-  const serverLines = specs.map(
-    (s) => `server.${s.sid}=127.0.0.1:${s.quorumPort}:${s.electionPort}${s.observer ? ':observer' : ''}`,
-  );
-  for (const s of specs) {
-    const lines = {
-      tickTime: 200,
-      initLimit: 10,
-      syncLimit: 5,
-      dataDir: s.dataDir,
-      clientPort: s.clientPort,
-      clientPortAddress: '127.0.0.1',
-      maxClientCnxns: 0,
-      '4lw.commands.whitelist': '*',
-      ...(s.observer ? { peerType: 'observer' } : {}),
-      ...opts.config,
-    };
-    writeFileSync(
-      s.configPath,
-      `${Object.entries(lines)
-        .map(([k, v]) => `${k}=${v}`)
-        .join('\n')}\n${serverLines.join('\n')}\n`,
-    );
-  }
+  const specs: MemberSpec[] = await prepareLocalEnsemble(root, opts.voters, opts.observers, opts.config);
   const members = new Map<number, Member>(specs.map((s) => [s.sid, { ...s, process: null, output: '' }]));
   const ensemble: Ensemble = {
     members,
@@ -93,9 +48,9 @@ export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
     start(sid) {
       const m = members.get(sid)!;
       if (m.process && m.process.exitCode === null && m.process.signalCode === null) return;
-      const p = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'zkensemble'), 'peer', m.configPath], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, LOG_LEVEL: opts.logLevel ?? 'info' },
+      const p = spawnMember(join(REPO_ROOT, 'bin', 'zkensemble'), m, {
+        ...process.env,
+        LOG_LEVEL: opts.logLevel ?? 'info',
       });
       const keep = (c: Buffer) => {
         m.output += c.toString();
