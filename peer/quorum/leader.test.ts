@@ -446,6 +446,30 @@ describe('Leader: broadcast', () => {
     assert.deepEqual(c[0], { type: 'apply', zxid: z(2, 2), data: Buffer.from('2') });
   });
 
+  test('a follower that reconnects loses the ACKs it sent before: it may truncate them away', () => {
+    // Found by the simulation (the bug seems to exist in ZooKeeper's Leader too): follower 2 logs and
+    // acks (2,1); it reconnects, gets TRUNC to the last committed zxid (its log is past it) and the
+    // proposal again; if it crashed before logging it anew, a commit counted on its old ACK would rest
+    // on one copy only.
+    const l = newLeader();
+    establish(l);
+    l.step({ kind: 'propose', zxid: z(2, 1), data: Buffer.from('1') });
+    assert.deepEqual(l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 1)) }), []);
+    l.step({ kind: 'connected', conn: 12 });
+    const info = l.step({ kind: 'packet', conn: 12, packet: learnerInfo(PacketType.FOLLOWERINFO, 2, 2) });
+    assert.deepEqual(info[0], { type: 'close', conn: 2, reason: 'replaced by a new connection from sid 2' });
+    const sync = l.step({
+      kind: 'packet',
+      conn: 12,
+      packet: packet(PacketType.ACKEPOCH, z(2, 1), encodeAckEpoch(-1)),
+    });
+    assert.deepEqual(types(sends(sync)), ['TRUNC', 'PROPOSAL', 'NEWLEADER']);
+    assert.deepEqual(l.step({ kind: 'fsynced', zxid: z(2, 1) }), [], 'the old ACK does not count any more');
+    l.step({ kind: 'packet', conn: 12, packet: packet(PacketType.ACK, z(2, 0)) });
+    const c = l.step({ kind: 'packet', conn: 12, packet: packet(PacketType.ACK, z(2, 1)) });
+    assert.equal(c[0]?.type, 'apply');
+  });
+
   test('a learner far behind gets a snapshot; one ahead in the same epoch is truncated', () => {
     const l = new Leader({
       sid: 1,

@@ -489,6 +489,11 @@ export class Leader {
     if (!this.newLeaderAcks.has(this.sid) || !this.verifier.containsQuorum(this.newLeaderAcks)) return;
     this.enterPhase('broadcast');
     this.lastPing = this.now;
+    // ZooKeeper's tick count starts with broadcast, so every learner already connected counts as
+    // synced for initLimit + syncLimit ticks from here unless it speaks (tickOfNextAckDeadline).
+    const t = this.timing;
+    for (const c of this.conns.values())
+      c.ackDeadline = Math.max(c.ackDeadline, this.now + (t.initLimit + t.syncLimit) * t.tickTime);
     out.push({ type: 'established', epoch: this._epoch, lastZxid: this.lastCommitted });
     for (const c of this.conns.values()) if (c.phase === 'acked') this.sendUpToDate(c, out);
   }
@@ -496,6 +501,7 @@ export class Leader {
   private sendUpToDate(c: Conn, out: LeaderEffect[]): void {
     this.send(c, packet(PacketType.UPTODATE, -1), out);
     c.phase = 'uptodate';
+    c.lastHeard = this.now; // the syncLimit read timeout starts now
   }
 
   private startSync(c: Conn, out: LeaderEffect[]): void {
@@ -802,7 +808,8 @@ export class Leader {
       return;
     }
     for (const c of [...this.conns.values()]) {
-      const limit = c.phase === 'acked' || c.phase === 'uptodate' ? t.syncLimit : t.initLimit;
+      // initLimit until UPTODATE: a learner that acked NEWLEADER waits silently for the quorum.
+      const limit = c.phase === 'uptodate' ? t.syncLimit : t.initLimit;
       if (this.now - c.lastHeard > limit * t.tickTime) this.close(c, 'read timeout', out);
     }
     if (this._phase !== 'broadcast' || this.now - this.lastPing < t.tickTime / 2) return;

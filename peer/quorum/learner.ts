@@ -81,7 +81,10 @@ export type LearnerEffect =
   | { type: 'truncate-log'; zxid: number }
   /** Write a snapshot of the tree as loaded from the leader's SNAP; report `snapshotted`. */
   | { type: 'take-snapshot'; zxid: number }
-  /** A committed txn, in zxid order: apply it to the tree and answer its client if it is ours. */
+  /**
+   * A committed txn, in zxid order: apply it to the tree and answer its client if it is ours. Only
+   * from UPTODATE on (txns committed during the sync are applied then, in one go).
+   */
   | { type: 'apply'; zxid: number; data: Buffer }
   /** UPTODATE: start serving clients. */
   | { type: 'uptodate'; epoch: number }

@@ -28,13 +28,13 @@
 //     UPTODATE holds at least its leader's initial history
 //   - SYNC: when a learner's sync completes it has applied what its leader had proposed when it
 //     processed the sync
-//   - observers never receive PROPOSAL or COMMIT from our leader after UPTODATE... in fact never
-//     PROPOSAL at all (they are synced with INFORM), and never send an ACK for a txn
+//   - observers never receive a PROPOSAL from our leader (they are synced with INFORM) nor a
+//     COMMIT, and never send an ACK for a txn
 //   - no protocol error ever happens between our own cores
 
 import { encodeTxnEntry } from '../../jute/txn.ts';
 import { Leader, type LeaderEffect, type LeaderInput } from '../leader.ts';
-import { Learner, type LearnerEffect } from '../learner.ts';
+import { Learner, type LearnerEffect, type LearnerOptions } from '../learner.ts';
 import {
   decodeRequest,
   encodeQuorumPacket,
@@ -44,7 +44,6 @@ import {
   packetTypeName,
   type QuorumPacket,
   QuorumPacketDecoder,
-  requestPacket,
 } from '../packets.ts';
 import { counterOf, epochOf, hex, type Proposal, type ZabTiming } from '../zab-common.ts';
 import { verifierFor } from '../zab-testutil.ts';
@@ -130,6 +129,8 @@ export interface SimOptions {
   faults?: boolean;
   /** Keep a trace of the last events (printed on a violation). */
   traceSize?: number;
+  /** Builds the learner cores (tests inject broken ones to show the checks catch them). */
+  learnerFactory?: (o: LearnerOptions) => Learner;
 }
 
 export interface SimStats {
@@ -195,6 +196,7 @@ export class Cluster {
       pBestLeader: 0.8,
       faults: true,
       traceSize: 300,
+      learnerFactory: (lo) => new Learner(lo),
       ...o,
     };
     this.rng = new Rng(o.seed);
@@ -444,7 +446,7 @@ export class Cluster {
 
   private clientWrite(): void {
     const serving = [...this.members.values()].filter(
-      (m) => m.alive && ((m.leader && m.leader.phase === 'broadcast') || (m.learner && m.learner.serving)),
+      (m) => m.alive && ((m.leader && m.leader.phase === 'broadcast') || m.learner?.serving),
     );
     if (serving.length === 0) return;
     const m = this.rng.pick(serving);
@@ -613,7 +615,7 @@ export class Cluster {
 
   private follow(m: Member, l: Member): void {
     const observer = !m.voter;
-    m.learner = new Learner({
+    m.learner = this.opts.learnerFactory({
       sid: m.sid,
       role: observer ? 'observer' : 'follower',
       timing: TIMING,
