@@ -19,8 +19,8 @@ import {
 import { DEBIAN_PYTHON, type RunningServer, type ServerKind, startServer } from './lib/servers.ts';
 
 const TARGET = (process.env.ZKE_TARGET ?? 'peer') as ServerKind;
-if (TARGET !== 'peer' && TARGET !== 'zookeeper')
-  throw new Error(`ZKE_TARGET must be zookeeper or peer, not ${TARGET}`);
+if (TARGET !== 'peer' && TARGET !== 'zookeeper' && TARGET !== 'observer')
+  throw new Error(`ZKE_TARGET must be zookeeper, peer or observer, not ${TARGET}`);
 
 /** Starts a fresh server of the target kind for one describe block and stops it afterwards. */
 function withServer(): { get(): RunningServer } {

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prepareLocalEnsemble, spawnMember } from '../../peer/ensemble/local.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ZK_CLASSPATH = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar';
@@ -16,7 +17,8 @@ export const CLI_MT = '/usr/lib/zookeeper/bin/cli_mt';
 /** Debian's python3, which has python3-kazoo (a pyenv python3 on PATH would not). */
 export const DEBIAN_PYTHON = '/usr/bin/python3';
 
-export type ServerKind = 'peer' | 'zookeeper';
+/** `observer`: a peer ensemble of one voter and one observer; clients talk to the observer. */
+export type ServerKind = 'peer' | 'zookeeper' | 'observer';
 
 export interface ServerOptions {
   /** Extra zoo.cfg lines. */
@@ -107,6 +109,7 @@ function renderConfig(lines: Record<string, string | number>): string {
 }
 
 export async function startServer(kind: ServerKind, opts: ServerOptions = {}): Promise<RunningServer> {
+  if (kind === 'observer') return startObserver(opts);
   const host = '127.0.0.1';
   const port = opts.port ?? (await freePort());
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), `zke-${kind}-`));
@@ -184,6 +187,61 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
   } catch (e) {
     await server.stop();
     throw new Error(`${(e as Error).message}\n--- ${kind} output ---\n${out}`);
+  }
+  return server;
+}
+
+/** One voter and one observer; the returned server is the observer (its client port and process). */
+async function startObserver(opts: ServerOptions): Promise<RunningServer> {
+  const root = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'zke-observer-'));
+  const members = await prepareLocalEnsemble(root, 1, 1, {
+    extendedTypesEnabled: 'true',
+    ...opts.config,
+  });
+  const bin = join(REPO_ROOT, 'bin', 'zkensemble');
+  const env = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...opts.env };
+  const procs = members.map((m) => spawnMember(bin, m, env));
+  const observer = members[1]!;
+  const proc = procs[1]!;
+  let out = '';
+  proc.stdout?.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-200_000)));
+  proc.stderr?.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-200_000)));
+  const stopAll = async (signal: NodeJS.Signals) => {
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.exitCode !== null || p.signalCode !== null) return resolve();
+            p.once('exit', () => resolve());
+            p.kill(signal);
+            setTimeout(() => p.kill('SIGKILL'), 5000).unref();
+          }),
+      ),
+    );
+  };
+  const server: RunningServer = {
+    kind: 'observer',
+    port: observer.clientPort,
+    host: '127.0.0.1',
+    connectString: `127.0.0.1:${observer.clientPort}`,
+    dataDir: observer.dataDir,
+    configPath: observer.configPath,
+    pid: proc.pid!,
+    process: proc,
+    output: () => out,
+    async stop() {
+      await stopAll('SIGTERM');
+      if (!opts.keepData && !opts.dataDir) rmSync(root, { recursive: true, force: true });
+    },
+    async kill9() {
+      await stopAll('SIGKILL');
+    },
+  };
+  try {
+    await waitForPort('127.0.0.1', observer.clientPort, 30_000, proc);
+  } catch (e) {
+    await server.stop();
+    throw new Error(`${(e as Error).message}\n--- observer output ---\n${out}`);
   }
   return server;
 }
