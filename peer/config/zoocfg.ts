@@ -28,6 +28,8 @@ export interface ZooConfig {
   maxSessionTimeout: number;
   initLimit: number;
   syncLimit: number;
+  /** Silence an observer and its leader tolerate once synced, in ticks; 0 means 2 × syncLimit. */
+  observerSyncLimit: number;
   snapCount: number;
   snapSizeLimitInKb: number;
   preAllocSizeKb: number;
@@ -87,6 +89,7 @@ const SETTERS: Record<string, Setter> = {
   maxSessionTimeout: (c, v, l, k) => (c.maxSessionTimeout = int(-1)(v, l, k)),
   initLimit: (c, v, l, k) => (c.initLimit = positive(v, l, k)),
   syncLimit: (c, v, l, k) => (c.syncLimit = positive(v, l, k)),
+  observerSyncLimit: (c, v, l, k) => (c.observerSyncLimit = positive(v, l, k)),
   snapCount: (c, v, l, k) => (c.snapCount = int(2)(v, l, k)),
   snapSizeLimitInKb: (c, v, l, k) => (c.snapSizeLimitInKb = int(-1)(v, l, k)),
   preAllocSize: (c, v, l, k) => (c.preAllocSizeKb = positive(v, l, k)),
@@ -154,6 +157,7 @@ export function defaults(): ZooConfig {
     maxSessionTimeout: -1,
     initLimit: 10,
     syncLimit: 5,
+    observerSyncLimit: 0,
     snapCount: 100000,
     snapSizeLimitInKb: 4194304,
     preAllocSizeKb: 65536,

@@ -166,7 +166,12 @@ abstract class Role {
 
   protected get timing(): ZabTiming {
     const c = this.ctx.cfg;
-    return { tickTime: c.tickTime, initLimit: c.initLimit, syncLimit: c.syncLimit };
+    return {
+      tickTime: c.tickTime,
+      initLimit: c.initLimit,
+      syncLimit: c.syncLimit,
+      observerSyncLimit: c.observerSyncLimit || 2 * c.syncLimit,
+    };
   }
 
   protected abstract input(i: unknown): void;

@@ -572,3 +572,35 @@ describe('Leader: broadcast', () => {
     assert.ok(out.some((x) => x.type === 'stopped'));
   });
 });
+
+describe('Leader: observer timeouts', () => {
+  test('a silent observer is dropped after observerSyncLimit ticks, not syncLimit', () => {
+    const t = { ...timing, observerSyncLimit: 20 };
+    const l = new Leader({
+      sid: 1,
+      verifier: verifierFor([1, 2, 3], [4]),
+      timing: t,
+      acceptedEpoch: 1,
+      currentEpoch: 1,
+      lastZxid: z(1, 3),
+      committedLog: [prop(1, 1), prop(1, 2), prop(1, 3)],
+      now: 0,
+    });
+    establish(l);
+    l.step({ kind: 'connected', conn: 4 });
+    l.step({ kind: 'packet', conn: 4, packet: learnerInfo(PacketType.OBSERVERINFO, 4, 1) });
+    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACKEPOCH, z(1, 3), encodeAckEpoch(1)) });
+    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACK, z(2, 0)) });
+    const closedObserver = (effects: LeaderEffect[]) =>
+      effects.some((e) => e.type === 'close' && e.conn === 4);
+    let closedAt = -1;
+    for (let tick = 1; tick <= 25 && closedAt < 0; tick++) {
+      const now = tick * t.tickTime;
+      // The follower keeps answering; the observer says nothing.
+      l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.PING, z(2, 0)) });
+      if (closedObserver(l.step({ kind: 'tick', now }))) closedAt = tick;
+    }
+    assert.equal(closedAt, t.observerSyncLimit + 1, 'closed on the first tick past observerSyncLimit');
+    assert.ok(closedAt > t.syncLimit + 1);
+  });
+});

@@ -43,6 +43,7 @@ import {
   hex,
   makeZxid,
   type Proposal,
+  syncLimitFor,
   type Verifier,
   type WarnEffect,
   type ZabTiming,
@@ -809,7 +810,7 @@ export class Leader {
     }
     for (const c of [...this.conns.values()]) {
       // initLimit until UPTODATE: a learner that acked NEWLEADER waits silently for the quorum.
-      const limit = c.phase === 'uptodate' ? t.syncLimit : t.initLimit;
+      const limit = c.phase === 'uptodate' ? syncLimitFor(t, c.kind) : t.initLimit;
       if (this.now - c.lastHeard > limit * t.tickTime) this.close(c, 'read timeout', out);
     }
     if (this._phase !== 'broadcast' || this.now - this.lastPing < t.tickTime / 2) return;
@@ -827,7 +828,7 @@ export class Leader {
     for (const c of [...this.conns.values()]) {
       if (!this.isForwarding(c)) continue;
       const oldest = c.unacked[0];
-      if (oldest && this.now - oldest.sentAt >= t.syncLimit * t.tickTime) {
+      if (oldest && this.now - oldest.sentAt >= syncLimitFor(t, c.kind) * t.tickTime) {
         this.close(c, 'Closing connection to peer due to transaction timeout', out);
         continue;
       }

@@ -358,3 +358,44 @@ describe('Learner: broadcast', () => {
     ]);
   });
 });
+
+describe('Learner: timeouts', () => {
+  function syncedWith(role: LearnerRole, t: typeof timing & { observerSyncLimit?: number }): Learner {
+    const l = new Learner({
+      sid: 2,
+      role,
+      timing: t,
+      acceptedEpoch: 1,
+      currentEpoch: 1,
+      lastLoggedZxid: z(1, 2),
+      configVersion: 0,
+      now: 0,
+    });
+    handshake(l);
+    pkt(l, packet(PacketType.DIFF, z(1, 2)));
+    pkt(l, packet(PacketType.NEWLEADER, z(2, 0)));
+    l.step({ kind: 'persisted', which: 'current', epoch: 2 });
+    pkt(l, packet(PacketType.UPTODATE, -1));
+    return l;
+  }
+  const stopped = (effects: LearnerEffect[]) => effects.some((e) => e.type === 'stopped');
+
+  test('observers tolerate a silent leader for observerSyncLimit ticks, followers for syncLimit', () => {
+    const t = { ...timing, observerSyncLimit: 20 };
+    const follower = syncedWith('follower', t);
+    const observer = syncedWith('observer', t);
+    const silentFor = (ticks: number) => ({ kind: 'tick' as const, now: ticks * t.tickTime + 1 });
+    assert.equal(
+      stopped(follower.step(silentFor(t.syncLimit))),
+      true,
+      'the follower gives up after syncLimit',
+    );
+    assert.equal(stopped(observer.step(silentFor(t.syncLimit))), false, 'the observer waits longer');
+    assert.equal(stopped(observer.step(silentFor(t.observerSyncLimit))), true, 'until observerSyncLimit');
+  });
+
+  test('without observerSyncLimit observers use syncLimit', () => {
+    const observer = syncedWith('observer', timing);
+    assert.equal(stopped(observer.step({ kind: 'tick', now: timing.syncLimit * timing.tickTime + 1 })), true);
+  });
+});

@@ -44,6 +44,7 @@ import {
   hex,
   makeZxid,
   type Proposal,
+  syncLimitFor,
   type WarnEffect,
   type ZabTiming,
 } from './zab-common.ts';
@@ -596,7 +597,8 @@ export class Learner {
       return;
     }
     const t = this.timing;
-    const ticks = this._phase === 'synced' || this._phase === 'broadcast' ? t.syncLimit : t.initLimit;
+    const ticks =
+      this._phase === 'synced' || this._phase === 'broadcast' ? syncLimitFor(t, this.role) : t.initLimit;
     if (this.now - this.lastHeard > ticks * t.tickTime) this.stop('read timed out: leader silent', out);
   }
 

@@ -50,6 +50,16 @@ export interface ZabTiming {
   tickTime: number;
   initLimit: number;
   syncLimit: number;
+  /**
+   * Ticks an observer and its leader tolerate silence once synced (default: syncLimit). Observers
+   * are often in other regions and never hold up a commit, so they get a laxer limit.
+   */
+  observerSyncLimit?: number;
+}
+
+/** The synced-phase silence limit, in ticks, for a learner of this kind. */
+export function syncLimitFor(t: ZabTiming, kind: 'follower' | 'observer'): number {
+  return kind === 'observer' ? (t.observerSyncLimit ?? t.syncLimit) : t.syncLimit;
 }
 
 /** The persisted epochs of a member (the acceptedEpoch and currentEpoch files). */
