@@ -36,11 +36,25 @@ export interface EnsembleOptions {
   config?: Record<string, string | number>;
   /** LOG_LEVEL for the members (debug shows every Zab packet received). */
   logLevel?: string;
+  /** Loopback address per member (default 127.0.0.1). */
+  hostFor?: (sid: number) => string;
+  /** Extra zoo.cfg lines per member. */
+  extraFor?: (sid: number) => Record<string, string | number>;
 }
 
 export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
   const root = mkdtempSync(join(tmpdir(), 'zke-ensemble-'));
-  const specs: MemberSpec[] = await prepareLocalEnsemble(root, opts.voters, opts.observers, opts.config);
+  const specs: MemberSpec[] = await prepareLocalEnsemble(
+    root,
+    opts.voters,
+    opts.observers,
+    opts.config,
+    undefined,
+    {
+      ...(opts.hostFor ? { hostFor: opts.hostFor } : {}),
+      ...(opts.extraFor ? { extraFor: opts.extraFor } : {}),
+    },
+  );
   const members = new Map<number, Member>(specs.map((s) => [s.sid, { ...s, process: null, output: '' }]));
   const ensemble: Ensemble = {
     members,
@@ -78,7 +92,7 @@ export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
     },
     async mode(sid) {
       const m = members.get(sid)!;
-      const text = await fourLetterWord('127.0.0.1', m.clientPort, 'srvr', 1000).catch(() => '');
+      const text = await fourLetterWord(m.host, m.clientPort, 'srvr', 1000).catch(() => '');
       return /Mode: (\S+)/.exec(text)?.[1] ?? null;
     },
     async waitFormed(timeoutMs = 30_000) {
@@ -101,7 +115,7 @@ export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
     connectString(sids) {
       return [...members.values()]
         .filter((m) => !sids || sids.includes(m.sid))
-        .map((m) => `127.0.0.1:${m.clientPort}`)
+        .map((m) => `${m.host}:${m.clientPort}`)
         .join(',');
     },
     async close() {

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 
 export interface LocalMember {
   sid: number;
+  /** A loopback address of its own (127.0.0.1 unless the caller picks others). */
+  host: string;
   observer: boolean;
   clientPort: number;
   quorumPort: number;
@@ -35,14 +37,14 @@ export function renderLocalConfig(
     syncLimit: 5,
     dataDir: me.dataDir,
     clientPort: me.clientPort,
-    clientPortAddress: '127.0.0.1',
+    clientPortAddress: me.host,
     maxClientCnxns: 0,
     '4lw.commands.whitelist': '*',
     ...(me.observer ? { peerType: 'observer' } : {}),
     ...extra,
   };
   const servers = members.map(
-    (m) => `server.${m.sid}=127.0.0.1:${m.quorumPort}:${m.electionPort}${m.observer ? ':observer' : ''}`,
+    (m) => `server.${m.sid}=${m.host}:${m.quorumPort}:${m.electionPort}${m.observer ? ':observer' : ''}`,
   );
   return `${Object.entries(lines)
     .map(([k, v]) => `${k}=${v}`)
@@ -58,6 +60,13 @@ export async function freeLoopbackPort(): Promise<number> {
   return port;
 }
 
+export interface LocalLayout {
+  /** Address per member (default 127.0.0.1). */
+  hostFor?: (sid: number) => string;
+  /** Extra zoo.cfg lines per member, on top of the shared ones. */
+  extraFor?: (sid: number) => Record<string, string | number>;
+}
+
 /** Lays out data dirs, myid files and configs under root; ports are picked free on loopback. */
 export async function prepareLocalEnsemble(
   root: string,
@@ -65,6 +74,7 @@ export async function prepareLocalEnsemble(
   observers: number,
   extra: Record<string, string | number> = {},
   ports?: (sid: number) => LocalPorts,
+  layout: LocalLayout = {},
 ): Promise<LocalMember[]> {
   const members: LocalMember[] = [];
   for (let sid = 1; sid <= voters + observers; sid++) {
@@ -76,14 +86,17 @@ export async function prepareLocalEnsemble(
       quorumPort: await freeLoopbackPort(),
       electionPort: await freeLoopbackPort(),
     };
-    members.push({ sid, observer: sid > voters, ...p, dataDir, configPath: join(dataDir, 'zoo.cfg') });
+    const host = layout.hostFor?.(sid) ?? '127.0.0.1';
+    members.push({ sid, host, observer: sid > voters, ...p, dataDir, configPath: join(dataDir, 'zoo.cfg') });
   }
-  for (const m of members) writeFileSync(m.configPath, renderLocalConfig(m, members, extra));
+  for (const m of members) {
+    writeFileSync(m.configPath, renderLocalConfig(m, members, { ...extra, ...layout.extraFor?.(m.sid) }));
+  }
   return members;
 }
 
 export function connectString(members: readonly LocalMember[]): string {
-  return members.map((m) => `127.0.0.1:${m.clientPort}`).join(',');
+  return members.map((m) => `${m.host}:${m.clientPort}`).join(',');
 }
 
 /** Starts `zkensemble peer` for one member. */

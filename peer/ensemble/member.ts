@@ -450,6 +450,7 @@ class Following extends Role {
           { host: leader.host, port: leader.quorumPort },
           security,
           cfg.tickTime * cfg.initLimit,
+          config.members.get(this.ctx.sid)!.host,
         );
       } catch (err) {
         log.info(

@@ -164,16 +164,20 @@ export async function connectToLeader(
   addr: InetAddr,
   security: LearnerSecurity,
   timeoutMs: number,
+  localAddress?: string,
 ): Promise<QuorumLink> {
   const socket = await new Promise<net.Socket>((resolve, reject) => {
+    // Connecting from the member's own address makes allow-lists mean what they say.
+    const local = localAddress ? { localAddress } : {};
     const s = security.tls
       ? tls.connect({
           host: addr.host,
           port: addr.port,
           servername: addr.host,
+          ...local,
           ...clientTlsOptions(security.tls),
         })
-      : net.connect({ host: addr.host, port: addr.port });
+      : net.connect({ host: addr.host, port: addr.port, ...local });
     const timer = setTimeout(() => {
       s.destroy();
       reject(new Error(`connecting to ${addr.host}:${addr.port} timed out`));

@@ -1,0 +1,141 @@
+// Learner admission end to end: ensembles whose leader accepts learners only with a certificate
+// from the quorum CA, only from allowed addresses, or only with the shared secret. A member that
+// fails the check never syncs or serves, and the leader logs the refusal.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Ensemble, startEnsemble } from './lib/ensemble.ts';
+
+async function votersFormed(e: Ensemble, voters: number[], timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const modes = await Promise.all(voters.map((sid) => e.mode(sid)));
+    if (modes.every((m) => m !== null) && modes.filter((m) => m === 'leader').length === 1) {
+      return voters[modes.indexOf('leader')]!;
+    }
+    if (Date.now() > deadline) throw new Error(`voters did not form: ${modes.join(',')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The refused member never serves, and the leader says why. */
+async function assertRefused(e: Ensemble, outsider: number, reason: RegExp): Promise<void> {
+  const leader = await votersFormed(e, [1, 2, 3]);
+  const deadline = Date.now() + 4000;
+  while (Date.now() < deadline) {
+    assert.equal(await e.mode(outsider), null, `member ${outsider} must not serve`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const refusals = e.members
+    .get(leader)!
+    .output.split('\n')
+    .filter((l) => l.includes('learner connection refused'));
+  assert.ok(refusals.length > 0, 'the leader logged the refusal');
+  assert.match(refusals.join('\n'), reason);
+}
+
+describe('quorum TLS with client certificates', () => {
+  let dir: string;
+  let e: Ensemble;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'zke-sec-tls-'));
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=test-quorum-ca',
+    );
+    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    for (const sid of [1, 2, 3, 4]) {
+      openssl('req', ...ec, '-keyout', `m${sid}.key`, '-out', `m${sid}.csr`, '-subj', `/CN=member-${sid}`);
+      const sign =
+        sid === 4
+          ? ['-signkey', `m${sid}.key`] // the outsider signs its own certificate
+          : ['-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'];
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        `m${sid}.csr`,
+        ...sign,
+        '-out',
+        `m${sid}.crt`,
+        '-days',
+        '1',
+        '-extfile',
+        'san.ext',
+      );
+      writeFileSync(
+        join(dir, `m${sid}.pem`),
+        Buffer.concat([readFileSync(join(dir, `m${sid}.key`)), readFileSync(join(dir, `m${sid}.crt`))]),
+      );
+    }
+    e = await startEnsemble({
+      voters: 3,
+      observers: 1,
+      config: { sslQuorum: 'true', 'ssl.quorum.trustStore.location': join(dir, 'ca.pem') },
+      extraFor: (sid) => ({ 'ssl.quorum.keyStore.location': join(dir, `m${sid}.pem`) }),
+    });
+  });
+  after(async () => {
+    await e?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('members with CA-signed certificates form the ensemble; a self-signed observer is refused', async () => {
+    await assertRefused(e, 4, /TLS|certificate/i);
+  });
+});
+
+describe('learner allow-list', () => {
+  let e: Ensemble;
+  before(async () => {
+    e = await startEnsemble({
+      voters: 3,
+      observers: 1,
+      hostFor: (sid) => `127.0.0.${sid === 4 ? 9 : sid}`,
+      config: { 'learner.allowList': '127.0.0.1/32,127.0.0.2/32,127.0.0.3/32' },
+    });
+  });
+  after(() => e.close());
+
+  test('the voters (listed addresses) form; an observer from another address is refused', async () => {
+    await assertRefused(e, 4, /allowList/);
+  });
+});
+
+describe('shared secret', () => {
+  let dir: string;
+  let e: Ensemble;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'zke-sec-secret-'));
+    writeFileSync(join(dir, 'good'), 'the ensemble secret, long enough\n');
+    writeFileSync(join(dir, 'bad'), 'some other secret, also long enough\n');
+    e = await startEnsemble({
+      voters: 3,
+      observers: 1,
+      extraFor: (sid) => ({ 'learner.sharedSecretFile': join(dir, sid === 4 ? 'bad' : 'good') }),
+    });
+  });
+  after(async () => {
+    await e?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('members that know the secret form; one with a different secret is refused', async () => {
+    await assertRefused(e, 4, /wrong shared secret/);
+  });
+});
