@@ -36,6 +36,9 @@ async function assertRefused(e: Ensemble, outsider: number, reason: RegExp): Pro
     .filter((l) => l.includes('learner connection refused'));
   assert.ok(refusals.length > 0, 'the leader logged the refusal');
   assert.match(refusals.join('\n'), reason);
+  // The refused member retries with exponential backoff, not in a tight loop.
+  assert.ok(refusals.length <= 12, `${refusals.length} attempts in a few seconds is no backoff`);
+  assert.match(e.members.get(outsider)!.output, /retrying after a pause/);
 }
 
 describe('quorum TLS with client certificates', () => {

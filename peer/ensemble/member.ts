@@ -37,6 +37,7 @@ import { ElectionRunner } from './election-runner.ts';
 import { LeaderWritePath, LearnerWritePath } from './write-paths.ts';
 
 const COMMIT_LOG_COUNT = 500;
+const MAX_BACKOFF_MS = 10_000;
 
 /** What survives from one role to the next: the data and the durable log. */
 interface Db {
@@ -98,6 +99,7 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
     { sid, role: me.role, zxid: `0x${db.tree.lastProcessedZxid.toString(16)}` },
     'ensemble member starting',
   );
+  let backoffMs = 0;
   const loop = (async () => {
     while (!ctx.stopping) {
       const currentEpoch = (await readEpoch(cfg.dataDir, 'currentEpoch')) ?? 0;
@@ -109,6 +111,14 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
       ctx.current = role;
       await role.run();
       ctx.current = null;
+      // A role that never got to serve (a leader refusing us, one that is not really up yet) is
+      // retried with exponential backoff rather than in a tight loop.
+      if (role.served) backoffMs = 0;
+      else {
+        backoffMs = Math.min(Math.max(200, backoffMs * 2), MAX_BACKOFF_MS);
+        log.info({ ms: backoffMs }, 'role ended before serving; retrying after a pause');
+        await new Promise((r) => setTimeout(r, backoffMs));
+      }
     }
   })();
   return {
@@ -154,6 +164,8 @@ abstract class Role {
   abstract readonly mode: ServerMode;
   protected readonly ctx: RoleContext;
   protected server: ZkServer | null = null;
+  /** Whether this role got as far as serving clients. */
+  served = false;
   protected disk: DiskDriver;
   private done: (() => void) | null = null;
   private ended = false;
@@ -213,6 +225,7 @@ abstract class Role {
   ): Promise<void> {
     const { cfg, sid, config, db } = this.ctx;
     const me = config.members.get(sid)!;
+    this.served = true;
     this.server = new ZkServer(db.tree, db.sessions, serverSettings(cfg, sid, this.mode), makePath);
     const host = me.clientAddress ?? cfg.clientPortAddress;
     const port = me.clientPort ?? cfg.clientPort;
