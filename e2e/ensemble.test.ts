@@ -77,6 +77,40 @@ describe('3 voters + 2 observers', () => {
       assert.equal(packetsReceived(e, sid, 'INFORM'), 0);
     }
   });
+  test('a session moves between members: the leader revalidates it, ephemerals follow, a closed one is refused', async () => {
+    const leader = await e.waitFormed();
+    const follower = [1, 2, 3].find((s) => s !== leader)!;
+    const a = await connect(e, follower);
+    assert.equal((await a.create('/moving', 'x', undefined, 1)).err, Err.OK);
+    const b = await ZkConnection.connect({
+      port: e.members.get(4)!.clientPort,
+      timeOut: 10_000,
+      sessionId: a.sessionId,
+      passwd: a.passwd,
+    });
+    assert.equal(b.sessionId, a.sessionId, 'the observer accepted the session');
+    assert.ok(packetsReceived(e, 4, 'REVALIDATE') >= 1, 'after asking the leader');
+    const eph = (await b.getEphemerals('/')) as { ephemerals: string[] };
+    assert.deepEqual(eph.ephemerals, ['/moving']);
+    assert.equal((await b.closeSession()).err, Err.OK);
+    b.destroy();
+    a.destroy();
+    const c = await connect(e, 5);
+    await c.sync('/');
+    assert.equal((await c.exists('/moving')).err, Err.NONODE, 'the ephemeral went with the session');
+    c.destroy();
+    const again = await ZkConnection.open({ port: e.members.get(5)!.clientPort });
+    const resp = await again.handshake({
+      protocolVersion: 0,
+      lastZxidSeen: 0,
+      timeOut: 10_000,
+      sessionId: a.sessionId,
+      passwd: a.passwd,
+      readOnly: false,
+    });
+    assert.equal(resp.timeOut, 0, 'a closed session is refused on any member');
+    again.destroy();
+  });
 });
 
 describe("observers' votes do not count", () => {

@@ -547,7 +547,11 @@ class Following extends Role {
         this.ctx.election.setPeerEpoch(e.epoch);
         void this.serve((s) => {
           s.sessions.trackTouches();
-          this.path = new LearnerWritePath((request) => this.input({ kind: 'request', request }), s);
+          this.path = new LearnerWritePath(
+            (request) => this.input({ kind: 'request', request }),
+            (sessionId, timeout) => this.input({ kind: 'revalidate', sessionId, timeout }),
+            s,
+          );
           return this.path;
         }).catch((err) => void this.stop(`cannot serve clients: ${(err as Error).message}`));
         return;
@@ -560,6 +564,8 @@ class Following extends Role {
         this.path?.syncDone();
         return;
       case 'revalidated':
+        this.path?.revalidated(e.sessionId, e.valid);
+        return;
       case 'leader-config':
       case 'activate':
         return;
@@ -573,6 +579,7 @@ class Following extends Role {
   }
 
   protected async teardown(): Promise<void> {
+    this.path?.abandon();
     this.link?.close('leaving role');
     this.link = null;
   }

@@ -82,12 +82,42 @@ export class LeaderWritePath implements WritePath {
 export class LearnerWritePath implements WritePath {
   readonly authoritative = false;
   private readonly forward: (r: ForwardedRequest) => void;
+  private readonly ask: (sessionId: bigint, timeout: number) => void;
   private readonly sink: CommitSink;
   private readonly syncs: [bigint, number][] = [];
+  private readonly revalidations = new Map<bigint, ((valid: boolean) => void)[]>();
 
-  constructor(forward: (r: ForwardedRequest) => void, sink: CommitSink) {
+  constructor(
+    forward: (r: ForwardedRequest) => void,
+    ask: (sessionId: bigint, timeout: number) => void,
+    sink: CommitSink,
+  ) {
     this.forward = forward;
+    this.ask = ask;
     this.sink = sink;
+  }
+
+  revalidate(sessionId: bigint, timeout: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const waiting = this.revalidations.get(sessionId);
+      if (waiting) waiting.push(resolve);
+      else {
+        this.revalidations.set(sessionId, [resolve]);
+        this.ask(sessionId, timeout);
+      }
+    });
+  }
+
+  /** The leader's REVALIDATE answer. */
+  revalidated(sessionId: bigint, valid: boolean): void {
+    const waiting = this.revalidations.get(sessionId) ?? [];
+    this.revalidations.delete(sessionId);
+    for (const w of waiting) w(valid);
+  }
+
+  /** The leader is gone: nobody can vouch for a session now. */
+  abandon(): void {
+    for (const id of [...this.revalidations.keys()]) this.revalidated(id, false);
   }
 
   write(w: WriteRequest): void {

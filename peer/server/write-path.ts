@@ -40,6 +40,8 @@ export interface WritePath {
   readonly authoritative: boolean;
   /** Resolves once everything submitted so far is committed or abandoned. */
   drain(): Promise<void>;
+  /** Asks the session owner (the leader) whether a session is alive; absent where this member owns them. */
+  revalidate?(sessionId: bigint, timeout: number): Promise<boolean>;
 }
 
 export interface TxnLogLike {

@@ -242,9 +242,31 @@ export class ZkServer implements ConnectionHost {
     // The session's current connection goes first, whether or not this one proves itself.
     const previous = this.bySession.get(req.sessionId);
     if (previous && previous !== conn) previous.close('client reconnected');
-    const valid =
-      req.passwd.equals(sessionPassword(req.sessionId)) && this.sessions.touch(req.sessionId, Date.now());
-    this.finishSession(conn, req.sessionId, timeout, req.readOnly, valid);
+    if (!req.passwd.equals(sessionPassword(req.sessionId))) {
+      this.finishSession(conn, req.sessionId, timeout, req.readOnly, false);
+      return;
+    }
+    const revalidate = this.writePath.revalidate;
+    if (!revalidate) {
+      this.finishSession(
+        conn,
+        req.sessionId,
+        timeout,
+        req.readOnly,
+        this.sessions.touch(req.sessionId, Date.now()),
+      );
+      return;
+    }
+    // On a learner the leader owns sessions: ask it (REVALIDATE) before letting the client back in.
+    conn.hold();
+    const id = req.sessionId;
+    revalidate.call(this.writePath, id, timeout).then(
+      (valid) => {
+        if (valid && !this.sessions.touch(id, Date.now())) this.sessions.add(id, timeout, Date.now());
+        this.finishSession(conn, id, timeout, req.readOnly, valid);
+      },
+      () => conn.close('session revalidation failed'),
+    );
   }
 
   private finishSession(
