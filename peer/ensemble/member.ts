@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ZooConfig } from '../config/zoocfg.ts';
 import { JuteReader, JuteWriter } from '../jute/archive.ts';
 import { type Request, readRequest } from '../jute/records.ts';
-import { decodeTxnEntry, type Txn, type TxnHeader } from '../jute/txn.ts';
+import { decodeTxnEntry, encodeTxnEntry, type Txn, type TxnHeader } from '../jute/txn.ts';
 import { log } from '../log.ts';
 import { learnerSecurityFromConfig } from '../net/learner-guard.ts';
 import { connectToLeader, listenForLearners, type QuorumLink } from '../net/quorum-link.ts';
@@ -17,6 +17,7 @@ import { Snapshotter } from '../persistence/snapshotter.ts';
 import { SnapStreamReader, serializeSnapStream } from '../persistence/snapstream.ts';
 import { truncateLog } from '../persistence/truncate.ts';
 import { TxnLog } from '../persistence/txnlog.ts';
+import { readLogs } from '../persistence/txnlog-reader.ts';
 import { OpCode } from '../protocol/constants.ts';
 import { Leader, type LeaderEffect, type LeaderInput } from '../quorum/leader.ts';
 import { Learner, type LearnerEffect, type LearnerInput } from '../quorum/learner.ts';
@@ -67,18 +68,12 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
   const config = configFromServerLines(cfg.servers);
   const me = config.members.get(sid);
   if (!me) throw new Error(`server.${sid} is not in the configuration`);
-  const recovered = await recover(cfg.dataDir, cfg.dataLogDir);
+  const loaded = await loadFromDisk(cfg);
   const txnLog = await TxnLog.open(cfg.dataLogDir, {
     forceSync: cfg.forceSync,
     preAllocSize: cfg.preAllocSizeKb * 1024,
   });
-  const db: Db = {
-    tree: recovered.tree,
-    sessions: recovered.sessions,
-    txnLog,
-    committedLog: [],
-    snapshotter: new Snapshotter(cfg, txnLog),
-  };
+  const db: Db = { ...loaded, txnLog, snapshotter: new Snapshotter(cfg, txnLog) };
   const lastEpoch = epochOf(db.tree.lastProcessedZxid);
   for (const name of ['currentEpoch', 'acceptedEpoch'] as const) {
     if ((await readEpoch(cfg.dataDir, name)) === null) await writeEpoch(cfg.dataDir, name, lastEpoch);
@@ -111,6 +106,12 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
       ctx.current = role;
       await role.run();
       ctx.current = null;
+      // Back to what the disk holds, logged-but-uncommitted proposals included, as ZooKeeper does:
+      // the next election must vote with the last *logged* zxid, so that a new leader can TRUNC
+      // what it never committed rather than DIFF on top of it.
+      await txnLog.flush();
+      if (ctx.stopping) break;
+      Object.assign(db, await loadFromDisk(cfg));
       // A role that never got to serve (a leader refusing us, one that is not really up yet) is
       // retried with exponential backoff rather than in a tight loop.
       if (role.served) backoffMs = 0;
@@ -150,6 +151,19 @@ interface RoleContext {
 
 function describeInput(i: LeaderInput | LearnerInput): string {
   return 'packet' in i ? `packet ${describePacket(i.packet)}` : i.kind;
+}
+
+/** The tree, sessions and recent txns as the disk has them (snapshot plus every logged txn). */
+async function loadFromDisk(cfg: ZooConfig): Promise<Pick<Db, 'tree' | 'sessions' | 'committedLog'>> {
+  const r = await recover(cfg.dataDir, cfg.dataLogDir);
+  const committedLog: Proposal[] = [];
+  for await (const e of readLogs(cfg.dataLogDir, r.snapshotZxid + 1)) {
+    committedLog.push({ zxid: e.header.zxid, data: encodeTxnEntry(e.header, e.txn, e.digest) });
+    if (committedLog.length > 2 * COMMIT_LOG_COUNT)
+      committedLog.splice(0, committedLog.length - COMMIT_LOG_COUNT);
+  }
+  if (committedLog.length > COMMIT_LOG_COUNT) committedLog.splice(0, committedLog.length - COMMIT_LOG_COUNT);
+  return { tree: r.tree, sessions: r.sessions, committedLog };
 }
 
 /** Applies a txn to the tree when no client front end runs (during sync). */
