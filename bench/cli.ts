@@ -2,6 +2,14 @@
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import {
+  ENSEMBLE_TARGETS,
+  type EnsembleBenchOptions,
+  type EnsembleTarget,
+  parseTopologies,
+  renderEnsembleMarkdown,
+  runEnsembleBenchmark,
+} from './ensemble.ts';
 import { WORKLOADS, type Workload } from './loadgen.ts';
 import { type BenchOptions, renderMarkdown, runBenchmark, type Target } from './run.ts';
 
@@ -18,6 +26,14 @@ const USAGE = `usage: zkensemble bench [options]
   --rounds N          rounds; each round runs every workload on every target in turn (default 3)
   --config K=V        extra zoo.cfg line for started servers (repeatable)
   --out FILE          write the JSON report there
+
+ensemble mode (bench/ensemble.ts): a fresh loopback ensemble per topology, target and round
+  --topologies LIST   e.g. 3+0,3+2,5+0 (voters+observers); clients connect to the voters only
+                      (targets peer, zookeeper; defaults: --workload setData --warmup 3 --duration 8)
+  --zk-heap SIZE      -Xmx of each ZooKeeper JVM (default 512m)
+  --form-timeout S    give up on an ensemble not formed within S seconds (default 60)
+  --quiet-wait S      before each ensemble, wait up to S seconds for the machine to be idle (default 10)
+  --cpu-prof DIR      run the peer members with --cpu-prof; leader profiles land in DIR
 `;
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
@@ -34,7 +50,56 @@ function seconds(name: string, v: string | undefined, dflt: number): number {
   return Math.round(n * 1000);
 }
 
-export function parseBenchArgs(argv: string[]): (BenchOptions & { out?: string }) | null {
+type Parsed = (BenchOptions & { out?: string; ensemble?: undefined }) | { ensemble: EnsembleArgs };
+type EnsembleArgs = EnsembleBenchOptions & { out?: string };
+type Values = Record<string, string | string[] | boolean | undefined>;
+
+function parseConfig(values: Values): Record<string, string> {
+  const config: Record<string, string> = {};
+  for (const kv of (values.config as string[] | undefined) ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`--config wants KEY=VALUE, got ${kv}`);
+    config[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return config;
+}
+
+function parseEnsembleArgs(values: Values): EnsembleArgs {
+  const str = (k: string) => values[k] as string | undefined;
+  if (str('connect') !== undefined) throw new Error('--connect cannot be used with --topologies');
+  const targets = (str('target') ?? 'peer,zookeeper').split(',').map((s) => s.trim());
+  for (const t of targets) {
+    if (!(ENSEMBLE_TARGETS as readonly string[]).includes(t))
+      throw new Error(`--topologies runs ${ENSEMBLE_TARGETS.join(' and ')}, not ${t}`);
+  }
+  const workloads = (str('workload') ?? 'setData').split(',').map((s) => s.trim());
+  for (const w of workloads) {
+    if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload ${w}`);
+  }
+  const heap = str('zk-heap') ?? '512m';
+  if (!/^\d+[kmgKMG]?$/.test(heap)) throw new Error(`--zk-heap wants a JVM size such as 256m, got ${heap}`);
+  return {
+    topologies: parseTopologies(str('topologies')!),
+    targets: [...new Set(targets)] as EnsembleTarget[],
+    workloads: workloads as Workload[],
+    connections: positiveInt('connections', str('connections'), 32),
+    inflight: positiveInt('inflight', str('inflight'), 16),
+    valueSize: positiveInt('value-size', str('value-size'), 100),
+    warmupMs: seconds('warmup', str('warmup'), 3),
+    durationMs: seconds('duration', str('duration'), 8),
+    rounds: positiveInt('rounds', str('rounds'), 3),
+    config: parseConfig(values),
+    zkHeap: heap,
+    formTimeoutMs: seconds('form-timeout', str('form-timeout'), 60),
+    quietWaitMs: seconds('quiet-wait', str('quiet-wait'), 10),
+    quietCores: 0.25,
+    cpuProfDir: str('cpu-prof'),
+    out: str('out'),
+    log: (line) => process.stderr.write(`${line}\n`),
+  };
+}
+
+export function parseBenchArgs(argv: string[]): Parsed | null {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -49,11 +114,20 @@ export function parseBenchArgs(argv: string[]): (BenchOptions & { out?: string }
       rounds: { type: 'string' },
       config: { type: 'string', multiple: true },
       out: { type: 'string' },
+      topologies: { type: 'string' },
+      'zk-heap': { type: 'string' },
+      'form-timeout': { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      'quiet-wait': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) return null;
+  if (values.topologies !== undefined) return { ensemble: parseEnsembleArgs(values) };
+  for (const k of ['zk-heap', 'form-timeout', 'cpu-prof', 'quiet-wait'] as const) {
+    if (values[k] !== undefined) throw new Error(`--${k} needs --topologies`);
+  }
   const targets = (values.target ?? 'zookeeper,peer').split(',').map((s) => s.trim());
   for (const t of targets) {
     if (t !== 'zookeeper' && t !== 'peer' && t !== 'stub') throw new Error(`unknown target ${t}`);
@@ -68,12 +142,7 @@ export function parseBenchArgs(argv: string[]): (BenchOptions & { out?: string }
     if (!m) throw new Error(`--connect wants HOST:PORT, got ${values.connect}`);
     connect = { host: m[1]!, port: Number(m[2]) };
   }
-  const config: Record<string, string> = {};
-  for (const kv of values.config ?? []) {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw new Error(`--config wants KEY=VALUE, got ${kv}`);
-    config[kv.slice(0, i)] = kv.slice(i + 1);
-  }
+  const config = parseConfig(values);
   return {
     targets: targets as Target[],
     connect,
@@ -103,7 +172,17 @@ export async function runBench(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const { out, ...bench } = opts;
+  if (opts.ensemble) {
+    const { out, ...bench } = opts.ensemble;
+    const report = await runEnsembleBenchmark(bench);
+    process.stdout.write(renderEnsembleMarkdown(report));
+    if (out) {
+      writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+      process.stderr.write(`JSON report written to ${out}\n`);
+    }
+    return report.cells.some((c) => !c.ok) ? 1 : 0;
+  }
+  const { out, ensemble: _e, ...bench } = opts;
   const report = await runBenchmark(bench);
   process.stdout.write(renderMarkdown(report));
   if (out) {
