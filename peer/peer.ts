@@ -43,7 +43,7 @@ export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
   );
 
   const snapshotter = new Snapshotter(cfg, txnLog);
-  server.onApplied = () => snapshotter.applied(tree, server.sessions.snapshot());
+  server.onApplied = () => snapshotter.applied(tree, () => server.sessions.snapshot());
 
   const stopPurge = startAutopurge({
     dataDir: cfg.dataDir,

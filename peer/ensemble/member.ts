@@ -23,10 +23,12 @@ import { Leader, type LeaderEffect, type LeaderInput } from '../quorum/leader.ts
 import { Learner, type LearnerEffect, type LearnerInput } from '../quorum/learner.ts';
 import {
   describePacket,
+  encodeQuorumPacket,
   encodeTouchTable,
   type ForwardedRequest,
   PacketType,
   packet,
+  type QuorumPacket,
 } from '../quorum/packets.ts';
 import { configFromServerLines, type QuorumConfig, QuorumVerifier } from '../quorum/quorum-config.ts';
 import { epochOf, type Proposal, type ZabTiming } from '../quorum/zab-common.ts';
@@ -153,6 +155,14 @@ function describeInput(i: LeaderInput | LearnerInput): string {
   return 'packet' in i ? `packet ${describePacket(i.packet)}` : i.kind;
 }
 
+const encoded = new WeakMap<QuorumPacket, Buffer>();
+
+function encodedOnce(p: QuorumPacket): Buffer {
+  let b = encoded.get(p);
+  if (!b) encoded.set(p, (b = encodeQuorumPacket(p)));
+  return b;
+}
+
 /** The tree, sessions and recent txns as the disk has them (snapshot plus every logged txn). */
 async function loadFromDisk(cfg: ZooConfig): Promise<Pick<Db, 'tree' | 'sessions' | 'committedLog'>> {
   const r = await recover(cfg.dataDir, cfg.dataLogDir);
@@ -221,16 +231,14 @@ abstract class Role {
   }
 
   /** Applies a committed txn: through the front end once serving, straight to the tree before. */
-  protected apply(zxid: number, data: Buffer): void {
+  protected apply(_zxid: number, data: Buffer): void {
     const { header, txn } = decodeTxnEntry(data);
     if (this.server) this.server.commit(header, txn);
     else applyToDb(this.ctx.db, header, txn);
-    const log = this.ctx.db.committedLog;
-    log.push({ zxid, data });
-    if (log.length > COMMIT_LOG_COUNT) log.splice(0, log.length - COMMIT_LOG_COUNT);
+    // (The committed log for the next leader role is rebuilt from disk when this role ends.)
     this.ctx.db.snapshotter.applied(
       this.ctx.db.tree,
-      this.server?.sessions.snapshot() ?? this.ctx.db.sessions,
+      () => this.server?.sessions.snapshot() ?? this.ctx.db.sessions,
     );
   }
 
@@ -322,10 +330,13 @@ class Leading extends Role {
     try {
       while (this.queue.length > 0) {
         const next = this.queue.shift()!;
-        if (next.kind !== 'tick') log.debug({ role: 'leader', input: describeInput(next) }, 'zab input');
+        const debug = log.isLevelEnabled('debug');
+        if (debug && next.kind !== 'tick')
+          log.debug({ role: 'leader', input: describeInput(next) }, 'zab input');
         for (const e of this.core.step(next)) {
-          if (e.type !== 'send' || e.packet.type !== PacketType.PING)
+          if (debug && (e.type !== 'send' || e.packet.type !== PacketType.PING)) {
             log.debug({ role: 'leader', effect: e.type }, 'zab effect');
+          }
           this.execute(e);
         }
       }
@@ -338,7 +349,8 @@ class Leading extends Role {
     const core = this.core;
     switch (e.type) {
       case 'send':
-        this.links.get(e.conn)?.send(e.packet);
+        // The core sends one packet object to many learners: encode it once.
+        this.links.get(e.conn)?.write(encodedOnce(e.packet));
         return;
       case 'send-snapshot': {
         const link = this.links.get(e.conn);
@@ -518,7 +530,9 @@ class Following extends Role {
     try {
       while (this.queue.length > 0 && !this.paused) {
         const next = this.queue.shift()!;
-        if (next.kind !== 'tick') log.debug({ role: this.mode, input: describeInput(next) }, 'zab input');
+        if (next.kind !== 'tick' && log.isLevelEnabled('debug')) {
+          log.debug({ role: this.mode, input: describeInput(next) }, 'zab input');
+        }
         for (const e of this.core.step(next)) this.execute(e);
       }
     } finally {

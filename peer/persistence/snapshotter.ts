@@ -21,8 +21,8 @@ export class Snapshotter {
     this.txnLog = txnLog;
   }
 
-  /** Counts one applied txn; starts a snapshot when the policy says so. */
-  applied(tree: DataTree, sessions: Map<bigint, number>): void {
+  /** Counts one applied txn; starts a snapshot when the policy says so (only then are sessions read). */
+  applied(tree: DataTree, sessions: () => Map<bigint, number>): void {
     this.txnsSinceRoll++;
     if (this.running || !this.policy.shouldSnapshot(this.txnsSinceRoll, this.txnLog.bytesSinceRoll)) return;
     this.policy.reset();
@@ -31,7 +31,7 @@ export class Snapshotter {
     this.txnLog.roll();
     const zxid = tree.lastProcessedZxid;
     const t0 = Date.now();
-    writeSnapshot(this.dataDir, tree, sessions, zxid)
+    writeSnapshot(this.dataDir, tree, sessions(), zxid)
       .then((file) => log.info({ file, ms: Date.now() - t0 }, 'snapshot written'))
       .catch((err) => log.error({ err }, 'snapshot failed'))
       .finally(() => {
