@@ -248,7 +248,12 @@ describe('persistence compatibility with Apache ZooKeeper', { timeout: 240_000 }
     assert.ok(r.snapshotZxid > 0, 'a ZooKeeper snapshot was loaded');
     assert.ok(r.txnsReplayed > 0, 'log entries were replayed on top of it');
     // ZooKeeper's logs carry the tree digest after each txn: our replay computed the same ones.
-    assert.equal(r.digestMismatches, 0, warnings.join('\n'));
+    // A snapshot's own digest section may disagree with its nodes: ZooKeeper writes it while txns
+    // are being applied, so a txn can be half in the nodes and not yet in the digest (ZooKeeper
+    // only reports that too). The per-txn digests in the log must all match.
+    const snapshotSection = warnings.filter((w) => w.includes('does not match its digest section')).length;
+    assert.ok(snapshotSection <= 1, warnings.join('\n'));
+    assert.equal(r.digestMismatches - snapshotSection, 0, warnings.join('\n'));
     assertTreeMatches(r.tree, seen);
     assert.equal(r.sessions.get(sessionId), 30_000);
     assert.deepEqual([...(r.tree.ephemerals.get(sessionId) ?? [])], ['/app/eph']);
