@@ -55,17 +55,33 @@ export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
       ...(opts.extraFor ? { extraFor: opts.extraFor } : {}),
     },
   );
+  const bin = join(REPO_ROOT, 'bin', 'zkensemble');
+  const env = { ...process.env, LOG_LEVEL: opts.logLevel ?? 'info' };
+  return controlEnsemble(root, true, specs, (m) => spawnMember(bin, m, env), 'peer');
+}
+
+const running = (m: Member) =>
+  m.process !== null && m.process.exitCode === null && m.process.signalCode === null;
+
+/**
+ * Starts every member with `launch` and returns the handle tests and benchmarks use, for peer and
+ * Apache ZooKeeper ensembles alike. close() stops every process (by PID) and, when ownRoot, deletes root.
+ */
+export function controlEnsemble(
+  root: string,
+  ownRoot: boolean,
+  specs: readonly MemberSpec[],
+  launch: (m: Member) => ChildProcess,
+  what: string,
+): Ensemble {
   const members = new Map<number, Member>(specs.map((s) => [s.sid, { ...s, process: null, output: '' }]));
   const ensemble: Ensemble = {
     members,
     root,
     start(sid) {
       const m = members.get(sid)!;
-      if (m.process && m.process.exitCode === null && m.process.signalCode === null) return;
-      const p = spawnMember(join(REPO_ROOT, 'bin', 'zkensemble'), m, {
-        ...process.env,
-        LOG_LEVEL: opts.logLevel ?? 'info',
-      });
+      if (running(m)) return;
+      const p = launch(m);
       const keep = (c: Buffer) => {
         m.output += c.toString();
         if (m.output.length > 4_000_000) m.output = m.output.slice(-2_000_000);
@@ -98,15 +114,13 @@ export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
     async waitFormed(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const running = [...members.values()].filter(
-          (m) => m.process && m.process.exitCode === null && m.process.signalCode === null,
-        );
-        const modes = await Promise.all(running.map((m) => ensemble.mode(m.sid)));
-        const leaders = running.filter((_, i) => modes[i] === 'leader');
-        if (modes.every((x) => x !== null) && leaders.length === 1) return leaders[0]!.sid;
+        const live = [...members.values()].filter(running);
+        const modes = await Promise.all(live.map((m) => ensemble.mode(m.sid)));
+        const leaders = live.filter((_, i) => modes[i] === 'leader');
+        if (live.length > 0 && modes.every((x) => x !== null) && leaders.length === 1) return leaders[0]!.sid;
         if (Date.now() > deadline) {
           throw new Error(
-            `ensemble did not form: ${running.map((m, i) => `${m.sid}=${modes[i]}`).join(' ')}`,
+            `${what} ensemble did not form: ${live.map((m, i) => `${m.sid}=${modes[i]}`).join(' ')}`,
           );
         }
         await new Promise((r) => setTimeout(r, 100));
@@ -120,7 +134,7 @@ export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
     },
     async close() {
       await Promise.all([...members.keys()].map((sid) => ensemble.stop(sid)));
-      rmSync(root, { recursive: true, force: true });
+      if (ownRoot) rmSync(root, { recursive: true, force: true });
     },
   };
   for (const sid of members.keys()) ensemble.start(sid);

@@ -4,12 +4,12 @@
 // run the same scenario on either. Every JVM is stopped by PID.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareLocalEnsemble } from '../../peer/ensemble/local.ts';
-import type { Ensemble, Member } from './ensemble.ts';
-import { fourLetterWord, ZK_CLASSPATH } from './servers.ts';
+import { controlEnsemble, type Ensemble } from './ensemble.ts';
+import { ZK_CLASSPATH } from './servers.ts';
 
 export interface ZkEnsembleOptions {
   voters: number;
@@ -47,87 +47,39 @@ export async function startZkEnsemble(opts: ZkEnsembleOptions): Promise<Ensemble
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'zke-zkensemble-'));
   const extra = { 'admin.enableServer': 'false', ...opts.config };
   const specs = await prepareLocalEnsemble(root, opts.voters, opts.observers, extra);
-  const members = new Map<number, Member>(specs.map((s) => [s.sid, { ...s, process: null, output: '' }]));
-  const running = (m: Member) =>
-    m.process !== null && m.process.exitCode === null && m.process.signalCode === null;
-  const ensemble: Ensemble = {
-    members,
+  const ensemble = controlEnsemble(
     root,
-    start(sid) {
-      const m = members.get(sid)!;
-      if (running(m)) return;
-      const p = spawn('java', zkMemberCommand(m.configPath, opts), {
+    ownRoot,
+    specs,
+    (m) =>
+      spawn('java', zkMemberCommand(m.configPath, opts), {
         stdio: ['ignore', 'pipe', 'pipe'],
         // ZooKeeper reads ZOO_LOG_DIR only through its scripts; keep any stray files in the data dir.
         cwd: m.dataDir,
-      });
-      const keep = (c: Buffer) => {
-        m.output += c.toString();
-        if (m.output.length > 2_000_000) m.output = m.output.slice(-1_000_000);
-      };
-      p.stdout?.on('data', keep);
-      p.stderr?.on('data', keep);
-      m.process = p;
-    },
-    async kill9(sid) {
-      const p = members.get(sid)!.process;
-      if (!p || p.exitCode !== null || p.signalCode !== null) return;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGKILL');
-      await exited;
-    },
-    async stop(sid) {
-      const p = members.get(sid)!.process;
-      if (!p || p.exitCode !== null || p.signalCode !== null) return;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      const t = setTimeout(() => p.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    },
-    async mode(sid) {
-      const m = members.get(sid)!;
-      const text = await fourLetterWord('127.0.0.1', m.clientPort, 'srvr', 1000).catch(() => '');
-      return /Mode: (\S+)/.exec(text)?.[1] ?? null;
-    },
-    async waitFormed(timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const live = [...members.values()].filter(running);
-        const dead = [...members.values()].filter((m) => m.process && !running(m));
-        if (dead.length > 0) {
-          const m = dead[0]!;
-          throw new Error(
-            `ZooKeeper member ${m.sid} exited (${m.process!.exitCode ?? m.process!.signalCode}):\n${m.output.slice(-4000)}`,
-          );
-        }
-        const modes = await Promise.all(live.map((m) => ensemble.mode(m.sid)));
-        const leaders = live.filter((_, i) => modes[i] === 'leader');
-        if (live.length > 0 && modes.every((x) => x !== null) && leaders.length === 1) return leaders[0]!.sid;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `ZooKeeper ensemble did not form within ${timeoutMs} ms: ${live.map((m, i) => `${m.sid}=${modes[i]}`).join(' ')}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-    connectString(sids) {
-      return [...members.values()]
-        .filter((m) => !sids || sids.includes(m.sid))
-        .map((m) => `127.0.0.1:${m.clientPort}`)
-        .join(',');
-    },
-    async close() {
-      await Promise.all([...members.keys()].map((sid) => ensemble.stop(sid)));
-      if (ownRoot) rmSync(root, { recursive: true, force: true });
-    },
+      }),
+    'ZooKeeper',
+  );
+  // A JVM that dies while forming (bad config, port taken) should fail fast with its output.
+  const waitFormed = ensemble.waitFormed;
+  ensemble.waitFormed = async (timeoutMs = 60_000) => {
+    const dead = () =>
+      [...ensemble.members.values()].find(
+        (m) => m.process && (m.process.exitCode !== null || m.process.signalCode !== null),
+      );
+    const formed = waitFormed(timeoutMs);
+    formed.catch(() => {}); // observed below; a dead member may end the wait first
+    for (;;) {
+      const d = dead();
+      if (d)
+        throw new Error(
+          `ZooKeeper member ${d.sid} exited (${d.process!.exitCode ?? d.process!.signalCode}):\n${d.output.slice(-4000)}`,
+        );
+      const done = await Promise.race([
+        formed.then((sid) => sid),
+        new Promise<null>((r) => setTimeout(() => r(null), 200)),
+      ]);
+      if (done !== null) return done;
+    }
   };
-  try {
-    for (const sid of members.keys()) ensemble.start(sid);
-  } catch (e) {
-    await ensemble.close();
-    throw e;
-  }
   return ensemble;
 }
