@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import zookeeper, { type Client, type Stat, type ZkError, type ZkEvent } from 'node-zookeeper-client';
+import zookeeper, { type Stat, type ZkError, type ZkEvent } from 'node-zookeeper-client';
 import {
   CliMt,
   digestId,
@@ -16,6 +16,7 @@ import {
   zkCliArgs,
   zkCliSession,
 } from './clients/drivers.ts';
+import { call, callVoid, connect } from './lib/node-client.ts';
 import { DEBIAN_PYTHON, type RunningServer, type ServerKind, startServer } from './lib/servers.ts';
 
 const TARGET = (process.env.ZKE_TARGET ?? 'peer') as ServerKind;
@@ -507,14 +508,6 @@ function tabbedNames(out: string): string[] {
 // ---------------------------------------------------------------------------------------------------------
 // node-zookeeper-client
 
-function call<T>(fn: (cb: (err: ZkError | null, value: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
-}
-
-function callVoid(fn: (cb: (err: ZkError | null) => void) => void): Promise<void> {
-  return new Promise((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
-}
-
 async function errorCode(p: Promise<unknown>): Promise<number> {
   try {
     await p;
@@ -522,22 +515,6 @@ async function errorCode(p: Promise<unknown>): Promise<number> {
     return (e as ZkError).getCode();
   }
   return 0;
-}
-
-async function connect(cs: string): Promise<Client> {
-  const client = zookeeper.createClient(cs, { sessionTimeout: 10_000, spinDelay: 200, retries: 0 });
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => {
-      client.close();
-      reject(new Error(`node-zookeeper-client did not connect to ${cs}`));
-    }, 15_000);
-    client.once('connected', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    client.connect();
-  });
-  return client;
 }
 
 /** Resolves with the first event a one-shot watcher receives, bounded in time. */

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { compareTranscripts, runScenario, waitServing } from './lib/scenario.ts';
+import { compareTranscripts, runScenario } from './lib/scenario.ts';
 import { type RunningServer, type ServerKind, startServer } from './lib/servers.ts';
 
 // ZooKeeper reads unknown zoo.cfg keys as zookeeper.* system properties; the peer reads this one.
@@ -20,7 +20,6 @@ async function transcriptOf(kind: ServerKind, file: string): Promise<string[]> {
   let server: RunningServer | undefined;
   try {
     server = await startServer(kind, { config: CONFIG });
-    await waitServing(server.host, server.port);
     const lines = await runScenario(server.host, server.port);
     writeFileSync(join(tmpdir(), file), `${lines.join('\n')}\n`);
     return lines;

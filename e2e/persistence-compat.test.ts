@@ -23,7 +23,7 @@ import { OPEN_ACL_UNSAFE } from '../peer/tree/acl-cache.ts';
 import { type DataTree, toStat } from '../peer/tree/datatree.ts';
 import { parentOf } from '../peer/tree/path.ts';
 import { digestId, parseZkCliStat, zkCliSession } from './clients/drivers.ts';
-import { waitServing } from './lib/scenario.ts';
+import { call, connect } from './lib/node-client.ts';
 import { fourLetterWord, type RunningServer, type ServerKind, startServer } from './lib/servers.ts';
 
 const tempDirs: string[] = [];
@@ -39,26 +39,6 @@ async function tempDir(): Promise<string> {
 
 // ---------------------------------------------------------------------------------------------------------
 // node-zookeeper-client, promisified
-
-async function connect(cs: string, sessionTimeout = 30_000): Promise<Client> {
-  const client = zookeeper.createClient(cs, { sessionTimeout, spinDelay: 200, retries: 0 });
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => {
-      client.close();
-      reject(new Error(`node-zookeeper-client did not connect to ${cs}`));
-    }, 15_000);
-    client.once('connected', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    client.connect();
-  });
-  return client;
-}
-
-function call<T>(fn: (cb: (err: Error | null, v: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
-}
 
 const toClientAcl = (acl: readonly ACL[]): ClientACL[] =>
   acl.map((a) => new zookeeper.ACL(a.perms, new zookeeper.Id(a.id.scheme, a.id.id)));
@@ -170,8 +150,7 @@ async function writeWorkload(kind: ServerKind, crash: boolean): Promise<Written>
   tempDirs.push(server.dataDir);
   let c: Client | null = null;
   try {
-    await waitServing(server.host, server.port);
-    c = await connect(server.connectString);
+    c = await connect(server.connectString, 30_000);
     const sessionId = c.getSessionId().readBigInt64BE(0);
     await create(c, '/app', 'app-data');
     for (let i = 0; i < 40; i++) await create(c, `/app/n${i}`, `value-${i}`);
@@ -193,7 +172,7 @@ async function writeWorkload(kind: ServerKind, crash: boolean): Promise<Written>
         .commit(cb),
     );
     // A session that ends cleanly: its closeSession txn removes its ephemeral.
-    const c2 = await connect(server.connectString);
+    const c2 = await connect(server.connectString, 30_000);
     await create(c2, '/app/gone', '', { mode: zookeeper.CreateMode.EPHEMERAL });
     c2.close();
     // Containers and TTL nodes through the Java CLI.
@@ -351,7 +330,6 @@ describe('persistence compatibility with Apache ZooKeeper', { timeout: 240_000 }
     const zk = await startServer('zookeeper', { dataDir });
     let c: Client | null = null;
     try {
-      await waitServing(zk.host, zk.port);
       const m = await mntr(zk);
       assert.equal(
         m.get('zk_digest_mismatches_count'),
@@ -406,7 +384,7 @@ describe('persistence compatibility with Apache ZooKeeper', { timeout: 240_000 }
       assert.equal(multi, 'multi');
 
       // Every node, stat and ACL as ZooKeeper serves them equals our tree.
-      c = await connect(zk.connectString);
+      c = await connect(zk.connectString, 30_000);
       const seen = await readAll(c);
       assertTreeMatches(tree, seen);
       // ZooKeeper carries on from our last zxid.
@@ -432,8 +410,7 @@ describe('persistence compatibility with Apache ZooKeeper', { timeout: 240_000 }
     const peer = await startServer('peer', { dataDir: copy });
     let c: Client | null = null;
     try {
-      await waitServing(peer.host, peer.port);
-      c = await connect(peer.connectString);
+      c = await connect(peer.connectString, 30_000);
       assertSeenEqual(await readAll(c), seen);
     } finally {
       c?.close();
@@ -455,9 +432,8 @@ describe('persistence compatibility with Apache ZooKeeper', { timeout: 240_000 }
     const zk = await startServer('zookeeper', { dataDir: copy });
     let c: Client | null = null;
     try {
-      await waitServing(zk.host, zk.port);
       assert.equal((await mntr(zk)).get('zk_digest_mismatches_count'), '0');
-      c = await connect(zk.connectString);
+      c = await connect(zk.connectString, 30_000);
       assertSeenEqual(await readAll(c), seen);
     } finally {
       c?.close();

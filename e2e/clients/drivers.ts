@@ -3,7 +3,7 @@
 // time and killed by its PID (or its own process group, for zkCli.sh whose JVM is a grandchild).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { digestId as serverDigestId } from '../../peer/server/auth.ts';
 import { CLI_MT, ZKCLI } from '../lib/servers.ts';
 
 export interface RunResult {
@@ -64,9 +64,9 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
-/** Base64 SHA-1 of "user:password", the id of a ZooKeeper digest ACL. */
+/** The id of a ZooKeeper digest ACL for user and password. */
 export function digestId(user: string, password: string): string {
-  return `${user}:${createHash('sha1').update(`${user}:${password}`).digest('base64')}`;
+  return serverDigestId(`${user}:${password}`);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@
 // the watcher's connection is answered after the notification, and the transcript records the events
 // of each step right below it without waiting on timers.
 
-import { createHash } from 'node:crypto';
 import {
   type ACL,
   ConnectionClosedError,
@@ -27,7 +26,7 @@ import {
 import { JuteWriter } from '../../peer/jute/archive.ts';
 import { writeRequest } from '../../peer/jute/records.ts';
 import { errorName, OpCode } from '../../peer/protocol/constants.ts';
-import { fourLetterWord } from './servers.ts';
+import { digestId } from '../../peer/server/auth.ts';
 
 const EVENT_NAMES: Record<number, string> = {
   [-1]: 'None',
@@ -41,23 +40,6 @@ const ACL_SHORT = new Map<string, ACL[]>([
   ['OPEN', OPEN_ACL_UNSAFE],
   ['READ', READ_ACL_UNSAFE],
 ]);
-
-/** ZooKeeper answers ruok before it serves requests; wait until srvr stops saying so. */
-export async function waitServing(host: string, port: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await fourLetterWord(host, port, 'srvr', 2000).catch(() => '');
-    if (s.includes('Zxid:') && !s.includes('not currently serving')) return;
-    if (Date.now() > deadline)
-      throw new Error(`server on ${host}:${port} not serving after ${timeoutMs} ms: ${s}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export function digestId(userPw: string): string {
-  const user = userPw.slice(0, userPw.indexOf(':'));
-  return `${user}:${createHash('sha1').update(userPw).digest('base64')}`;
-}
 
 type ResultMethod = {
   [K in keyof ZkConnection]: ZkConnection[K] extends (...a: never[]) => Promise<Result> ? K : never;

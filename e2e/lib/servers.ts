@@ -2,13 +2,12 @@
 // each standalone on 127.0.0.1 with a temporary data directory. Every process is stopped by PID.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { prepareLocalEnsemble, spawnMember } from '../../peer/ensemble/local.ts';
+import { freeLoopbackPort, prepareLocalEnsemble, spawnMember } from '../../peer/ensemble/local.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ZK_CLASSPATH = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar';
@@ -48,15 +47,7 @@ export interface RunningServer {
   kill9(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as net.AddressInfo).port;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
+export { freeLoopbackPort as freePort };
 
 export async function waitForPort(
   host: string,
@@ -111,7 +102,7 @@ function renderConfig(lines: Record<string, string | number>): string {
 export async function startServer(kind: ServerKind, opts: ServerOptions = {}): Promise<RunningServer> {
   if (kind === 'observer') return startObserver(opts);
   const host = '127.0.0.1';
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? (await freeLoopbackPort());
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), `zke-${kind}-`));
   const configPath = join(dataDir, 'zoo.cfg');
   const base: Record<string, string | number> = {

@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import net from 'node:net';
 import { test } from 'node:test';
 import { log } from '../log.ts';
 import type { QuorumConfig, QuorumMember } from '../quorum/quorum-config.ts';
 import { ElectionRunner } from './election-runner.ts';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const p = (s.address() as net.AddressInfo).port;
-  s.close();
-  return p;
-}
+import { freeLoopbackPort } from './local.ts';
 
 async function config(voters: number[], observers: number[]): Promise<QuorumConfig> {
   const members = new Map<number, QuorumMember>();
@@ -20,8 +11,8 @@ async function config(voters: number[], observers: number[]): Promise<QuorumConf
     members.set(sid, {
       sid,
       host: '127.0.0.1',
-      quorumPort: await freePort(),
-      electionPort: await freePort(),
+      quorumPort: await freeLoopbackPort(),
+      electionPort: await freeLoopbackPort(),
       role: observers.includes(sid) ? 'observer' : 'participant',
       clientAddress: null,
       clientPort: null,
