@@ -26,7 +26,10 @@ async function votersFormed(e: Ensemble, voters: number[], timeoutMs = 30_000): 
 async function assertRefused(e: Ensemble, outsider: number, reason: RegExp): Promise<void> {
   const leader = await votersFormed(e, [1, 2, 3]);
   const deadline = Date.now() + 4000;
+  const proc = e.members.get(outsider)!.process!;
   while (Date.now() < deadline) {
+    // Not serving only counts if the member is up and trying.
+    assert.ok(proc.exitCode === null && proc.signalCode === null, `member ${outsider} is still running`);
     assert.equal(await e.mode(outsider), null, `member ${outsider} must not serve`);
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -140,6 +140,10 @@ describe("observers' votes do not count", () => {
     // If observers voted, member 1 plus the two observers would be a majority of five.
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
+      for (const sid of [1, 4, 5]) {
+        const p = e.members.get(sid)!.process!;
+        assert.ok(p.exitCode === null && p.signalCode === null, `member ${sid} is still running`);
+      }
       const modes = await Promise.all([1, 4, 5].map((sid) => e.mode(sid)));
       assert.ok(!modes.includes('leader'), `nobody leads without a voter quorum (${modes.join(',')})`);
       await new Promise((r) => setTimeout(r, 250));
