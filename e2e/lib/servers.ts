@@ -184,55 +184,35 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
 
 /** One voter and one observer; the returned server is the observer (its client port and process). */
 async function startObserver(opts: ServerOptions): Promise<RunningServer> {
+  // ensemble.ts imports this module; load it when first needed rather than in a static cycle.
+  const { controlEnsemble } = await import('./ensemble.ts');
   const root = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'zke-observer-'));
-  const members = await prepareLocalEnsemble(root, 1, 1, {
-    extendedTypesEnabled: 'true',
-    ...opts.config,
-  });
+  const specs = await prepareLocalEnsemble(root, 1, 1, { extendedTypesEnabled: 'true', ...opts.config });
   const bin = join(REPO_ROOT, 'bin', 'zkensemble');
   const env = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...opts.env };
-  const procs = members.map((m) => spawnMember(bin, m, env));
-  const observer = members[1]!;
-  const proc = procs[1]!;
-  let out = '';
-  proc.stdout?.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-200_000)));
-  proc.stderr?.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-200_000)));
-  const stopAll = async (signal: NodeJS.Signals) => {
-    await Promise.all(
-      procs.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.exitCode !== null || p.signalCode !== null) return resolve();
-            p.once('exit', () => resolve());
-            p.kill(signal);
-            setTimeout(() => p.kill('SIGKILL'), 5000).unref();
-          }),
-      ),
-    );
-  };
+  const ownRoot = !opts.keepData && !opts.dataDir;
+  const ensemble = controlEnsemble(root, ownRoot, specs, (m) => spawnMember(bin, m, env), 'peer');
+  const observer = ensemble.members.get(2)!;
   const server: RunningServer = {
     kind: 'observer',
     port: observer.clientPort,
-    host: '127.0.0.1',
-    connectString: `127.0.0.1:${observer.clientPort}`,
+    host: observer.host,
+    connectString: `${observer.host}:${observer.clientPort}`,
     dataDir: observer.dataDir,
     configPath: observer.configPath,
-    pid: proc.pid!,
-    process: proc,
-    output: () => out,
-    async stop() {
-      await stopAll('SIGTERM');
-      if (!opts.keepData && !opts.dataDir) rmSync(root, { recursive: true, force: true });
-    },
+    pid: observer.process!.pid!,
+    process: observer.process!,
+    output: () => observer.output,
+    stop: () => ensemble.close(),
     async kill9() {
-      await stopAll('SIGKILL');
+      await Promise.all([...ensemble.members.keys()].map((sid) => ensemble.kill9(sid)));
     },
   };
   try {
-    await waitForPort('127.0.0.1', observer.clientPort, 30_000, proc);
+    await waitForPort(observer.host, observer.clientPort, 30_000, observer.process!);
   } catch (e) {
     await server.stop();
-    throw new Error(`${(e as Error).message}\n--- observer output ---\n${out}`);
+    throw new Error(`${(e as Error).message}\n--- observer output ---\n${observer.output}`);
   }
   return server;
 }
