@@ -397,17 +397,13 @@ export class Learner {
       }
       case PacketType.INFORM:
       case PacketType.INFORMANDACTIVATE: {
-        if (this.role === 'follower') {
-          this.protocolError(`${describePacket(p)} sent to a follower`, out);
-          return;
-        }
-        const { data, leader } = this.informData(p);
-        if (this.inSnapshot(p.zxid)) return;
-        if (this.pending.some((q) => !q.committed)) {
-          this.protocolError(`INFORM ${hex(p.zxid)} while proposals wait for their COMMIT`, out);
-          return;
-        }
-        if (!this.checkContinuous(p.zxid, out)) return;
+        const inform = this.acceptInform(
+          p,
+          this.pending.some((q) => !q.committed),
+          out,
+        );
+        if (!inform) return;
+        const { data, leader } = inform;
         this.pending.push({ zxid: p.zxid, data, committed: true });
         if (leader !== null) out.push({ type: 'activate', zxid: p.zxid, designatedLeader: leader });
         return;
@@ -424,6 +420,30 @@ export class Learner {
         this.protocolError(`unexpected ${describePacket(p)} during sync`, out);
         return;
     }
+  }
+
+  /**
+   * The checks an INFORM passes in either phase: only observers take them, a txn the loaded
+   * snapshot holds is skipped, none may overtake proposals still waiting for their COMMIT, and
+   * zxids run on without gaps. Null when the packet is to be dropped.
+   */
+  private acceptInform(
+    p: QuorumPacket,
+    proposalsWaiting: boolean,
+    out: LearnerEffect[],
+  ): { data: Buffer; leader: number | null } | null {
+    if (this.role === 'follower') {
+      this.protocolError(`${describePacket(p)} sent to a follower`, out);
+      return null;
+    }
+    const inform = this.informData(p);
+    if (this.inSnapshot(p.zxid)) return null;
+    if (proposalsWaiting) {
+      this.protocolError(`INFORM ${hex(p.zxid)} while proposals wait for their COMMIT`, out);
+      return null;
+    }
+    if (!this.checkContinuous(p.zxid, out)) return null;
+    return inform;
   }
 
   private informData(p: QuorumPacket): { data: Buffer; leader: number | null } {
@@ -544,17 +564,9 @@ export class Learner {
       }
       case PacketType.INFORM:
       case PacketType.INFORMANDACTIVATE: {
-        if (this.role === 'follower') {
-          this.protocolError(`${describePacket(p)} sent to a follower`, out);
-          return;
-        }
-        const { data, leader } = this.informData(p);
-        if (this.inSnapshot(p.zxid)) return;
-        if (this.uncommitted.length > 0) {
-          this.protocolError(`INFORM ${hex(p.zxid)} while proposals wait for their COMMIT`, out);
-          return;
-        }
-        if (!this.checkContinuous(p.zxid, out)) return;
+        const inform = this.acceptInform(p, this.uncommitted.length > 0, out);
+        if (!inform) return;
+        const { data, leader } = inform;
         out.push({ type: 'log-append', zxid: p.zxid, data });
         this.commitTxn({ zxid: p.zxid, data }, out);
         if (leader !== null) out.push({ type: 'activate', zxid: p.zxid, designatedLeader: leader });
