@@ -407,16 +407,7 @@ function emptyCell(
     errorCodes: {},
     connectionsLost: 0,
     latencyMs: new Histogram().summary(),
-    cpuCores: {
-      leader: null,
-      followers: null,
-      observers: null,
-      loadgen: 0,
-      machine: null,
-      kernel: null,
-      steal: null,
-      others: null,
-    },
+    cpuCores: noCpu(),
     memberCpuCores: {},
     busiestOthers: [],
     loadgenEventLoopUtilization: 0,
@@ -590,16 +581,7 @@ function cpuBreakdown(
   pids: Map<number, number>,
 ): { byRole: CpuByRole; members: Record<string, number | null>; busiestOthers: string[] } {
   const members: Record<string, number | null> = {};
-  const none: CpuByRole = {
-    leader: null,
-    followers: null,
-    observers: null,
-    loadgen: 0,
-    machine: null,
-    kernel: null,
-    steal: null,
-    others: null,
-  };
+  const none = noCpu();
   if (!a || !b || b.at <= a.at) return { byRole: none, members, busiestOthers: [] };
   const dt = (b.at - a.at) / 1000;
   for (const sid of sids) {
@@ -1126,4 +1108,18 @@ export function renderEnsembleMarkdown(r: EnsembleBenchReport): string {
       L.push(`- round ${c.round}, ${c.topology} on ${c.target} (${c.workload}): ${c.error?.split('\n')[0]}`);
   }
   return `${L.join('\n')}\n`;
+}
+
+/** CPU use when nothing could be measured. */
+function noCpu(): CpuByRole {
+  return {
+    leader: null,
+    followers: null,
+    observers: null,
+    loadgen: 0,
+    machine: null,
+    kernel: null,
+    steal: null,
+    others: null,
+  };
 }

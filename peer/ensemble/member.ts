@@ -231,7 +231,7 @@ abstract class Role {
   }
 
   /** Applies a committed txn: through the front end once serving, straight to the tree before. */
-  protected apply(_zxid: number, data: Buffer): void {
+  protected apply(data: Buffer): void {
     const { header, txn } = decodeTxnEntry(data);
     if (this.server) this.server.commit(header, txn);
     else applyToDb(this.ctx.db, header, txn);
@@ -369,7 +369,7 @@ class Leading extends Role {
         this.disk.execute(e);
         return;
       case 'apply':
-        this.apply(e.zxid, e.data);
+        this.apply(e.data);
         this.path?.appliedUpTo(e.zxid);
         return;
       case 'established':
@@ -569,7 +569,7 @@ class Following extends Role {
         );
         return;
       case 'apply':
-        this.apply(e.zxid, e.data);
+        this.apply(e.data);
         return;
       case 'uptodate':
         this.ctx.election.setPeerEpoch(e.epoch);
