@@ -2,12 +2,12 @@
 // keys are warned about and the peer serves anyway.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT, startServer } from './lib/servers.ts';
+import { fourLetterWord, REPO_ROOT, startServer } from './lib/servers.ts';
 
 const BIN = join(REPO_ROOT, 'bin', 'zkensemble');
 
@@ -60,4 +60,43 @@ test('usage and unknown commands', () => {
   const bad = spawnSync(process.execPath, [BIN, 'frobnicate'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown command: frobnicate/);
+});
+
+test('local --voters 2 --observers 1 runs a loopback ensemble, prints its connect string, stops on SIGTERM', async () => {
+  const p = spawn(process.execPath, [BIN, 'local', '--voters', '2', '--observers', '1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+  });
+  let out = '';
+  p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  p.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+  try {
+    const deadline = Date.now() + 30_000;
+    let modes: string[] = [];
+    while (Date.now() < deadline) {
+      const cs = /connect string (\S+)/.exec(out)?.[1];
+      if (cs) {
+        const addrs = cs.split(',');
+        assert.equal(addrs.length, 3);
+        const texts = await Promise.all(
+          addrs.map((a) =>
+            fourLetterWord(a.split(':')[0]!, Number(a.split(':')[1]), 'srvr', 1000).catch(() => ''),
+          ),
+        );
+        modes = texts.map((t) => /Mode: (\S+)/.exec(t)?.[1] ?? '').sort();
+        if (modes.join() === 'follower,leader,observer') break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual(modes, ['follower', 'leader', 'observer'], out);
+  } finally {
+    p.kill('SIGTERM');
+    const code = await Promise.race([
+      exited,
+      new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000)),
+    ]);
+    if (code === 'timeout') p.kill('SIGKILL');
+    assert.notEqual(code, 'timeout', 'local stops its members and exits on SIGTERM');
+  }
 });
