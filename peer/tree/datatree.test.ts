@@ -44,7 +44,7 @@ test('errors come back as results and leave the tree alone', () => {
   const t = new DataTree();
   const before = t.digest();
   assert.equal(apply(t, create('/x/y')).err, Err.NONODE);
-  assert.equal(apply(t, { type: OpCode.delete, path: '/nope' }).err, Err.NONODE);
+  assert.equal(apply(t, { type: OpCode.delete, path: '/nope/deeper' }).err, Err.NONODE);
   assert.equal(t.digest(), before);
 });
 
@@ -172,4 +172,18 @@ test('quota stats follow the subtree in place and can be recounted', () => {
   apply(t, { type: OpCode.delete, path: '/zookeeper/quota/q/zookeeper_limits' });
   mk('/q/c', 'x');
   assert.equal(stats(), 'count=2,bytes=1', 'no limits node, no tracking');
+});
+
+test('replaying a delete over a fuzzy snapshot that lacks the child still moves the parent pzxid', () => {
+  zxid = 0;
+  const t = new DataTree();
+  apply(t, create('/p'));
+  zxid = 50;
+  const rc = apply(t, { type: OpCode.delete, path: '/p/gone' });
+  assert.equal(rc.err, Err.NONODE);
+  assert.equal(t.getNode('/p')!.stat.pzxid, 51, 'as the live delete left it');
+  assert.equal(t.getNode('/p')!.stat.cversion, 0, 'deletes never touch the stored cversion');
+  zxid = 10;
+  apply(t, { type: OpCode.delete, path: '/p/older' });
+  assert.equal(t.getNode('/p')!.stat.pzxid, 51, 'an older delete does not move it back');
 });

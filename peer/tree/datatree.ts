@@ -303,6 +303,17 @@ export class DataTree {
       case OpCode.deleteContainer:
         rc.path = txn.path;
         rc.err = this.deleteNode(txn.path, h.zxid);
+        if (rc.err === Err.NONODE) {
+          // Replaying a log over a fuzzy snapshot: the child was already gone when it was written,
+          // but its parent was written before the delete and still needs the delete's pzxid.
+          // (A live delete of a missing node never gets here: prep turns it into an error txn.)
+          const parentPath = parentOf(txn.path);
+          const parent = this.nodes.get(parentPath);
+          if (parent && h.zxid > parent.stat.pzxid) {
+            parent.stat.pzxid = h.zxid;
+            this.touched(parentPath, parent);
+          }
+        }
         return rc;
       case OpCode.setData:
       case OpCode.reconfig: {
