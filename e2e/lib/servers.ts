@@ -211,8 +211,9 @@ async function startObserver(opts: ServerOptions): Promise<RunningServer> {
   try {
     await waitForPort(observer.host, observer.clientPort, 30_000, observer.process!);
   } catch (e) {
+    const outputs = [...ensemble.members.values()].map((m) => `--- member ${m.sid} output ---\n${m.output}`);
     await server.stop();
-    throw new Error(`${(e as Error).message}\n--- observer output ---\n${observer.output}`);
+    throw new Error(`${(e as Error).message}\n${outputs.join('\n')}`);
   }
   return server;
 }

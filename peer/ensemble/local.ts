@@ -3,7 +3,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 
@@ -51,13 +51,44 @@ export function renderLocalConfig(
     .join('\n')}\n${servers.join('\n')}\n`;
 }
 
+/**
+ * A loopback port that is free now, picked below the kernel's ephemeral range: a port from that
+ * range (what listen(0) hands out) can be taken as the local end of any outgoing connection
+ * before the member that was given it binds it, and that member then fails with EADDRINUSE.
+ */
 export async function freeLoopbackPort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  s.close();
-  await once(s, 'close');
-  return port;
+  const ceiling = ephemeralRangeStart() - 1;
+  const floor = Math.min(10_000, ceiling - 1000);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = floor + Math.floor(Math.random() * (ceiling - floor));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free loopback port between ${floor} and ${ceiling}`);
+}
+
+function ephemeralRangeStart(): number {
+  try {
+    const first = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+    );
+    if (Number.isInteger(first) && first > 2000) return first;
+  } catch {
+    // Not Linux: fall through to the IANA dynamic range.
+  }
+  return 49152;
+}
+
+async function canListen(port: number): Promise<boolean> {
+  const s = net.createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (ok) {
+    s.close();
+    await once(s, 'close');
+  }
+  return ok;
 }
 
 export interface LocalLayout {
