@@ -1,24 +1,48 @@
 # syntax=docker/dockerfile:1
-# One image for the peer (and, later, the operator). BASE defaults to the official Node 24 slim image;
-# tests pass a locally built base because no registry is reachable there.
+# One image for the peer and the operator: `zkensemble` is the entrypoint, so
+#   podman run IMAGE peer /etc/zkensemble/zoo.cfg      (the default command)
+#   podman run IMAGE operator
+# BASE defaults to the official Node 24 slim image. Where no container registry is reachable,
+# e2e/podman/build-image.sh builds a local stand-in (e2e/podman/build-base.sh) and passes it here.
 ARG BASE=node:24-bookworm-slim
 
 FROM ${BASE} AS deps
+# An npm registry other than npm's default, and a CA bundle for a TLS-intercepting proxy, are given at
+# build time (a build arg and a build secret), so neither is written here nor left in a layer of the
+# final image.
+ARG NPM_REGISTRY=
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only; the pinned Node dev dependency is not needed inside the image,
-# whose own Node is 24.
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+# Production dependencies only: the devDependencies include a whole Node binary for the repository's
+# own use, and the image has its own Node 24. npm 11 can refuse a lock file that lacks optional
+# packages of other platforms (as .ci/run notes); `npm install` then still follows the lock file.
+# Type declarations and source maps are not needed to run (a third of @kubernetes/client-node).
+RUN --mount=type=secret,id=npm_ca,required=false \
+    if [ -s /run/secrets/npm_ca ]; then export NPM_CONFIG_CAFILE=/run/secrets/npm_ca; fi; \
+    if [ -n "$NPM_REGISTRY" ]; then export NPM_CONFIG_REGISTRY="$NPM_REGISTRY"; fi; \
+    set -- --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error; \
+    { npm ci "$@" || npm install "$@"; } && rm -rf /root/.npm \
+ && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 FROM ${BASE}
-WORKDIR /app
 ENV NODE_ENV=production LOG_LEVEL=info
+WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
+# Sources are owned by root: the server cannot change its own code. .dockerignore keeps tests out.
 COPY package.json ./
 COPY bin ./bin
 COPY peer ./peer
-RUN mkdir -p /data && chown node:node /data
-USER node
+COPY operator ./operator
+# A standalone default, so `podman run IMAGE` serves; an ensemble mounts its own zoo.cfg (and myid in
+# /data) over these.
+RUN ln -s /app/bin/zkensemble /usr/local/bin/zkensemble \
+ && mkdir -p /etc/zkensemble /data \
+ && printf '%s\n' 'tickTime=2000' 'dataDir=/data' 'clientPort=2181' \
+      '4lw.commands.whitelist=srvr,ruok,mntr,stat,conf' > /etc/zkensemble/zoo.cfg \
+ && chown 1000:1000 /data
+# Numeric, so Kubernetes can check runAsNonRoot (it cannot resolve a user name).
+USER 1000:1000
+# client, quorum, election, admin/metrics
 EXPOSE 2181 2888 3888 8080
-ENTRYPOINT ["node", "bin/zkensemble"]
-CMD ["peer", "/conf/zoo.cfg"]
+ENTRYPOINT ["zkensemble"]
+CMD ["peer", "/etc/zkensemble/zoo.cfg"]

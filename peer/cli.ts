@@ -4,19 +4,22 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { observabilitySettings } from './admin/settings.ts';
+import { loadDynamicConfig } from './config/dynamic-config.ts';
 import { ConfigError, isStandalone, parseZooConfig, type ZooConfig } from './config/zoocfg.ts';
-import { connectString, prepareLocalEnsemble, spawnMember } from './ensemble/local.ts';
+import { adminUrl, connectString, prepareLocalEnsemble, spawnMember } from './ensemble/local.ts';
 import { type RunningMember, startMember } from './ensemble/member.ts';
 import { log } from './log.ts';
 import { type RunningPeer, startPeer } from './peer.ts';
 
 const USAGE = `usage: zkensemble <command>
   peer CONFIG     run one server from a ZooKeeper zoo.cfg (standalone when it lists no other servers)
+  peer --k8s DIR  run one server of a ZkEnsemble pod from the operator's config in DIR
   local [--voters N --observers M]
                   run a standalone peer on 127.0.0.1:2181, or a loopback ensemble of N voters and
                   M observers (one process each), with temporary data dirs
   bench [opts]    load-test the peer side by side with Apache ZooKeeper (see 'bench --help')
-  operator        run the Kubernetes operator (not available yet)`;
+  operator [opts]  run the Kubernetes operator (see 'operator --help')`;
 
 export async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
@@ -30,10 +33,10 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = await runBench(rest);
       return;
     }
-    case 'operator':
-      console.error('zkensemble operator: not implemented yet');
-      process.exit(2);
-      return;
+    case 'operator': {
+      const { runOperator } = await import('../operator/main.ts');
+      return runOperator(rest);
+    }
     case undefined:
     case '-h':
     case '--help':
@@ -54,7 +57,9 @@ export function loadConfig(path: string): ZooConfig {
     throw new ConfigError(`cannot read ${path}: ${(e as Error).message}`);
   }
   try {
-    return parseZooConfig(text);
+    const cfg = parseZooConfig(text);
+    loadDynamicConfig(cfg, path);
+    return cfg;
   } catch (e) {
     if (e instanceof ConfigError) throw new ConfigError(`${path}: ${e.message}`);
     throw e;
@@ -62,14 +67,32 @@ export function loadConfig(path: string): ZooConfig {
 }
 
 async function runPeer(args: string[]): Promise<void> {
-  const path = args[0];
+  let path = args[0];
+  if (path === '--k8s') {
+    const dir = args[1];
+    if (!dir) {
+      console.error('usage: zkensemble peer --k8s CONFIG_DIR');
+      process.exit(2);
+    }
+    const { bootstrapK8s } = await import('./k8s-bootstrap.ts');
+    try {
+      path = await bootstrapK8s(dir, process.env, { log: (msg) => log.info(msg) });
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      console.error(`zkensemble: invalid Kubernetes setup: ${e.message}`);
+      process.exit(2);
+    }
+  }
   if (!path) {
-    console.error('usage: zkensemble peer CONFIG');
+    console.error('usage: zkensemble peer CONFIG | peer --k8s CONFIG_DIR');
     process.exit(2);
   }
   let cfg: ZooConfig;
   try {
     cfg = loadConfig(path);
+    // Also checks the admin server keys, so a bad one stops the peer here with the others.
+    const { logLevel } = observabilitySettings(cfg.raw, process.env);
+    if (logLevel) log.level = logLevel;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(`zkensemble: invalid configuration: ${e.message}`);
@@ -125,11 +148,13 @@ async function runLocal(args: string[]): Promise<void> {
       process.exit(2);
     }
     const cfg = parseZooConfig(
-      `tickTime=2000\ndataDir=${dataDir}\nclientPort=2181\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n`,
+      `tickTime=2000\ndataDir=${dataDir}\nclientPort=2181\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n` +
+        'admin.serverAddress=127.0.0.1\nadmin.serverPort=8080\n',
     );
     const peer = await startOrExit(cfg);
     console.log(
-      `zkensemble: standalone peer ready; connect string ${peer.host}:${peer.port} (data in ${dataDir})`,
+      `zkensemble: standalone peer ready; connect string ${peer.host}:${peer.port} (data in ${dataDir})` +
+        (peer.adminUrl ? `\nadmin ${peer.adminUrl}/commands, ${peer.adminUrl}/metrics` : ''),
     );
     await serveUntilSignal(peer);
   } else {
@@ -154,7 +179,8 @@ async function startLocalEnsemble(
   });
   console.log(
     `zkensemble: local ensemble of ${voters} voters and ${observers} observers starting (data in ${root})\n` +
-      `connect string ${connectString(members)}`,
+      `connect string ${connectString(members)}\n` +
+      `admin (/commands, /metrics, /readyz) ${members.map((m) => `${m.sid}=${adminUrl(m)}`).join(' ')}`,
   );
   return {
     async stop() {

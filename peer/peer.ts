@@ -1,6 +1,8 @@
 // Runs one peer from a parsed zoo.cfg: recovers the data dir, opens the txn log, serves clients,
 // takes snapshots in the background and purges old files. Standalone for now.
 
+import { startObservability } from './admin/observability.ts';
+import { MemberStats, standaloneStatus } from './admin/status.ts';
 import type { ZooConfig } from './config/zoocfg.ts';
 import { log } from './log.ts';
 import { startAutopurge } from './persistence/purge.ts';
@@ -15,12 +17,16 @@ export interface RunningPeer {
   server: ZkServer;
   host: string;
   port: number;
+  /** Base URL of the admin server, or null when it is disabled or could not bind. */
+  adminUrl: string | null;
   stop(): Promise<void>;
 }
 
 export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
   const started = Date.now();
   const { tree, sessions, lastZxid } = await recover(cfg.dataDir, cfg.dataLogDir);
+  const stats = new MemberStats();
+  stats.dbInitTime.record(Date.now() - started);
   log.info(
     {
       zxid: `0x${lastZxid.toString(16)}`,
@@ -42,6 +48,13 @@ export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
     (s) => new LocalWritePath(s.view, s.sessions, txnLog, settings, s, tree.lastProcessedZxid),
   );
 
+  let listening = false;
+  const obs = await startObservability(
+    cfg,
+    standaloneStatus(() => (listening ? server : null), stats),
+  );
+  server.fourLetterWord = obs.fourLetterWord;
+
   const snapshotter = new Snapshotter(cfg, txnLog);
   server.onApplied = () => snapshotter.applied(tree, () => server.sessions.snapshot());
 
@@ -55,15 +68,18 @@ export async function startPeer(cfg: ZooConfig): Promise<RunningPeer> {
   });
 
   const addr = await server.listen(cfg.clientPortAddress, cfg.clientPort);
+  listening = true;
   log.info({ host: addr.address, port: addr.port, mode: 'standalone' }, 'serving clients');
   return {
     server,
     host: addr.address,
     port: addr.port,
+    adminUrl: obs.adminUrl,
     async stop() {
       stopPurge();
       await server.close();
       await txnLog.close();
+      await obs.stop();
     },
   };
 }

@@ -48,6 +48,15 @@ export interface ZooConfig {
   globalOutstandingLimit: number;
   peerType: 'participant' | 'observer';
   servers: ServerLine[];
+  /** Where the membership lives when it is not in zoo.cfg (resolved by config/dynamic-config.ts). */
+  dynamicConfigFile: string | null;
+  /** Version of the membership (`version=` of the dynamic config; 0 for server lines in zoo.cfg). */
+  configVersion: number;
+  reconfigEnabled: boolean;
+  /** Bind the quorum and election ports on every address rather than the server line's host. */
+  quorumListenOnAllIPs: boolean;
+  /** false: a single listed server still runs as an ensemble member, so reconfig can grow it. */
+  standaloneEnabled: boolean;
   /** Every key as written, for `conf` and diagnostics. */
   raw: Map<string, string>;
   /** Keys this server does not know, with their line numbers. */
@@ -113,6 +122,10 @@ const SETTERS: Record<string, Setter> = {
     (c.containerMaxNeverUsedIntervalMs = nonNegative(v, l, k)),
   'nio.sessionlessCnxnTimeout': (c, v, l, k) => (c.sessionlessCnxnTimeoutMs = positive(v, l, k)),
   globalOutstandingLimit: (c, v, l, k) => (c.globalOutstandingLimit = positive(v, l, k)),
+  dynamicConfigFile: (c, v) => (c.dynamicConfigFile = v),
+  reconfigEnabled: (c, v, l, k) => (c.reconfigEnabled = bool(v, l, k)),
+  quorumListenOnAllIPs: (c, v, l, k) => (c.quorumListenOnAllIPs = bool(v, l, k)),
+  standaloneEnabled: (c, v, l, k) => (c.standaloneEnabled = bool(v, l, k)),
   peerType: (c, v, l) => {
     if (v !== 'observer' && v !== 'participant')
       throw new ConfigError(`line ${l}: peerType must be observer or participant`);
@@ -127,11 +140,10 @@ const KNOWN_IGNORED = new Set([
   'admin.serverPort',
   'admin.idleTimeout',
   'admin.commandURL',
-  'standaloneEnabled',
-  'reconfigEnabled',
-  'dynamicConfigFile',
+  'zkensemble.region',
+  'zkensemble.ensemble',
+  'zkensemble.logLevel',
   'electionAlg',
-  'quorumListenOnAllIPs',
   'metricsProvider.className',
   'metricsProvider.httpPort',
   'metricsProvider.httpHost',
@@ -176,6 +188,11 @@ export function defaults(): ZooConfig {
     globalOutstandingLimit: 1000,
     peerType: 'participant',
     servers: [],
+    dynamicConfigFile: null,
+    configVersion: 0,
+    reconfigEnabled: false,
+    quorumListenOnAllIPs: false,
+    standaloneEnabled: true,
     raw: new Map(),
     unknown: [],
   };
@@ -245,5 +262,5 @@ export function parseZooConfig(text: string): ZooConfig {
 
 /** True when the config lists no other member: this server runs standalone. */
 export function isStandalone(c: ZooConfig): boolean {
-  return c.servers.length <= 1;
+  return c.servers.length <= 1 && c.standaloneEnabled;
 }

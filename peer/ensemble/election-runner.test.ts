@@ -23,7 +23,9 @@ async function config(voters: number[], observers: number[]): Promise<QuorumConf
 
 test('three voters and an observer elect the voter with the highest (zxid, sid) over real sockets', async () => {
   const cfg = await config([1, 2, 3], [9]);
-  const runners = [...cfg.members.keys()].map((sid) => new ElectionRunner({ mySid: sid, config: cfg, log }));
+  const runners = [...cfg.members.keys()].map(
+    (sid) => new ElectionRunner({ mySid: sid, config: () => cfg, log }),
+  );
   try {
     for (const r of runners) await r.start();
     const zxids: Record<number, number> = { 1: 5, 2: 7, 3: 6, 9: 100 };

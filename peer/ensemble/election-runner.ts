@@ -23,9 +23,17 @@ export interface ElectionOutcome {
 
 export interface ElectionRunnerOptions {
   mySid: number;
-  config: QuorumConfig;
+  /** The config in force now (it changes when a reconfig is activated). */
+  config: () => QuorumConfig;
   log: Logger;
+  /**
+   * A member sent a config newer than ours: returns true when it was adopted, and the round
+   * restarts under it.
+   */
+  onNewerConfig?: (text: string) => boolean;
   tickMs?: number;
+  /** Bind the election port here instead of this member's host (quorumListenOnAllIPs). */
+  listenHost?: string;
   /** Test hook: shorter notification backoff. */
   maxNotificationIntervalMs?: number;
 }
@@ -39,14 +47,14 @@ export class ElectionRunner {
 
   constructor(opts: ElectionRunnerOptions) {
     this.opts = opts;
-    const me = opts.config.members.get(opts.mySid);
+    const me = opts.config().members.get(opts.mySid);
     const addressOf = (sid: number) => {
-      const m = opts.config.members.get(sid);
+      const m = opts.config().members.get(sid);
       return m?.electionPort ? { host: m.host, port: m.electionPort } : null;
     };
     this.transport = new ElectionTransport({
       mySid: opts.mySid,
-      listen: me?.electionPort ? { host: me.host, port: me.electionPort } : null,
+      listen: me?.electionPort ? { host: opts.listenHost ?? me.host, port: me.electionPort } : null,
       addressOf,
       onMessage: (from, body) => this.onMessage(from, body),
       onConnected: (sid) => this.step({ type: 'connected', sid }),
@@ -63,20 +71,27 @@ export class ElectionRunner {
 
   /** Starts a new election round and resolves with its outcome. */
   elect(lastZxid: number, currentEpoch: number): Promise<ElectionOutcome> {
+    const outcome = new Promise<ElectionOutcome>((resolve) => {
+      this.waiter = resolve;
+    });
+    this.round = { lastZxid, currentEpoch };
+    this.newRound();
+    return outcome;
+  }
+
+  private round: { lastZxid: number; currentEpoch: number } | null = null;
+
+  private newRound(): void {
     this.core = new FastLeaderElection({
       mySid: this.opts.mySid,
-      config: this.opts.config,
+      config: this.opts.config(),
       ...(this.opts.maxNotificationIntervalMs
         ? { maxNotificationIntervalMs: this.opts.maxNotificationIntervalMs }
         : {}),
     });
-    const outcome = new Promise<ElectionOutcome>((resolve) => {
-      this.waiter = resolve;
-    });
     // A new round's core has to learn about links that are already up.
     for (const sid of this.transport.connectedSids()) this.step({ type: 'connected', sid });
-    this.step({ type: 'start', lastZxid, currentEpoch });
-    return outcome;
+    this.step({ type: 'start', ...this.round! });
   }
 
   /** After Zab sync: the epoch this member now follows or leads in (FLE's peer epoch). */
@@ -110,7 +125,7 @@ export class ElectionRunner {
         this.transport.send(e.to, encodeNotification(e.message));
         return;
       case 'connect-all':
-        for (const sid of this.opts.config.members.keys()) this.transport.connect(sid);
+        for (const sid of this.opts.config().members.keys()) this.transport.connect(sid);
         return;
       case 'done': {
         this.opts.log.info(
@@ -129,11 +144,14 @@ export class ElectionRunner {
         return;
       }
       case 'newer-config':
-        // Dynamic reconfiguration (issue 4) adopts it; until then it is only reported.
-        this.opts.log.warn(
-          { from: e.from, version: e.version },
-          'a member has a newer config; ignored for now',
-        );
+        // As ZooKeeper's FLE does: adopt it and look for a leader again under it.
+        if (this.opts.onNewerConfig?.(e.config) && this.waiter && this.round) {
+          this.opts.log.info(
+            { from: e.from, version: e.version.toString(16) },
+            'election restarts under a newer config',
+          );
+          this.newRound();
+        }
         return;
     }
   }

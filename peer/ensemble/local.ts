@@ -15,6 +15,8 @@ export interface LocalMember {
   clientPort: number;
   quorumPort: number;
   electionPort: number;
+  /** HTTP admin server (commands, /metrics, /healthz, /readyz); without one it is disabled. */
+  adminPort?: number;
   dataDir: string;
   configPath: string;
 }
@@ -23,6 +25,8 @@ export interface LocalPorts {
   clientPort: number;
   quorumPort: number;
   electionPort: number;
+  /** Picked free when not given. */
+  adminPort?: number;
 }
 
 /** zoo.cfg text for one member of a loopback ensemble (a pure function of its inputs). */
@@ -40,6 +44,9 @@ export function renderLocalConfig(
     clientPortAddress: me.host,
     maxClientCnxns: 0,
     '4lw.commands.whitelist': '*',
+    ...(me.adminPort === undefined
+      ? { 'admin.enableServer': 'false' }
+      : { 'admin.serverAddress': me.host, 'admin.serverPort': me.adminPort }),
     ...(me.observer ? { peerType: 'observer' } : {}),
     ...extra,
   };
@@ -117,8 +124,17 @@ export async function prepareLocalEnsemble(
       quorumPort: await freeLoopbackPort(),
       electionPort: await freeLoopbackPort(),
     };
+    const adminPort = p.adminPort ?? (await freeLoopbackPort());
     const host = layout.hostFor?.(sid) ?? '127.0.0.1';
-    members.push({ sid, host, observer: sid > voters, ...p, dataDir, configPath: join(dataDir, 'zoo.cfg') });
+    members.push({
+      sid,
+      host,
+      observer: sid > voters,
+      ...p,
+      adminPort,
+      dataDir,
+      configPath: join(dataDir, 'zoo.cfg'),
+    });
   }
   for (const m of members) {
     writeFileSync(m.configPath, renderLocalConfig(m, members, { ...extra, ...layout.extraFor?.(m.sid) }));
@@ -128,6 +144,11 @@ export async function prepareLocalEnsemble(
 
 export function connectString(members: readonly LocalMember[]): string {
   return members.map((m) => `${m.host}:${m.clientPort}`).join(',');
+}
+
+/** Base URL of a member's admin server. */
+export function adminUrl(m: LocalMember): string {
+  return `http://${m.host}:${m.adminPort}`;
 }
 
 /** Starts `zkensemble peer` for one member. */

@@ -3,11 +3,22 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startObservability } from '../admin/observability.ts';
+import {
+  describeLearners,
+  leaderZabState,
+  learnerZabState,
+  MemberStats,
+  type RoleStatus,
+  type RoleView,
+} from '../admin/status.ts';
+import { writeDynamicConfig } from '../config/dynamic-config.ts';
 import type { ZooConfig } from '../config/zoocfg.ts';
 import { JuteReader, JuteWriter } from '../jute/archive.ts';
 import { type Request, readRequest } from '../jute/records.ts';
 import { decodeTxnEntry, encodeTxnEntry, type Txn, type TxnHeader } from '../jute/txn.ts';
 import { log } from '../log.ts';
+import { refusalReason } from '../metrics/refusal-reason.ts';
 import { learnerSecurityFromConfig } from '../net/learner-guard.ts';
 import { connectToLeader, listenForLearners, type QuorumLink } from '../net/quorum-link.ts';
 import { readEpoch, writeEpoch } from '../persistence/epochs.ts';
@@ -30,8 +41,15 @@ import {
   packet,
   type QuorumPacket,
 } from '../quorum/packets.ts';
-import { configFromServerLines, type QuorumConfig, QuorumVerifier } from '../quorum/quorum-config.ts';
+import {
+  configFromServerLines,
+  parseDynamicConfig,
+  type QuorumConfig,
+  QuorumVerifier,
+  renderQuorumConfig,
+} from '../quorum/quorum-config.ts';
 import { epochOf, type Proposal, type ZabTiming } from '../quorum/zab-common.ts';
+import { CONFIG_NODE, type ReconfigHost } from '../server/reconfig.ts';
 import type { ServerMode } from '../server/zkserver.ts';
 import { ZkServer } from '../server/zkserver.ts';
 import { serverSettings } from '../server-settings.ts';
@@ -67,10 +85,14 @@ export async function readMyId(dataDir: string): Promise<number> {
 
 export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
   const sid = await readMyId(cfg.dataDir);
-  const config = configFromServerLines(cfg.servers);
+  const stats = new MemberStats();
+  const loadStarted = Date.now();
+  const loaded = await loadFromDisk(cfg);
+  stats.dbInitTime.record(Date.now() - loadStarted);
+  const config = newestConfig(configFromServerLines(cfg.servers, cfg.configVersion), loaded.tree);
   const me = config.members.get(sid);
   if (!me) throw new Error(`server.${sid} is not in the configuration`);
-  const loaded = await loadFromDisk(cfg);
+  await persistConfig(cfg, config, loaded.tree);
   const txnLog = await TxnLog.open(cfg.dataLogDir, {
     forceSync: cfg.forceSync,
     preAllocSize: cfg.preAllocSizeKb * 1024,
@@ -80,7 +102,15 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
   for (const name of ['currentEpoch', 'acceptedEpoch'] as const) {
     if ((await readEpoch(cfg.dataDir, name)) === null) await writeEpoch(cfg.dataDir, name, lastEpoch);
   }
-  const election = new ElectionRunner({ mySid: sid, config, log });
+  // The runner reads the config in force through ctx, which needs the runner: ctx comes second.
+  let ctxRef: RoleContext | null = null;
+  const election = new ElectionRunner({
+    mySid: sid,
+    config: () => ctxRef?.config ?? config,
+    ...(cfg.quorumListenOnAllIPs ? { listenHost: '0.0.0.0' } : {}),
+    log,
+    onNewerConfig: (text) => (ctxRef ? adoptConfigText(ctxRef, text, 'an election notification') : false),
+  });
   await election.start();
   const ctx: RoleContext = {
     cfg,
@@ -91,7 +121,12 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
     stopping: false,
     current: null,
     epochs: { accepted: 0, current: 0 },
+    stats,
+    fourLetterWord: () => '',
   };
+  ctxRef = ctx;
+  const obs = await startObservability(cfg, memberStatus(ctx));
+  ctx.fourLetterWord = obs.fourLetterWord;
   log.info(
     { sid, role: me.role, zxid: `0x${db.tree.lastProcessedZxid.toString(16)}` },
     'ensemble member starting',
@@ -99,9 +134,21 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
   let backoffMs = 0;
   const loop = (async () => {
     while (!ctx.stopping) {
+      if (!ctx.config.members.has(sid)) {
+        // Removed by a reconfig: nothing to elect or serve until an operator re-adds it and
+        // restarts it with the new membership.
+        log.warn(
+          { sid, version: ctx.config.version.toString(16) },
+          'not a member of the current config; idle',
+        );
+        while (!ctx.stopping) await new Promise((r) => setTimeout(r, 1000));
+        break;
+      }
       const currentEpoch = (await readEpoch(cfg.dataDir, 'currentEpoch')) ?? 0;
       log.info({ zxid: `0x${db.tree.lastProcessedZxid.toString(16)}`, currentEpoch }, 'looking for a leader');
+      stats.electionBegan(Date.now());
       const outcome = await election.elect(db.tree.lastProcessedZxid, currentEpoch);
+      stats.electionEnded(Date.now());
       if (ctx.stopping) break;
       ctx.epochs = { accepted: (await readEpoch(cfg.dataDir, 'acceptedEpoch')) ?? 0, current: currentEpoch };
       const role = outcome.state === 'LEADING' ? new Leading(ctx) : new Following(ctx, outcome.leader);
@@ -114,6 +161,7 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
       await txnLog.flush();
       if (ctx.stopping) break;
       Object.assign(db, await loadFromDisk(cfg));
+      configToTree(ctx.config, db.tree);
       // A role that never got to serve (a leader refusing us, one that is not really up yet) is
       // retried with exponential backoff rather than in a tight loop.
       if (role.served) backoffMs = 0;
@@ -135,20 +183,39 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
       await election.close();
       await Promise.race([loop, new Promise((r) => setTimeout(r, 2000))]);
       await txnLog.close();
+      await obs.stop();
     },
+  };
+}
+
+/** What the admin commands and metrics read (peer/admin/status.ts). */
+function memberStatus(ctx: RoleContext): RoleStatus {
+  return {
+    sid: ctx.sid,
+    startedAt: Date.now(),
+    stats: ctx.stats,
+    role: () => ctx.current?.mode ?? 'looking',
+    server: () => ctx.current?.frontEnd() ?? null,
+    view: () => ctx.current,
+    quorum: () => ctx.config,
   };
 }
 
 interface RoleContext {
   cfg: ZooConfig;
   sid: number;
+  /** The config in force here; replaced when a reconfig is activated. */
   config: QuorumConfig;
   db: Db;
   election: ElectionRunner;
   stopping: boolean;
-  current: Role | null;
+  current: (Role & RoleView) | null;
   /** The epoch files as read before the current role started. */
   epochs: { accepted: number; current: number };
+  /** Counters for status and metrics; they outlive roles. */
+  stats: MemberStats;
+  /** Answers four-letter words on the client port (peer/admin/four-letter.ts). */
+  fourLetterWord: (word: string) => string;
 }
 
 function describeInput(i: LeaderInput | LearnerInput): string {
@@ -174,6 +241,84 @@ async function loadFromDisk(cfg: ZooConfig): Promise<Pick<Db, 'tree' | 'sessions
   }
   if (committedLog.length > COMMIT_LOG_COUNT) committedLog.splice(0, committedLog.length - COMMIT_LOG_COUNT);
   return { tree: r.tree, sessions: r.sessions, committedLog };
+}
+
+/**
+ * The config to start with: the one from the config files, unless the data tree holds a newer one
+ * in /zookeeper/config (a reconfig committed after the files were last written, e.g. when they
+ * are a read-only mount).
+ */
+function newestConfig(fromFiles: QuorumConfig, tree: Db['tree']): QuorumConfig {
+  const inTree = configInTree(tree);
+  if (inTree && inTree.version > fromFiles.version) {
+    log.info({ version: inTree.version.toString(16) }, 'using the newer config found in /zookeeper/config');
+    return inTree;
+  }
+  return fromFiles;
+}
+
+function configInTree(tree: Db['tree']): QuorumConfig | null {
+  const node = tree.getNode(CONFIG_NODE);
+  if (!node || node.data.length === 0) return null;
+  try {
+    return parseDynamicConfig(node.data.toString('utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Makes config the one on disk: /zookeeper/config (as ZooKeeper's initConfigInZKDatabase does,
+ * without a txn) and the dynamic config file when there is one. A read-only file is left alone:
+ * the tree has the config, and a restart finds it there.
+ */
+async function persistConfig(cfg: ZooConfig, config: QuorumConfig, tree: Db['tree']): Promise<void> {
+  const text = configToTree(config, tree);
+  if (cfg.dynamicConfigFile === null) return;
+  const current = await readFile(cfg.dynamicConfigFile, 'utf8').catch(() => null);
+  if (current?.trim() === text) return;
+  await writeDynamicConfig(cfg.dynamicConfigFile, config).catch((err: Error) =>
+    log.warn({ file: cfg.dynamicConfigFile, err: err.message }, 'cannot rewrite the dynamic config file'),
+  );
+}
+
+/** /zookeeper/config holds the config in force (a tree reloaded from disk may hold an older one). */
+function configToTree(config: QuorumConfig, tree: Db['tree']): string {
+  const text = renderQuorumConfig(config);
+  const node = tree.getNode(CONFIG_NODE);
+  if (node && node.data.toString('utf8') !== text)
+    tree.setSystemNodeData(CONFIG_NODE, Buffer.from(text, 'utf8'));
+  return text;
+}
+
+/**
+ * A config this member learnt (a committed reconfig, NEWLEADER, a notification): adopted when it
+ * is newer than the one in force. Returns whether it was.
+ */
+function adoptConfig(ctx: RoleContext, config: QuorumConfig, source: string): boolean {
+  if (config.version <= ctx.config.version) return false;
+  const before = ctx.config;
+  ctx.config = config;
+  log.info(
+    {
+      version: config.version.toString(16),
+      from: before.version.toString(16),
+      source,
+      members: [...config.members.values()].map((m) => `${m.sid}:${m.role}`).join(','),
+    },
+    'config activated',
+  );
+  void persistConfig(ctx.cfg, config, ctx.db.tree);
+  return true;
+}
+
+function adoptConfigText(ctx: RoleContext, text: string, source: string): boolean {
+  try {
+    return adoptConfig(ctx, parseDynamicConfig(text), source);
+  } catch (err) {
+    log.warn({ source, err: (err as Error).message }, 'ignoring a config that does not parse');
+    return false;
+  }
 }
 
 /** Applies a txn to the tree when no client front end runs (during sync). */
@@ -233,8 +378,11 @@ abstract class Role {
   /** Applies a committed txn: through the front end once serving, straight to the tree before. */
   protected apply(data: Buffer): void {
     const { header, txn } = decodeTxnEntry(data);
+    this.ctx.stats.applied(header.zxid, header.time, Date.now());
     if (this.server) this.server.commit(header, txn);
     else applyToDb(this.ctx.db, header, txn);
+    if (header.type === OpCode.reconfig && txn.type === OpCode.reconfig)
+      adoptConfigText(this.ctx, txn.data.toString('utf8'), `reconfig 0x${header.zxid.toString(16)}`);
     // (The committed log for the next leader role is rebuilt from disk when this role ends.)
     this.ctx.db.snapshotter.applied(
       this.ctx.db.tree,
@@ -249,6 +397,7 @@ abstract class Role {
     const me = config.members.get(sid)!;
     this.served = true;
     this.server = new ZkServer(db.tree, db.sessions, serverSettings(cfg, sid, this.mode), makePath);
+    this.server.fourLetterWord = this.ctx.fourLetterWord;
     const host = me.clientAddress ?? cfg.clientPortAddress;
     const port = me.clientPort ?? cfg.clientPort;
     await this.server.listen(host, port);
@@ -271,9 +420,14 @@ abstract class Role {
   }
 
   protected abstract teardown(): Promise<void>;
+
+  /** The client front end while this role serves (status and metrics). */
+  frontEnd(): ZkServer | null {
+    return this.server;
+  }
 }
 
-class Leading extends Role {
+class Leading extends Role implements RoleView {
   readonly mode = 'leader' as const;
   private readonly core: Leader;
   private readonly links = new Map<number, QuorumLink>();
@@ -303,10 +457,11 @@ class Leading extends Role {
     const me = config.members.get(sid)!;
     for (const e of this.core.start()) this.execute(e);
     this.listener = await listenForLearners({
-      listen: { host: me.host, port: me.quorumPort },
+      listen: { host: cfg.quorumListenOnAllIPs ? '0.0.0.0' : me.host, port: me.quorumPort },
       security: learnerSecurityFromConfig(cfg.raw),
       log,
       onLink: (link) => {
+        this.ctx.stats.learnersAdmitted++;
         const conn = this.nextConn++;
         this.links.set(conn, link);
         link.start({
@@ -318,7 +473,10 @@ class Leading extends Role {
         });
         this.input({ kind: 'connected', conn });
       },
-      onRefused: (reason, address) => log.warn({ reason, address }, 'learner connection refused'),
+      onRefused: (reason, address) => {
+        this.ctx.stats.refused(refusalReason(reason));
+        log.warn({ reason, address }, 'learner connection refused');
+      },
     });
     this.input({ kind: 'tick', now: Date.now() });
   }
@@ -351,8 +509,11 @@ class Leading extends Role {
       case 'send':
         // The core sends one packet object to many learners: encode it once.
         this.links.get(e.conn)?.write(encodedOnce(e.packet));
+        if (e.packet.type === PacketType.DIFF || e.packet.type === PacketType.TRUNC)
+          this.ctx.stats.diffSyncs++;
         return;
       case 'send-snapshot': {
+        this.ctx.stats.snapSyncs++;
         const link = this.links.get(e.conn);
         if (!link) return;
         const w = new JuteWriter(64 * 1024);
@@ -365,10 +526,15 @@ class Leading extends Role {
         this.links.get(e.conn)?.close(e.reason);
         return;
       case 'log-append':
+        // On the leader every logged txn is a proposal.
+        this.ctx.stats.proposed(e.data.length);
+        this.disk.execute(e);
+        return;
       case 'persist-epoch':
         this.disk.execute(e);
         return;
       case 'apply':
+        this.ctx.stats.commits++;
         this.apply(e.data);
         this.path?.appliedUpTo(e.zxid);
         return;
@@ -378,18 +544,31 @@ class Leading extends Role {
           this.path = new LeaderWritePath(
             s.view,
             s.sessions,
-            serverSettings(this.ctx.cfg, this.ctx.sid, 'leader'),
+            { ...serverSettings(this.ctx.cfg, this.ctx.sid, 'leader'), reconfig: this.reconfigHost() },
             s,
             {
               get nextZxid() {
                 return core.nextZxid;
               },
-              propose: (zxid, data) => this.input({ kind: 'propose', zxid, data }),
+              propose: (zxid, data, installs) =>
+                this.input({
+                  kind: 'propose',
+                  zxid,
+                  data,
+                  ...(installs ? { config: new QuorumVerifier(installs) } : {}),
+                }),
             },
             this.ctx.db.tree.lastProcessedZxid,
           );
           return this.path;
         }).catch((err) => void this.stop(`cannot serve clients: ${(err as Error).message}`));
+        return;
+      case 'activate':
+        // The config itself was adopted when the reconfig txn was applied, just before.
+        log.info(
+          { zxid: `0x${e.zxid.toString(16)}`, designatedLeader: e.designatedLeader },
+          'reconfig committed',
+        );
         return;
       case 'stopped':
         void this.stop(e.reason);
@@ -411,6 +590,22 @@ class Leading extends Role {
         log.warn({ mode: 'leader', msg2: e.message }, 'zab');
         return;
     }
+  }
+
+  /** What the prep stage of a reconfig asks the leader. */
+  private reconfigHost(): ReconfigHost {
+    const core = this.core;
+    let proposedZxid = -1;
+    return {
+      enabled: this.ctx.cfg.reconfigEnabled,
+      config: () => (core.lastSeenVerifier as QuorumVerifier).config,
+      // Also true between this prep and the core seeing the proposal (inputs are queued).
+      inProgress: () => core.reconfigInProgress || proposedZxid > core.lastCommittedZxid,
+      syncedVoters: () => core.syncedFollowers(),
+      proposed: (zxid: number) => {
+        proposedZxid = zxid;
+      },
+    };
   }
 
   /** A learner's client request: prep and propose it here, or answer a sync in order. */
@@ -447,9 +642,29 @@ class Leading extends Role {
     this.listener = null;
     if (srv) await new Promise<void>((r) => srv.close(() => r()));
   }
+
+  // ---- RoleView (status and metrics) ----
+  zabState() {
+    return leaderZabState(this.core.phase);
+  }
+  syncMode() {
+    return null;
+  }
+  epoch(): number {
+    return this.core.epoch;
+  }
+  master() {
+    return null;
+  }
+  learners() {
+    return describeLearners(this.core.learners(), this.links, this.ctx.config);
+  }
+  establishedAt(): number {
+    return this.server?.startedAt ?? 0;
+  }
 }
 
-class Following extends Role {
+class Following extends Role implements RoleView {
   readonly mode: 'follower' | 'observer';
   private readonly core: Learner;
   private readonly leaderSid: number;
@@ -463,7 +678,8 @@ class Following extends Role {
   constructor(ctx: RoleContext, leaderSid: number) {
     super(ctx);
     this.leaderSid = leaderSid;
-    const role = ctx.config.members.get(ctx.sid)!.role;
+    // A server joining by reconfig may not be a member yet: it syncs as an observer would.
+    const role = ctx.config.members.get(ctx.sid)?.role ?? 'observer';
     this.mode = role === 'observer' ? 'observer' : 'follower';
     this.core = new Learner({
       sid: ctx.sid,
@@ -501,6 +717,7 @@ class Following extends Role {
     }
     if (!link) throw new Error(`leader ${this.leaderSid} unreachable`);
     this.link = link;
+    this.ctx.stats.syncBegan(Date.now(), this.ctx.db.tree.lastProcessedZxid);
     link.start({
       onPacket: (p) => {
         if (p.type === PacketType.SNAP && !this.server) {
@@ -516,6 +733,7 @@ class Following extends Role {
           });
           return;
         }
+        if (this.server) this.ctx.stats.learnerPacket(p.type, p.zxid, Date.now());
         this.input({ kind: 'packet', packet: p });
       },
       onClose: () => this.input({ kind: 'disconnected' }),
@@ -557,6 +775,7 @@ class Following extends Role {
           .then((r) => {
             db.tree = r.tree;
             db.sessions = r.sessions;
+            configToTree(this.ctx.config, db.tree);
             this.paused = false;
             this.input({ kind: 'tick', now: Date.now() });
           })
@@ -572,6 +791,7 @@ class Following extends Role {
         this.apply(e.data);
         return;
       case 'uptodate':
+        this.ctx.stats.syncEnded(this.mode, this.syncMode(), Date.now());
         this.ctx.election.setPeerEpoch(e.epoch);
         void this.serve((s) => {
           s.sessions.trackTouches();
@@ -595,7 +815,16 @@ class Following extends Role {
         this.path?.revalidated(e.sessionId, e.valid);
         return;
       case 'leader-config':
+        // NEWLEADER carries the leader's config: a learner that missed a reconfig (SNAP) gets it here.
+        adoptConfigText(this.ctx, e.text, 'NEWLEADER');
+        this.leaveIfConfigMovedOn();
+        return;
       case 'activate':
+        if (e.designatedLeader !== this.leaderSid) {
+          void this.stop(`reconfig: server ${e.designatedLeader} leads the new config`);
+          return;
+        }
+        this.leaveIfConfigMovedOn();
         return;
       case 'stopped':
         void this.stop(e.reason);
@@ -606,9 +835,40 @@ class Following extends Role {
     }
   }
 
+  /** A role this member no longer has under the config in force (removed, or changed type). */
+  private leaveIfConfigMovedOn(): void {
+    const me = this.ctx.config.members.get(this.ctx.sid);
+    const mode = me?.role === 'observer' ? 'observer' : 'follower';
+    if (!me) void this.stop('reconfig removed this member');
+    else if (mode !== this.mode) void this.stop(`reconfig made this member a ${me.role}`);
+    else if (!this.ctx.config.members.has(this.leaderSid)) void this.stop('reconfig removed the leader');
+  }
+
   protected async teardown(): Promise<void> {
     this.path?.abandon();
     this.link?.close('leaving role');
     this.link = null;
+  }
+
+  // ---- RoleView (status and metrics) ----
+  zabState() {
+    return learnerZabState(this.core.phase);
+  }
+  syncMode() {
+    const m = this.core.syncMode;
+    return m === 'DIFF' ? 'diff' : m === 'SNAP' ? 'snap' : m === 'TRUNC' ? 'trunc' : null;
+  }
+  epoch(): number {
+    return this.core.epoch;
+  }
+  master() {
+    const m = this.ctx.config.members.get(this.leaderSid);
+    return { sid: this.leaderSid, address: m ? `${m.host}:${m.quorumPort}` : '' };
+  }
+  learners() {
+    return [];
+  }
+  establishedAt(): number {
+    return 0;
   }
 }

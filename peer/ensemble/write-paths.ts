@@ -7,6 +7,7 @@ import { writeRequest } from '../jute/records.ts';
 import { encodeTxnEntry } from '../jute/txn.ts';
 import { OpCode } from '../protocol/constants.ts';
 import type { ForwardedRequest } from '../quorum/packets.ts';
+import { parseDynamicConfig, type QuorumConfig } from '../quorum/quorum-config.ts';
 import type { PendingView } from '../server/prep.ts';
 import type { SessionTracker } from '../server/sessions.ts';
 import {
@@ -20,7 +21,8 @@ import {
 export interface Proposer {
   /** The zxid the next proposal must carry. */
   readonly nextZxid: number;
-  propose(zxid: number, data: Buffer): void;
+  /** `installs`: the config a reconfig txn installs when it commits. */
+  propose(zxid: number, data: Buffer, installs?: QuorumConfig): void;
 }
 
 export class LeaderWritePath implements WritePath {
@@ -55,7 +57,8 @@ export class LeaderWritePath implements WritePath {
     const zxid = this.proposer.nextZxid;
     const { header, txn } = prepareTxn(w, this.view, this.sessions, this.settings, zxid, Date.now());
     this.lastProposed = zxid;
-    this.proposer.propose(zxid, encodeTxnEntry(header, txn, null));
+    const installs = txn.type === OpCode.reconfig ? parseDynamicConfig(txn.data.toString('utf8')) : undefined;
+    this.proposer.propose(zxid, encodeTxnEntry(header, txn, null), installs);
   }
 
   /** A local client's sync completes once everything proposed before it is applied here. */

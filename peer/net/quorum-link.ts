@@ -2,6 +2,7 @@
 // after admission (allow-list, TLS client certificate, shared secret). Packets written in one turn
 // of the event loop go out in one write. A SNAP's raw snapshot body can be diverted to a reader.
 
+import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import { JuteError } from '../jute/archive.ts';
@@ -27,6 +28,8 @@ export interface LinkHandlers {
 export class QuorumLink {
   readonly socket: net.Socket;
   readonly remote: string;
+  /** When the link was admitted (ms since the epoch), for status. */
+  readonly established = Date.now();
   private readonly decoder = new QuorumPacketDecoder();
   private handlers: LinkHandlers | null = null;
   private raw: RawReader | null = null;
@@ -166,9 +169,12 @@ export async function connectToLeader(
   timeoutMs: number,
   localAddress?: string,
 ): Promise<QuorumLink> {
+  // Connecting from the member's own address makes allow-lists mean what they say. Sockets bind
+  // only to an IP: a host name in the server line (a pod's DNS name) is resolved first.
+  const bindTo =
+    localAddress && !net.isIP(localAddress) ? (await lookup(localAddress)).address : localAddress;
   const socket = await new Promise<net.Socket>((resolve, reject) => {
-    // Connecting from the member's own address makes allow-lists mean what they say.
-    const local = localAddress ? { localAddress } : {};
+    const local = bindTo ? { localAddress: bindTo } : {};
     const s = security.tls
       ? tls.connect({
           host: addr.host,

@@ -4,6 +4,8 @@ import { decideSync, Leader, type LeaderEffect, type SyncPlan } from './leader.t
 import {
   decodeLeaderInfo,
   encodeAckEpoch,
+  encodeCommitAndActivate,
+  encodeInformAndActivate,
   encodeLearnerInfo,
   PacketType,
   packet,
@@ -602,5 +604,102 @@ describe('Leader: observer timeouts', () => {
     }
     assert.equal(closedAt, t.observerSyncLimit + 1, 'closed on the first tick past observerSyncLimit');
     assert.ok(closedAt > t.syncLimit + 1);
+  });
+});
+
+describe('Leader: reconfig', () => {
+  /** A follower with the given sid (and conn number) joins an established leader and is synced. */
+  function joinFollower(l: Leader, sid: number): void {
+    l.step({ kind: 'connected', conn: sid });
+    l.step({ kind: 'packet', conn: sid, packet: learnerInfo(PacketType.FOLLOWERINFO, sid, 1) });
+    l.step({ kind: 'packet', conn: sid, packet: packet(PacketType.ACKEPOCH, z(1, 3), encodeAckEpoch(1)) });
+    l.step({ kind: 'packet', conn: sid, packet: packet(PacketType.ACK, z(2, 0)) });
+  }
+
+  /** Leader 1 of voters 1..3 with follower 2 and observer 4 connected and up to date. */
+  function withObserver(): Leader {
+    const l = newLeader();
+    establish(l);
+    l.step({ kind: 'connected', conn: 4 });
+    l.step({ kind: 'packet', conn: 4, packet: learnerInfo(PacketType.OBSERVERINFO, 4, 1) });
+    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACKEPOCH, z(1, 3), encodeAckEpoch(1)) });
+    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACK, z(2, 0)) });
+    return l;
+  }
+
+  test('commits with both quorums, then COMMITANDACTIVATE to followers and INFORMANDACTIVATE to observers', () => {
+    const l = withObserver();
+    const next = verifierFor([1, 2, 3], [4, 5], z(2, 1));
+    const data = Buffer.from('reconfig');
+    l.step({ kind: 'propose', zxid: z(2, 1), data, config: next });
+    assert.equal(l.reconfigInProgress, true);
+    assert.equal(l.lastSeenVerifier, next);
+    assert.throws(
+      () => l.step({ kind: 'propose', zxid: z(2, 2), data, config: next }),
+      /already in progress/,
+    );
+    l.step({ kind: 'fsynced', zxid: z(2, 1) });
+    const e = l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 1)) });
+    assert.deepEqual(e, [
+      { type: 'apply', zxid: z(2, 1), data },
+      {
+        type: 'send',
+        conn: 2,
+        packet: packet(PacketType.COMMITANDACTIVATE, z(2, 1), encodeCommitAndActivate(1)),
+      },
+      {
+        type: 'send',
+        conn: 4,
+        packet: packet(PacketType.INFORMANDACTIVATE, z(2, 1), encodeInformAndActivate(1, data)),
+      },
+      { type: 'activate', zxid: z(2, 1), designatedLeader: 1 },
+    ]);
+    assert.equal(l.reconfigInProgress, false);
+    assert.equal(l.lastSeenVerifier, next);
+  });
+
+  test('while a voter is being added, proposals need a quorum of the new voters too', () => {
+    const l = newLeader();
+    establish(l);
+    // Voter 5 joins as a follower before it is a member (it is not in the config yet).
+    joinFollower(l, 5);
+    // Voters {1,2,3} -> {1,2,3,5}: the new config's quorum is 3 of 4.
+    const next = verifierFor([1, 2, 3, 5], [4], z(2, 1));
+    l.step({ kind: 'propose', zxid: z(2, 1), data: Buffer.from('r'), config: next });
+    l.step({ kind: 'propose', zxid: z(2, 2), data: Buffer.from('w') });
+    l.step({ kind: 'fsynced', zxid: z(2, 2) });
+    l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 1)) });
+    const two = l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 2)) });
+    assert.deepEqual(two, [], '{1,2} is a quorum of the old config only');
+    const three = [
+      ...l.step({ kind: 'packet', conn: 5, packet: packet(PacketType.ACK, z(2, 1)) }),
+      ...l.step({ kind: 'packet', conn: 5, packet: packet(PacketType.ACK, z(2, 2)) }),
+    ];
+    assert.deepEqual(
+      three.filter((x) => x.type === 'apply').map((x) => (x as { zxid: number }).zxid),
+      [z(2, 1), z(2, 2)],
+    );
+    assert.ok(three.some((x) => x.type === 'activate'));
+    assert.deepEqual([...l.syncedFollowers()].sort(), [1, 2, 5]);
+  });
+
+  test('a leader that the reconfig turns into a non-voter names an acking voter and steps down', () => {
+    const l = withObserver();
+    joinFollower(l, 3);
+    const next = verifierFor([2, 3], [1, 4], z(2, 1));
+    l.step({ kind: 'propose', zxid: z(2, 1), data: Buffer.from('r'), config: next });
+    l.step({ kind: 'fsynced', zxid: z(2, 1) });
+    l.step({ kind: 'packet', conn: 3, packet: packet(PacketType.ACK, z(2, 1)) });
+    const e = l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 1)) });
+    assert.deepEqual(
+      e.find((x) => x.type === 'activate'),
+      {
+        type: 'activate',
+        zxid: z(2, 1),
+        designatedLeader: 2,
+      },
+    );
+    assert.equal(l.phase, 'stopped');
+    assert.ok(e.some((x) => x.type === 'stopped'));
   });
 });

@@ -25,6 +25,8 @@ import {
   decodeRevalidateRequest,
   decodeTouchTable,
   describePacket,
+  encodeCommitAndActivate,
+  encodeInformAndActivate,
   encodeLeaderInfo,
   encodeRevalidateReply,
   type ForwardedRequest,
@@ -175,8 +177,12 @@ export type LeaderInput =
   | { kind: 'disconnected'; conn: number }
   | { kind: 'fsynced'; zxid: number }
   | { kind: 'persisted'; which: EpochKind; epoch: number }
-  /** Propose a txn; zxid must be nextZxid (the shell builds the TxnHeader with it). */
-  | { kind: 'propose'; zxid: number; data: Buffer }
+  /**
+   * Propose a txn; zxid must be nextZxid (the shell builds the TxnHeader with it). A reconfig txn
+   * carries the verifier of the config it installs: until it commits, every proposal needs a
+   * quorum of the current config and of that one.
+   */
+  | { kind: 'propose'; zxid: number; data: Buffer; config?: Verifier }
   /** A learner's sync request reached this point of the pipeline (Leader.processSync). */
   | { kind: 'sync'; conn: number }
   /** The shell's answer to a `revalidate` effect. */
@@ -193,6 +199,11 @@ export type LeaderEffect =
   | DiskEffect
   /** A committed txn, in zxid order: apply it to the tree and answer its client. */
   | { type: 'apply'; zxid: number; data: Buffer }
+  /**
+   * A reconfig committed (its `apply` came first): the config it installs is in force from here;
+   * designatedLeader leads the new config (this leader steps down when that is another member).
+   */
+  | { type: 'activate'; zxid: number; designatedLeader: number }
   /** A quorum acked NEWLEADER: start serving clients and proposing. */
   | { type: 'established'; epoch: number; lastZxid: number }
   /** Gave up leading; the shell goes back to election. Every connection was closed before. */
@@ -233,6 +244,10 @@ interface Conn extends LearnerState {
 
 interface Outstanding extends Proposal {
   acks: Set<number>;
+  /** Quorums it needs: the config in force, and the one a pending reconfig installs. */
+  verifiers: Verifier[];
+  /** Set on a reconfig proposal: the config it installs when it commits. */
+  installs?: Verifier;
 }
 
 export interface LeaderOptions {
@@ -256,7 +271,9 @@ const COUNTER_MAX = 0xffffffff;
 
 export class Leader {
   readonly sid: number;
-  private readonly verifier: Verifier;
+  private verifier: Verifier;
+  /** The config of a reconfig proposed and not committed yet (lastSeenQuorumVerifier). */
+  private pendingVerifier: Verifier | null = null;
   private readonly timing: ZabTiming;
   private readonly commitLogCount: number;
   private readonly readTxnLog: ((fromZxid: number) => readonly Proposal[] | null) | null;
@@ -336,6 +353,24 @@ export class Leader {
     return this.lastProposed;
   }
 
+  /** The newest config: a pending reconfig's, else the one in force. */
+  get lastSeenVerifier(): Verifier {
+    return this.pendingVerifier ?? this.verifier;
+  }
+
+  get reconfigInProgress(): boolean {
+    return this.pendingVerifier !== null;
+  }
+
+  /** Followers in sync now (UPTODATE and heard from within syncLimit), and the leader. */
+  syncedFollowers(): Set<number> {
+    const synced = new Set<number>([this.sid]);
+    for (const c of this.conns.values())
+      if (c.kind === 'follower' && c.sid !== null && c.phase === 'uptodate' && this.now <= c.ackDeadline)
+        synced.add(c.sid);
+    return synced;
+  }
+
   get outstandingCount(): number {
     return this.outstanding.length;
   }
@@ -407,7 +442,7 @@ export class Leader {
         this.onPersisted(input.which, input.epoch, out);
         break;
       case 'propose':
-        this.propose(input.zxid, input.data, out);
+        this.propose(input.zxid, input.data, input.config ?? null, out);
         break;
       case 'sync':
         this.processSync(input.conn, out);
@@ -699,7 +734,7 @@ export class Leader {
 
   // --- broadcast ---
 
-  private propose(zxid: number, data: Buffer, out: LeaderEffect[]): void {
+  private propose(zxid: number, data: Buffer, installs: Verifier | null, out: LeaderEffect[]): void {
     if (this._phase !== 'broadcast') throw new Error(`propose while ${this._phase}`);
     if (zxid !== this.nextZxid) throw new Error(`propose ${hex(zxid)}, expected ${hex(this.nextZxid)}`);
     if (counterOf(zxid) === COUNTER_MAX) {
@@ -709,8 +744,12 @@ export class Leader {
       );
       return;
     }
+    if (installs && this.pendingVerifier) throw new Error('a reconfig is already in progress');
     this.lastProposed = zxid;
-    const p: Outstanding = { zxid, data, acks: new Set() };
+    if (installs) this.pendingVerifier = installs;
+    const verifiers = this.pendingVerifier ? [this.verifier, this.pendingVerifier] : [this.verifier];
+    const p: Outstanding = { zxid, data, acks: new Set(), verifiers };
+    if (installs) p.installs = installs;
     this.outstanding.push(p);
     out.push({ type: 'log-append', zxid, data });
     const pp = this.proposalPacket(p);
@@ -749,7 +788,7 @@ export class Leader {
   private ackFrom(sid: number, zxid: number, out: LeaderEffect[]): void {
     const p = this.outstanding.find((q) => q.zxid === zxid);
     if (!p) return;
-    if (this.verifier.isVoter(sid) || sid === this.sid) p.acks.add(sid);
+    if (sid === this.sid || p.verifiers.some((v) => v.isVoter(sid))) p.acks.add(sid);
     this.tryCommit(out);
   }
 
@@ -757,18 +796,23 @@ export class Leader {
   private tryCommit(out: LeaderEffect[]): void {
     while (this.outstanding.length > 0) {
       const p = this.outstanding[0]!;
-      if (!this.verifier.containsQuorum(p.acks)) return;
+      if (!p.verifiers.every((v) => v.containsQuorum(p.acks))) return;
       this.outstanding.shift();
       this.lastCommitted = p.zxid;
       const committed: Proposal = { zxid: p.zxid, data: p.data };
       this.committedLog.push(committed);
       if (this.committedLog.length > this.commitLogCount) this.committedLog.shift();
       out.push({ type: 'apply', zxid: p.zxid, data: p.data });
-      const commit = packet(PacketType.COMMIT, p.zxid);
-      const inform = packet(PacketType.INFORM, p.zxid, p.data);
-      for (const c of this.conns.values()) {
-        if (!this.isForwarding(c)) continue;
-        this.send(c, c.kind === 'follower' ? commit : inform, out);
+      if (p.installs) {
+        this.activate(p, out);
+        if (this._phase === 'stopped') return;
+      } else {
+        const commit = packet(PacketType.COMMIT, p.zxid);
+        const inform = packet(PacketType.INFORM, p.zxid, p.data);
+        for (const c of this.conns.values()) {
+          if (!this.isForwarding(c)) continue;
+          this.send(c, c.kind === 'follower' ? commit : inform, out);
+        }
       }
       const syncs = this.pendingSyncs.get(p.zxid);
       if (syncs) {
@@ -779,6 +823,31 @@ export class Leader {
         }
       }
     }
+  }
+
+  /**
+   * A reconfig committed: its config is in force. Learners hear COMMITANDACTIVATE/INFORMANDACTIVATE
+   * naming the leader of the new config: this one if it still votes, else the lowest voter of the
+   * new config that acked the reconfig (it holds the txn), and this leader steps down.
+   */
+  private activate(p: Outstanding, out: LeaderEffect[]): void {
+    const next = p.installs!;
+    this.verifier = next;
+    this.pendingVerifier = null;
+    for (const q of this.outstanding) q.verifiers = [next];
+    let designated = this.sid;
+    if (!next.isVoter(this.sid)) {
+      const acked = [...p.acks].filter((sid) => next.isVoter(sid)).sort((a, b) => a - b);
+      designated = acked[0] ?? this.sid;
+    }
+    const commit = packet(PacketType.COMMITANDACTIVATE, p.zxid, encodeCommitAndActivate(designated));
+    const inform = packet(PacketType.INFORMANDACTIVATE, p.zxid, encodeInformAndActivate(designated, p.data));
+    for (const c of this.conns.values()) {
+      if (!this.isForwarding(c)) continue;
+      this.send(c, c.kind === 'follower' ? commit : inform, out);
+    }
+    out.push({ type: 'activate', zxid: p.zxid, designatedLeader: designated });
+    if (designated !== this.sid) this.stop(`reconfig ${hex(p.zxid)} removed this leader's vote`, out);
   }
 
   private processSync(conn: number, out: LeaderEffect[]): void {
@@ -819,7 +888,8 @@ export class Leader {
     for (const c of this.conns.values()) {
       if (c.kind === 'follower' && c.sid !== null && this.now <= c.ackDeadline) synced.add(c.sid);
     }
-    if (!this.verifier.containsQuorum(synced)) {
+    // While a reconfig is pending the new config's quorum must hold as well (as ZooKeeper checks).
+    if (!this.verifier.containsQuorum(synced) || !(this.pendingVerifier?.containsQuorum(synced) ?? true)) {
       const sids = [...synced].sort((a, b) => a - b).join(',');
       this.stop(`Not sufficient followers synced, only synced with sids: [ ${sids} ]`, out);
       return;

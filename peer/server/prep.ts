@@ -18,6 +18,7 @@ import {
 import type { DataTree } from '../tree/datatree.ts';
 import { pathError, sequenceSuffix } from '../tree/path.ts';
 import { type AuthSettings, checkACL, fixupACL } from './auth.ts';
+import { prepReconfig, type ReconfigHost } from './reconfig.ts';
 
 export interface NodeRecord {
   stat: StatPersisted;
@@ -117,6 +118,7 @@ export interface PrepContext {
   extendedTypes: boolean;
   zxid: number;
   time: number;
+  reconfig?: ReconfigHost | null;
 }
 
 function validatePath(path: string): void {
@@ -236,7 +238,7 @@ export function prepTxn(req: Request, ctx: PrepContext): Txn {
     case OpCode.createSession:
       return { type: OpCode.createSession, timeOut: req.timeOut };
     case OpCode.reconfig:
-      throw new KeeperError(Err.RECONFIGDISABLED);
+      return prepReconfig(req, ctx, ctx.reconfig ?? null);
     default:
       throw new KeeperError(Err.BADARGUMENTS, `opcode ${req.type} is not a write`);
   }

@@ -4,11 +4,15 @@ export class RequestStats {
   received = 0;
   sent = 0;
   maxLatency = 0;
+  lastLatency = 0;
+  /** Failed `auth` requests (server-wide only; srst keeps it, like a counter). */
+  authFailed = 0;
   private min = Number.MAX_SAFE_INTEGER;
   private total = 0;
   private count = 0;
 
   record(ms: number): void {
+    this.lastLatency = ms;
     if (ms < this.min) this.min = ms;
     if (ms > this.maxLatency) this.maxLatency = ms;
     this.total += ms;
@@ -27,6 +31,7 @@ export class RequestStats {
     this.received = 0;
     this.sent = 0;
     this.maxLatency = 0;
+    this.lastLatency = 0;
     this.min = Number.MAX_SAFE_INTEGER;
     this.total = 0;
     this.count = 0;

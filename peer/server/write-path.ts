@@ -9,6 +9,7 @@ import { log } from '../log.ts';
 import { Err, KeeperError, OpCode } from '../protocol/constants.ts';
 import type { AuthSettings } from './auth.ts';
 import { type PendingView, prepTxn } from './prep.ts';
+import type { ReconfigHost } from './reconfig.ts';
 import type { SessionTracker } from './sessions.ts';
 
 export interface WriteRequest {
@@ -52,6 +53,8 @@ export interface TxnLogLike {
 export interface PrepSettings {
   auth: AuthSettings;
   extendedTypes: boolean;
+  /** Only an ensemble leader can reconfigure; elsewhere reconfig is RECONFIGDISABLED. */
+  reconfig?: ReconfigHost | null;
 }
 
 /**
@@ -80,6 +83,7 @@ export function prepareTxn(
       extendedTypes: settings.extendedTypes,
       zxid,
       time,
+      reconfig: settings.reconfig ?? null,
     });
   } catch (e) {
     if (!(e instanceof KeeperError)) throw e;

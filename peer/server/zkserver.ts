@@ -49,13 +49,10 @@ export interface ServerSettings {
   maxBuffer: number;
   extendedTypes: boolean;
   auth: AuthSettings;
-  fourLetterWords: Set<string> | 'all';
   sessionlessCnxnTimeoutMs: number;
   containerCheckIntervalMs: number;
   containerMaxPerMinute: number;
   containerMaxNeverUsedIntervalMs: number;
-  /** Text for `conf`, `envi` and friends. */
-  describe: () => Record<string, string | number>;
 }
 
 /** A client waiting for its write, new session or sync to be committed. */
@@ -67,8 +64,6 @@ interface Awaiting {
 function awaitKey(sessionId: bigint, cxid: number): string {
   return `${sessionId}:${cxid}`;
 }
-
-const SERVER_VERSION = '3.8.0-zkensemble';
 
 export class ZkServer implements ConnectionHost {
   readonly tree: DataTree;
@@ -88,6 +83,8 @@ export class ZkServer implements ConnectionHost {
   readonly startedAt = Date.now();
   /** Txns applied since start (for snapshot scheduling by the owner). */
   onApplied: (header: TxnHeader) => void = () => {};
+  /** Answers four-letter words; the owner sets it (peer/admin/observability.ts). */
+  fourLetterWord: (word: string) => string = (word) => `${word} is not supported by this server.\n`;
   readonly stats = new RequestStats();
   private closingDown = false;
 
@@ -391,6 +388,7 @@ export class ZkServer implements ConnectionHost {
     const provider = providerFor(scheme);
     const ids = provider?.authenticate(auth, conn.remoteAddress, this.settings.auth) ?? null;
     if (ids === null) {
+      this.stats.authFailed++;
       log.warn({ conn: conn.id, scheme }, 'authentication failed; closing connection');
       conn.send(this.frameWithZxid(xid, 0, Err.AUTHFAILED));
       conn.closeAfterFlush('auth failed');
@@ -479,6 +477,15 @@ export class ZkServer implements ConnectionHost {
         return rc.stat ? this.statFrame(xid, rc.stat) : this.frame(xid, rc.err);
       case OpCode.multi:
         return this.frame(xid, Err.OK, (w) => writeMultiResponse(w, rc.multi ?? []));
+      case OpCode.reconfig: {
+        // GetDataResponse: the config now in /zookeeper/config and its stat.
+        const node = this.tree.getNode(rc.path);
+        if (!node || !rc.stat) return this.frame(xid, rc.err);
+        return this.frame(xid, rc.err, (w) => {
+          w.buffer(node.data);
+          writeStat(w, rc.stat!);
+        });
+      }
       default:
         return this.frame(xid, rc.err);
     }
@@ -717,105 +724,12 @@ export class ZkServer implements ConnectionHost {
 
   // ---- four-letter words ------------------------------------------------------------------
 
+  /** Four-letter words: the whitelist and the replies live in peer/admin (four-letter.ts). */
   onFourLetterWord(conn: ClientConnection, word: string): void {
-    const allowed = this.settings.fourLetterWords;
-    let text: string;
-    if (allowed !== 'all' && !allowed.has(word)) {
-      text = `${word} is not executed because it is not in the whitelist.\n`;
-    } else {
-      text = this.fourLetterText(word);
-    }
-    conn.send(Buffer.from(text, 'utf8'));
+    conn.send(Buffer.from(this.fourLetterWord(word), 'utf8'));
     conn.closeAfterFlush('four-letter word');
   }
-
-  private fourLetterText(word: string): string {
-    switch (word) {
-      case 'ruok':
-        return 'imok';
-      case 'isro':
-        return 'rw';
-      case 'srvr':
-        return this.srvr(false);
-      case 'stat':
-        return this.srvr(true);
-      case 'mntr':
-        return Object.entries(this.monitor())
-          .map(([k, v]) => `zk_${k}\t${v}\n`)
-          .join('');
-      case 'conf':
-        return Object.entries(this.settings.describe())
-          .map(([k, v]) => `${k}=${v}\n`)
-          .join('');
-      case 'envi':
-        return `Environment:\nzookeeper.version=${SERVER_VERSION}\nnode.version=${process.version}\nos.name=${process.platform}\nos.arch=${process.arch}\n`;
-      case 'srst':
-        this.stats.reset();
-        return 'Server stats reset.\n';
-      case 'crst':
-        for (const c of this.connections) c.stats.reset();
-        return 'Connection stats reset.\n';
-      case 'wchs':
-        return `${this.watches.data.byWatcher.size + this.watches.child.byWatcher.size} connections watching ${new Set([...this.watches.data.byPath.keys(), ...this.watches.child.byPath.keys()]).size} paths\nTotal watches:${this.watches.watchCount}\n`;
-      default:
-        return `${word} is not supported by this server yet.\n`;
-    }
-  }
-
-  private latencyLine(): string {
-    const st = this.stats;
-    return `${st.minLatency}/${javaDouble(st.avgLatency)}/${st.maxLatency}`;
-  }
-
-  /** ZooKeeper counts the root twice (under "" and "/"); tools compare against that number. */
-  private get reportedNodeCount(): number {
-    return this.tree.nodeCount + 1;
-  }
-
-  private srvr(withClients: boolean): string {
-    let s = `Zookeeper version: ${SERVER_VERSION}, built on ${BUILD_DATE}\n`;
-    if (withClients) {
-      s += 'Clients:\n';
-      for (const c of this.connections) {
-        s += ` /${c.remoteAddress}:${c.remotePort}[${c.state === 'open' ? 1 : 0}](queued=${c.queued},recved=${c.stats.received},sent=${c.stats.sent})\n`;
-      }
-      s += '\n';
-    }
-    s += `Latency min/avg/max: ${this.latencyLine()}\n`;
-    s += `Received: ${this.stats.received}\n`;
-    s += `Sent: ${this.stats.sent}\n`;
-    s += `Connections: ${this.connections.size}\n`;
-    s += `Outstanding: ${this.outstanding}\n`;
-    s += `Zxid: 0x${this.tree.lastProcessedZxid.toString(16)}\n`;
-    s += `Mode: ${this.settings.mode}\n`;
-    s += `Node count: ${this.reportedNodeCount}\n`;
-    return s;
-  }
-
-  monitor(): Record<string, string | number> {
-    const st = this.stats;
-    return {
-      version: `${SERVER_VERSION}, built on ${BUILD_DATE}`,
-      avg_latency: javaDouble(st.avgLatency),
-      max_latency: st.maxLatency,
-      min_latency: st.minLatency,
-      packets_received: st.received,
-      packets_sent: st.sent,
-      num_alive_connections: this.connections.size,
-      outstanding_requests: this.outstanding,
-      server_state: this.settings.mode,
-      znode_count: this.reportedNodeCount,
-      watch_count: this.watches.watchCount,
-      ephemerals_count: this.tree.ephemeralCount(),
-      approximate_data_size: this.tree.approximateDataSize,
-      global_sessions: this.sessions.sessions.size,
-      local_sessions: 0,
-      uptime: Date.now() - this.startedAt,
-    };
-  }
 }
-
-const BUILD_DATE = '2026-11-21 00:00 UTC';
 
 /** Client opcodes that go through the txn log. */
 const WRITE_OPS = new Set<number>([
@@ -886,9 +800,4 @@ function opName(type: number): string {
 
 export function hex(v: bigint | number): string {
   return `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
-}
-
-/** Java's Double.toString for the values mntr prints. */
-export function javaDouble(v: number): string {
-  return Number.isInteger(v) ? `${v}.0` : String(v);
 }

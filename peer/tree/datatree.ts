@@ -102,6 +102,18 @@ export class DataTree {
     this.touched('/zookeeper/config', this.nodes.get('/zookeeper/config')!);
   }
 
+  /**
+   * Replaces a system node's data without a txn (ZooKeeper does this for /zookeeper/config when a
+   * member starts or learns a config); stat and watches stay as they are.
+   */
+  setSystemNodeData(path: string, data: Buffer): void {
+    const node = this.nodes.get(path);
+    if (!node) return;
+    this.approximateDataSize += data.length - node.data.length;
+    node.data = data;
+    this.touched(path, node);
+  }
+
   private newNode(data: Buffer, aclIndex: number, stat: StatPersisted): DataNode {
     return { data, aclIndex, stat, children: new Set(), digest: 0 };
   }

@@ -1,0 +1,22 @@
+// Names of everything the operator creates for one ensemble. Region names that would collide
+// (`client`, `voters`, `observers-*`) are refused by the CRD.
+
+export function ensembleNames(name: string) {
+  return {
+    voterStatefulSet: `${name}-voter`,
+    voterHeadless: `${name}-voters`,
+    voterPdb: `${name}-voters`,
+    client: `${name}-client`,
+    staticConfig: `${name}-config`,
+    dynamicConfig: `${name}-dynamic`,
+    serviceAccount: name,
+    serviceMonitor: name,
+    /** Secret the operator fills when spec.security.quorumTLS.generateCA is true. */
+    generatedQuorumTls: `${name}-quorum-tls`,
+    voterPod: (ordinal: number) => `${name}-voter-${ordinal}`,
+    observerDeployment: (region: string) => `${name}-observer-${region}`,
+    observerHpa: (region: string) => `${name}-observer-${region}`,
+    observerHeadless: (region: string) => `${name}-observers-${region}`,
+    regionClient: (region: string) => `${name}-${region}`,
+  };
+}

@@ -1,0 +1,132 @@
+// The values behind `mntr`, the AdminServer's `monitor` and the Prometheus gauges: ZooKeeper's keys
+// (zk-protocol.md §6.2, §7.3) without the `zk_` prefix, computed from live state on each call.
+// Keys ZooKeeper prints that have no meaning here are left out (e2e/observability.test.ts lists them).
+
+import { readdirSync, readFileSync } from 'node:fs';
+import type { MemberStats, RoleStatus, Tally } from './status.ts';
+import { VERSION_LINE } from './version.ts';
+
+export type MonitorValues = Record<string, number | string>;
+
+export interface ProcessInfo {
+  openFds: number;
+  maxFds: number;
+}
+
+/** Open and allowed file descriptors, on Linux (ZooKeeper prints these on Unix only). */
+export function processInfo(): ProcessInfo | null {
+  try {
+    const openFds = readdirSync('/proc/self/fd').length;
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    const maxFds = m && m[1] !== 'unlimited' ? Number(m[1]) : -1;
+    return { openFds, maxFds };
+  } catch {
+    return null;
+  }
+}
+
+function tally(out: MonitorValues, name: string, t: Tally): void {
+  out[`avg_${name}`] = t.avg;
+  out[`min_${name}`] = t.min;
+  out[`max_${name}`] = t.max;
+  out[`cnt_${name}`] = t.count;
+  out[`sum_${name}`] = t.sum;
+}
+
+/** `<state> - <zabstate>[ - <syncmode>]`, e.g. `observing - broadcast` (zk_peer_state). */
+export function peerState(status: RoleStatus): string {
+  const v = status.view();
+  if (!v) return 'looking';
+  const state = v.mode === 'leader' ? 'leading' : v.mode === 'follower' ? 'following' : 'observing';
+  const zab = v.zabState();
+  const sync = zab === 'synchronization' ? v.syncMode() : null;
+  return sync ? `${state} - ${zab} - ${sync}` : `${state} - ${zab}`;
+}
+
+/** The counters kept by the member, by their ServerMetrics names. */
+export function counterValues(s: MemberStats) {
+  return {
+    looking_count: s.lookingCount,
+    diff_count: s.diffSyncs,
+    snap_count: s.snapSyncs,
+    commit_count: s.commits,
+    proposal_count: s.proposals,
+    learner_proposal_received_count: s.proposalsReceived,
+    learner_commit_received_count: s.commitsReceived,
+  };
+}
+
+/** Counters and summaries kept by the member (ServerMetrics names). */
+function memberCounters(out: MonitorValues, s: MemberStats): void {
+  Object.assign(out, counterValues(s));
+  tally(out, 'election_time', s.electionTime);
+  tally(out, 'follower_sync_time', s.followerSyncTime);
+  tally(out, 'observer_sync_time', s.observerSyncTime);
+  tally(out, 'propagation_latency', s.propagation);
+  tally(out, 'dbinittime', s.dbInitTime);
+}
+
+/**
+ * mntr's values, in ZooKeeper's order where it has one. Null when the server is not serving
+ * clients (ZooKeeper answers "not currently serving requests" then).
+ */
+export function monitorValues(
+  status: RoleStatus,
+  now: number,
+  proc: ProcessInfo | null,
+): MonitorValues | null {
+  const server = status.server();
+  if (!server) return null;
+  const st = server.stats;
+  const out: MonitorValues = {
+    version: VERSION_LINE,
+    server_state: status.role(),
+  };
+  const view = status.view();
+  const quorum = status.quorum();
+  if (view && quorum) {
+    out.peer_state = peerState(status);
+    let voters = 0;
+    for (const m of quorum.members.values()) if (m.role === 'participant') voters++;
+    out.quorum_size = voters;
+  }
+  Object.assign(out, {
+    avg_latency: st.avgLatency,
+    max_latency: st.maxLatency,
+    min_latency: st.minLatency,
+    packets_received: st.received,
+    packets_sent: st.sent,
+    num_alive_connections: server.connectionCount,
+    outstanding_requests: server.outstanding,
+    uptime: now - server.startedAt,
+    znode_count: server.tree.nodeCount + 1,
+    watch_count: server.watches.watchCount,
+    ephemerals_count: server.tree.ephemeralCount(),
+    approximate_data_size: server.tree.approximateDataSize,
+    global_sessions: server.sessions.sessions.size,
+    local_sessions: 0,
+    connection_drop_probability: 0,
+    outstanding_tls_handshake: 0,
+    auth_failed_count: st.authFailed,
+  });
+  if (proc) {
+    out.open_file_descriptor_count = proc.openFds;
+    out.max_file_descriptor_count = proc.maxFds;
+  }
+  if (view?.mode === 'leader') {
+    const learners = view.learners();
+    const synced = learners.filter((l) => l.synced);
+    out.learners = learners.length;
+    out.synced_followers = synced.filter((l) => l.kind === 'follower').length;
+    out.synced_non_voting_followers = synced.filter((l) => l.kind === 'follower' && !l.voting).length;
+    out.synced_observers = synced.filter((l) => l.kind === 'observer').length;
+    const est = view.establishedAt();
+    out.leader_uptime = est > 0 ? now - est : 0;
+    out.last_proposal_size = status.stats.lastProposalSize;
+    out.min_proposal_size = status.stats.minProposalSize;
+    out.max_proposal_size = status.stats.maxProposalSize;
+  }
+  if (view?.mode === 'observer') out.observer_master_id = view.master()?.sid ?? -1;
+  memberCounters(out, status.stats);
+  return out;
+}
