@@ -11,7 +11,8 @@ import { freeLoopbackPort, prepareLocalEnsemble, spawnMember } from '../../peer/
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // servlet-api (a dependency of Debian's Jetty) lets ZooKeeper start its AdminServer when a test asks.
-export const ZK_CLASSPATH = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/servlet-api.jar';
+export const ZK_CLASSPATH =
+  '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/servlet-api.jar';
 export const ZKCLI = '/usr/share/zookeeper/bin/zkCli.sh';
 export const CLI_MT = '/usr/lib/zookeeper/bin/cli_mt';
 /** Debian's python3, which has python3-kazoo (a pyenv python3 on PATH would not). */

@@ -44,8 +44,6 @@ export interface RoleView {
   zabState(): ZabState;
   /** During a learner's sync: how it is being synced. */
   syncMode(): 'diff' | 'snap' | 'trunc' | null;
-  /** Epoch of the leader being followed or established (-1 before it is known). */
-  epoch(): number;
   /** Learners only. */
   master(): MasterInfo | null;
   /** Leader only; empty elsewhere. */
@@ -200,8 +198,6 @@ export class MemberStats {
 export interface RoleStatus {
   /** myid; 0 for a standalone server. */
   readonly sid: number;
-  /** When the process started serving as this server (ms since the epoch). */
-  readonly startedAt: number;
   readonly stats: MemberStats;
   role(): RoleName;
   /** The client front end while serving clients, else null. */
@@ -285,10 +281,8 @@ export function learnerZabState(phase: string): ZabState {
 
 /** A standalone server's status: its role never changes. */
 export function standaloneStatus(server: () => ZkServer | null, stats: MemberStats): RoleStatus {
-  const startedAt = Date.now();
   return {
     sid: 0,
-    startedAt,
     stats,
     role: () => 'standalone',
     server,

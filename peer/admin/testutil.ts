@@ -42,7 +42,7 @@ export interface FakeRole {
 /** A status whose role the test sets: null for looking, or a role view backed by `server`. */
 export class SteeredStatus implements RoleStatus {
   readonly sid: number;
-  readonly startedAt = Date.now();
+  private readonly startedAt = Date.now();
   readonly stats = new MemberStats();
   current: FakeRole | null = null;
   standalone = false;
@@ -73,7 +73,6 @@ export class SteeredStatus implements RoleStatus {
       frontEnd: () => server,
       zabState: () => r.zab ?? 'broadcast',
       syncMode: () => null,
-      epoch: () => 1,
       master: () =>
         r.masterSid === undefined ? null : { sid: r.masterSid, address: `127.0.0.1:${2887 + r.masterSid}` },
       learners: () => r.learners ?? [],

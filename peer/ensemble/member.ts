@@ -192,7 +192,6 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
 function memberStatus(ctx: RoleContext): RoleStatus {
   return {
     sid: ctx.sid,
-    startedAt: Date.now(),
     stats: ctx.stats,
     role: () => ctx.current?.mode ?? 'looking',
     server: () => ctx.current?.frontEnd() ?? null,
@@ -650,9 +649,6 @@ class Leading extends Role implements RoleView {
   syncMode() {
     return null;
   }
-  epoch(): number {
-    return this.core.epoch;
-  }
   master() {
     return null;
   }
@@ -857,9 +853,6 @@ class Following extends Role implements RoleView {
   syncMode() {
     const m = this.core.syncMode;
     return m === 'DIFF' ? 'diff' : m === 'SNAP' ? 'snap' : m === 'TRUNC' ? 'trunc' : null;
-  }
-  epoch(): number {
-    return this.core.epoch;
   }
   master() {
     const m = this.ctx.config.members.get(this.leaderSid);
