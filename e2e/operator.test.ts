@@ -1,0 +1,339 @@
+// The operator against a real control plane (e2e/lib/k8s-testenv.ts): it runs as a child process with
+// the token of its own ServiceAccount, so everything here also proves its ClusterRole is enough.
+// kwok makes the pods Ready; static PersistentVolumes let the voters' claims bind.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import { renderOperatorManifests } from '../operator/manifests.ts';
+import { type ControlPlane, startControlPlane } from './lib/k8s-testenv.ts';
+
+const OP_NS = 'zkensemble-system';
+const NS = 'zk';
+const yaml = (...objects: object[]) => objects.map((o) => JSON.stringify(o)).join('\n---\n');
+
+const pv = (i: number) => ({
+  apiVersion: 'v1',
+  kind: 'PersistentVolume',
+  metadata: { name: `pv-${i}` },
+  spec: {
+    capacity: { storage: '1Gi' },
+    accessModes: ['ReadWriteOnce'],
+    storageClassName: 'manual',
+    hostPath: { path: `/tmp/zke-never-mounted-${i}` },
+  },
+});
+
+function ensemble(regions: object[], extra: Record<string, unknown> = {}, name = 'zk') {
+  return {
+    apiVersion: 'zkensemble.dev/v1alpha1',
+    kind: 'ZkEnsemble',
+    metadata: { name, namespace: NS },
+    spec: {
+      image: { name: 'zkensemble:test' },
+      voters: { replicas: 3, storage: { size: '1Gi', storageClassName: 'manual' } },
+      observers: { regions },
+      ...extra,
+    },
+  };
+}
+
+// One fake node for every region: place observers by its label instead of topology.kubernetes.io/region.
+const ON_KWOK = { scheduling: { nodeSelector: { type: 'kwok' } } };
+const EAST = { name: 'east', replicas: 2, ...ON_KWOK };
+const WEST = {
+  name: 'west',
+  replicas: 1,
+  ...ON_KWOK,
+  autoscaling: { minReplicas: 1, maxReplicas: 3, cpuUtilization: 70 },
+  resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '128Mi' } },
+};
+
+interface Operator {
+  child: ChildProcess;
+  log: string;
+  /** host:port of its health and metrics server. */
+  listen: string;
+}
+
+/** The operators' output, quoted (warnings and errors only) when a wait times out. */
+let opLog = '';
+const opProblems = () =>
+  opLog
+    .split('\n')
+    .filter((l) => /"level":(40|50|60)/.test(l))
+    .slice(-15)
+    .join('\n');
+
+async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}\n${opProblems()}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+describe('zkensemble operator on a real control plane', { timeout: 240_000 }, () => {
+  let cp: ControlPlane;
+  let op: Operator | undefined;
+  let standby: Operator | undefined;
+  let kubeconfig = '';
+  let listen = '';
+
+  /** `bin/zkensemble operator` as the operator's ServiceAccount; resolves once it serves HTTP. */
+  async function startOperator(): Promise<Operator> {
+    const child = spawn(
+      'node_modules/.bin/node',
+      [
+        'bin/zkensemble',
+        'operator',
+        '--kubeconfig',
+        kubeconfig,
+        '--lease-namespace',
+        OP_NS,
+        '--listen',
+        '127.0.0.1:0',
+        '--resync',
+        '20',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info', KUBECONFIG: '' } },
+    );
+    const o: Operator = { child, log: '', listen: '' };
+    const collect = (c: Buffer) => {
+      o.log += c;
+      opLog += c;
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    o.listen = await until('operator started', 30_000, async () => {
+      const line = o.log.split('\n').find((l) => l.includes('"operator started"'));
+      return line ? (JSON.parse(line).listen as string) : undefined;
+    });
+    return o;
+  }
+
+  async function stopOperator(o: Operator | undefined): Promise<number | null> {
+    if (!o) return null;
+    if (o.child.exitCode !== null) return o.child.exitCode;
+    const exited = once(o.child, 'exit');
+    o.child.kill('SIGTERM');
+    const timer = setTimeout(() => o.child.kill('SIGKILL'), 10_000);
+    const [code] = await exited;
+    clearTimeout(timer);
+    return code as number | null;
+  }
+
+  const reconcilesWith = async (result: string) => {
+    const text = await (await fetch(`http://${listen}/metrics`)).text();
+    const m = new RegExp(`zkensemble_operator_reconciles_total\\{result="${result}"\\} (\\d+)`).exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+
+  const kget = async (args: string[]) =>
+    JSON.parse(await cp.kubectl(['-n', NS, 'get', ...args, '-o', 'json']));
+  const exists = async (kind: string, name: string) =>
+    (await cp.tryKubectl(['-n', NS, 'get', kind, name])).code === 0;
+
+  before(async () => {
+    cp = await startControlPlane();
+    await cp.kubectl(['apply', '--server-side', '-f', 'crds/zkensemble.dev_zkensembles.yaml']);
+    await cp.kubectl([
+      'wait',
+      '--for=condition=Established',
+      'crd/zkensembles.zkensemble.dev',
+      '--timeout=60s',
+    ]);
+    await cp.kubectl(['create', 'namespace', OP_NS]);
+    await cp.kubectl(['create', 'namespace', NS]);
+    const manifests = renderOperatorManifests({ namespace: OP_NS, image: 'zkensemble:test' }).filter(
+      (o) => o.kind !== 'Deployment',
+    );
+    await cp.kubectl(['apply', '-f', '-'], { input: yaml(...manifests, pv(0), pv(1), pv(2)) });
+    kubeconfig = await cp.serviceAccountKubeconfig(OP_NS, 'zkensemble-operator');
+    op = await startOperator();
+    listen = op.listen;
+  });
+
+  after(async () => {
+    await stopOperator(op);
+    await stopOperator(standby);
+    await cp?.stop();
+  });
+
+  test('renders every object, and the ensemble becomes Available', async () => {
+    await cp.kubectl(['apply', '-f', '-'], { input: yaml(ensemble([EAST, WEST])) });
+    const sts = await until('StatefulSet', 30_000, () => kget(['statefulset', 'zk-voter']));
+    assert.equal(sts.spec.replicas, 3);
+    assert.equal(sts.metadata.ownerReferences[0].kind, 'ZkEnsemble');
+    for (const svc of [
+      'zk-voters',
+      'zk-client',
+      'zk-east',
+      'zk-west',
+      'zk-observers-east',
+      'zk-observers-west',
+    ])
+      assert.ok(await exists('service', svc), `Service ${svc}`);
+    for (const d of ['zk-observer-east', 'zk-observer-west']) assert.ok(await exists('deployment', d), d);
+    assert.ok(await exists('hpa', 'zk-observer-west'), 'HPA of the autoscaled region');
+    assert.ok(!(await exists('hpa', 'zk-observer-east')), 'no HPA without autoscaling');
+    assert.ok(await exists('pdb', 'zk-voters'));
+    const dyn = await kget(['configmap', 'zk-dynamic']);
+    const text = Object.values(dyn.data as Record<string, string>)[0]!;
+    const servers = text.split('\n').filter((l) => l.startsWith('server.'));
+    for (const sid of [1, 2, 3])
+      assert.ok(servers.some((l) => l.startsWith(`server.${sid}=zk-voter-${sid - 1}.`)));
+
+    const status = await until('Available', 150_000, async () => {
+      const e = await kget(['zkensemble', 'zk']);
+      const c = (e.status?.conditions ?? []).find((x: { type: string }) => x.type === 'Available');
+      return c?.status === 'True' && e.status.readyVoters === 3 ? e : undefined;
+    });
+    assert.equal(status.status.observedGeneration, status.metadata.generation);
+
+    // Observer pods got server ids, and the membership lists them as observers.
+    let config = '';
+    await until('observers in the dynamic config', 60_000, async () => {
+      const cm = await kget(['configmap', 'zk-dynamic']);
+      config = Object.values(cm.data as Record<string, string>)[0] ?? '';
+      const lines = config.split('\n');
+      if (lines.filter((l) => l.startsWith('server.') && l.includes(':observer')).length >= 3) return true;
+      throw new Error(
+        `config:\n${config}\npods: ${await cp.kubectl(['-n', NS, 'get', 'pods', '-o', 'wide', '--show-labels'])}`,
+      );
+    });
+    const pods = await kget(['pods', '-l', 'app.kubernetes.io/component=observer']);
+    for (const p of pods.items) assert.match(p.metadata.annotations['zkensemble.dev/server-id'], /^\d+$/);
+    const regions = await until('observer status', 60_000, async () => {
+      const e = await kget(['zkensemble', 'zk']);
+      const r = e.status.regions as { name: string; ready: number }[];
+      return r.find((x) => x.name === 'east')?.ready === 2 ? r : undefined;
+    });
+    assert.deepEqual(
+      regions.map((r) => r.name),
+      ['east', 'west'],
+    );
+    const events = await cp.kubectl([
+      '-n',
+      NS,
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=zk',
+    ]);
+    assert.match(events, /Created/);
+    const metrics = await (await fetch(`http://${listen}/metrics`)).text();
+    assert.match(metrics, /zkensemble_operator_reconciles_total\{result="applied"\} [1-9]/);
+    assert.equal((await fetch(`http://${listen}/readyz`)).status, 200);
+  });
+
+  test('objects follow a scaled region and a removed one', async () => {
+    await cp.kubectl(['apply', '-f', '-'], { input: yaml(ensemble([{ ...EAST, replicas: 3 }])) });
+    await until('east scaled to 3', 30_000, async () => {
+      const d = await kget(['deployment', 'zk-observer-east']);
+      return d.spec.replicas === 3 ? true : undefined;
+    });
+    await until('west removed', 30_000, async () =>
+      !(await exists('deployment', 'zk-observer-west')) &&
+      !(await exists('hpa', 'zk-observer-west')) &&
+      !(await exists('service', 'zk-west')) &&
+      !(await exists('service', 'zk-observers-west'))
+        ? true
+        : undefined,
+    );
+    const events = await cp.kubectl([
+      '-n',
+      NS,
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=zk',
+    ]);
+    assert.match(events, /deleted Deployment zk-observer-west/);
+  });
+
+  test('CEL rejects an even number of voters', async () => {
+    const bad = ensemble([EAST], {}, 'even');
+    (bad.spec.voters as { replicas: number }).replicas = 4;
+    const r = await cp.tryKubectl(['apply', '-f', '-'], { input: yaml(bad) });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /voters/i);
+  });
+
+  test('a spec problem CEL cannot see makes the ensemble Degraded, with a Warning event', async () => {
+    await cp.kubectl(['apply', '-f', '-'], {
+      input: yaml(ensemble([EAST], { zooCfg: { tickTime: 'fast' } }, 'bad')),
+    });
+    const e = await until('Degraded', 30_000, async () => {
+      const x = await kget(['zkensemble', 'bad']);
+      const c = (x.status?.conditions ?? []).find((k: { type: string }) => k.type === 'Degraded');
+      return c?.status === 'True' ? x : undefined;
+    });
+    const degraded = e.status.conditions.find((k: { type: string }) => k.type === 'Degraded');
+    assert.equal(degraded.reason, 'InvalidSpec');
+    assert.match(degraded.message, /tickTime/);
+    assert.ok(!(await exists('statefulset', 'bad-voter')), 'nothing rendered for an invalid spec');
+    const events = await until('Warning event', 15_000, async () => {
+      const out = await cp.kubectl([
+        '-n',
+        NS,
+        'get',
+        'events',
+        '--field-selector',
+        'involvedObject.name=bad',
+      ]);
+      return /InvalidSpec/.test(out) ? out : undefined;
+    });
+    assert.match(events, /Warning/);
+    // No requeue storm: the status write and resyncs do not make it reconcile over and over.
+    const before = await reconcilesWith('invalid');
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.ok((await reconcilesWith('invalid')) - before <= 1, 'an invalid spec is not retried in a loop');
+    await cp.kubectl(['-n', NS, 'delete', 'zkensemble', 'bad', '--wait=false']);
+  });
+
+  test('deleting the ensemble garbage-collects what it owned', async () => {
+    await cp.kubectl(['-n', NS, 'delete', 'zkensemble', 'zk', '--wait=false']);
+    await until('owned objects gone', 60_000, async () => {
+      for (const [kind, name] of [
+        ['statefulset', 'zk-voter'],
+        ['deployment', 'zk-observer-east'],
+        ['configmap', 'zk-dynamic'],
+        ['service', 'zk-client'],
+        ['pdb', 'zk-voters'],
+      ] as const)
+        if (await exists(kind, name)) return undefined;
+      return true;
+    });
+  });
+
+  test('a second replica stands by, and takes over when the leader stops and frees the Lease', async () => {
+    standby = await startOperator();
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.ok(!standby.log.includes('"became leader"'), 'only one replica leads');
+    assert.equal((await fetch(`http://${standby.listen}/readyz`)).status, 200, 'a standby is ready');
+    const code = await stopOperator(op);
+    assert.equal(code, 0, op!.log.slice(-2000));
+    assert.match(op!.log, /released the lease/);
+    // Released, not expired: the standby leads within its retry period (2 s), not the 15 s lease duration.
+    await until('standby leads', 8_000, async () =>
+      standby!.log.includes('"became leader"') ? true : undefined,
+    );
+    assert.equal(await stopOperator(standby), 0, standby.log.slice(-2000));
+    const lease = JSON.parse(
+      await cp.kubectl(['-n', OP_NS, 'get', 'lease', 'zkensemble-operator', '-o', 'json']),
+    );
+    assert.ok(!lease.spec.holderIdentity, `holder: ${lease.spec.holderIdentity}`);
+    const errors = opLog.split('\n').filter((l) => /"level":(50|60)/.test(l));
+    assert.deepEqual(errors, []);
+  });
+});

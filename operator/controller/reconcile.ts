@@ -1,0 +1,252 @@
+// One reconcile of one ZkEnsemble: validate, give observer pods their server ids, render, apply every
+// object (server-side apply), delete owned objects no longer rendered, write status. Safe to run any
+// number of times: each step converges on the spec and skips what is already done.
+
+import type { Logger } from '../../peer/log.ts';
+import { withDefaults } from '../api/defaults.ts';
+import type { ZkEnsemble, ZkEnsembleStatus } from '../api/types.generated.ts';
+import { validateEnsemble } from '../api/validate.ts';
+import type { OperatorSettings } from '../render/contract.ts';
+import { SERVER_ID_ANNOTATION } from '../render/contract.ts';
+import { membersFromConfigText } from '../render/dynamic-config.ts';
+import { renderEnsemble } from '../render/ensemble.ts';
+import { INSTANCE_LABEL, REGION_LABEL, selectorLabels } from '../render/labels.ts';
+import { desiredMembers, type Member, type ObserverPodInfo } from '../render/members.ts';
+import { ensembleNames } from '../render/names.ts';
+import type { KubeObject } from '../render/objects.ts';
+import { assignObserverIds } from '../render/server-ids.ts';
+import type { Recorder } from './events.ts';
+import { isNotFound, type KubeClient, type KubeObj } from './kube.ts';
+import { objectsToPrune } from './prune.ts';
+import { collectionPath, ENSEMBLES, OWNED, objectKey, objectPath, PODS, resourceOf } from './resources.ts';
+import { computeStatus, invalidSpecStatus, statusChanged, type WorkloadState } from './status.ts';
+
+export const FIELD_MANAGER = 'zkensemble-operator';
+
+export interface ReconcileContext {
+  client: KubeClient;
+  settings: OperatorSettings;
+  recorder: Recorder;
+  log: Logger;
+}
+
+export type ReconcileResult = 'gone' | 'invalid' | 'applied';
+
+const selector = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+
+export async function reconcile(
+  ctx: ReconcileContext,
+  namespace: string,
+  name: string,
+): Promise<ReconcileResult> {
+  const { client, log } = ctx;
+  let raw: ZkEnsemble;
+  try {
+    raw = await client.get<ZkEnsemble>(objectPath(ENSEMBLES, namespace, name));
+  } catch (err) {
+    if (isNotFound(err)) return 'gone'; // its objects go with it (owner references, GC)
+    throw err;
+  }
+  if (raw.metadata.deletionTimestamp) return 'gone';
+  const about = raw as unknown as KubeObj;
+
+  const problems = validateEnsemble(raw);
+  if (problems.length > 0) {
+    const status = invalidSpecStatus(raw, problems, new Date().toISOString());
+    const before = raw.status?.conditions?.find((c) => c.type === 'Degraded');
+    const after = status.conditions?.find((c) => c.type === 'Degraded');
+    // One Event per distinct problem set, not one per resync.
+    if (before?.reason !== after?.reason || before?.message !== after?.message)
+      await ctx.recorder.event(about, 'Warning', 'InvalidSpec', after?.message ?? problems.join('; '));
+    await writeStatus(client, raw, status);
+    log.warn({ ensemble: `${namespace}/${name}`, problems }, 'invalid spec: left the running ensemble alone');
+    return 'invalid';
+  }
+
+  const e = withDefaults(raw);
+  const uid = e.metadata.uid!;
+  const ownedSelector = selector({ [INSTANCE_LABEL]: name, 'app.kubernetes.io/managed-by': FIELD_MANAGER });
+  const existing = (
+    await Promise.all(OWNED.map((r) => listOwned(client, r, namespace, ownedSelector)))
+  ).flat();
+  const existingByKey = new Map(existing.map((o) => [objectKey(o), o]));
+
+  const committed = await currentMembership(existingByKey, ensembleNames(name).dynamicConfig);
+  const observerPods = await assignIds(ctx, e, committed.members);
+  const members = desiredMembers(e, ctx.settings, observerPods);
+  const desired = renderEnsemble({
+    ensemble: e,
+    settings: ctx.settings,
+    membership: { members, ...(committed.version !== undefined ? { version: committed.version } : {}) },
+  });
+
+  const applied = new Map<string, KubeObj>();
+  for (const obj of desired) {
+    const res = await applyObject(client, obj);
+    applied.set(objectKey(obj), res.body);
+    const old = existingByKey.get(objectKey(obj));
+    if (res.code === 201 || !old) {
+      await ctx.recorder.event(about, 'Normal', 'Created', `created ${obj.kind} ${obj.metadata.name}`);
+      log.info({ ensemble: `${namespace}/${name}`, object: objectKey(obj) }, 'created');
+    } else if (
+      old.metadata.resourceVersion !== res.body.metadata.resourceVersion &&
+      specChanged(old, res.body)
+    ) {
+      await ctx.recorder.event(about, 'Normal', 'Updated', `updated ${obj.kind} ${obj.metadata.name}`);
+      log.info({ ensemble: `${namespace}/${name}`, object: objectKey(obj) }, 'updated');
+    }
+  }
+
+  for (const o of objectsToPrune(existing, desired, uid)) {
+    const r = resourceOf(o.apiVersion!, o.kind!);
+    try {
+      await client.delete(objectPath(r, namespace, o.metadata.name));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    await ctx.recorder.event(about, 'Normal', 'Deleted', `deleted ${o.kind} ${o.metadata.name}`);
+    log.info({ ensemble: `${namespace}/${name}`, object: objectKey(o) }, 'deleted');
+  }
+
+  const names = ensembleNames(name);
+  const observers = new Map<string, WorkloadState>();
+  for (const r of e.spec.observers.regions) {
+    const d = applied.get(`Deployment/${names.observerDeployment(r.name)}`);
+    if (d) observers.set(r.name, workloadState(d));
+  }
+  const sts = applied.get(`StatefulSet/${names.voterStatefulSet}`);
+  const status = computeStatus(
+    e,
+    {
+      ...(sts ? { voters: workloadState(sts) } : {}),
+      observers,
+      members,
+      ...(committed.version !== undefined ? { configVersion: committed.version } : {}),
+    },
+    new Date().toISOString(),
+  );
+  await writeStatus(client, raw, status);
+  return 'applied';
+}
+
+/** Listed kinds carry apiVersion/kind on the list, not on each item; put them back. */
+async function listOwned(
+  client: KubeClient,
+  r: (typeof OWNED)[number],
+  namespace: string,
+  labelSelector: string,
+): Promise<KubeObj[]> {
+  try {
+    const list = await client.list(collectionPath(r, namespace), labelSelector);
+    return list.items.map((o) => ({ ...o, apiVersion: r.apiVersion, kind: r.kind }));
+  } catch (err) {
+    if (r.optional && isNotFound(err)) return [];
+    throw err;
+  }
+}
+
+function applyObject(client: KubeClient, obj: KubeObject) {
+  const r = resourceOf(obj.apiVersion, obj.kind);
+  return client.apply(objectPath(r, obj.metadata.namespace!, obj.metadata.name), obj, FIELD_MANAGER);
+}
+
+/** A new resourceVersion that only reflects a status change is not worth an "Updated" event. */
+function specChanged(old: KubeObj, now: KubeObj): boolean {
+  const strip = (o: KubeObj) => {
+    const { status: _s, metadata, ...rest } = o;
+    const { resourceVersion: _rv, managedFields: _mf, ...meta } = metadata as Record<string, unknown>;
+    return JSON.stringify({ ...rest, meta });
+  };
+  return strip(old) !== strip(now);
+}
+
+function workloadState(o: KubeObj): WorkloadState {
+  const spec = (o.spec ?? {}) as { replicas?: number };
+  const status = (o.status ?? {}) as { readyReplicas?: number; observedGeneration?: number };
+  return {
+    ...(spec.replicas !== undefined ? { replicas: spec.replicas } : {}),
+    readyReplicas: status.readyReplicas ?? 0,
+    current: status.observedGeneration === o.metadata.generation,
+  };
+}
+
+async function currentMembership(
+  existing: Map<string, KubeObj>,
+  configMapName: string,
+): Promise<{ members: Member[]; version?: number }> {
+  const cm = existing.get(`ConfigMap/${configMapName}`);
+  const text = Object.values((cm?.data ?? {}) as Record<string, string>)[0];
+  if (!text) return { members: [] };
+  try {
+    const { members, version } = membersFromConfigText(text);
+    // No version line parses as 0: a first config, which is rendered without one.
+    return version > 0 ? { members, version } : { members };
+  } catch {
+    return { members: [] };
+  }
+}
+
+interface PodLike extends KubeObj {
+  status?: { podIP?: string };
+}
+
+/**
+ * Gives every observer pod a server id (annotation the pod reads through the downward API) and returns
+ * the pods that have one. Ids stay with a pod for its life (server-ids.ts).
+ */
+async function assignIds(
+  ctx: ReconcileContext,
+  e: ZkEnsemble,
+  committed: Member[],
+): Promise<ObserverPodInfo[]> {
+  const ns = e.metadata.namespace!;
+  const pods = (
+    await ctx.client.list<PodLike>(collectionPath(PODS, ns), selector(selectorLabels(e, 'observer')))
+  ).items;
+  const byIp = new Map(pods.filter((p) => p.status?.podIP).map((p) => [p.status!.podIP!, p.metadata.name]));
+  // Observers in a config are known by IP only; name them by the pod that has that IP now.
+  const known = committed.map((m) =>
+    m.role === 'observer' && m.pod === undefined && byIp.has(m.host) ? { ...m, pod: byIp.get(m.host)! } : m,
+  );
+  const assignments = assignObserverIds(
+    pods.map((p) => ({
+      name: p.metadata.name,
+      region: p.metadata.labels?.[REGION_LABEL] ?? '',
+      ...(p.metadata.annotations?.[SERVER_ID_ANNOTATION] !== undefined
+        ? { annotation: p.metadata.annotations[SERVER_ID_ANNOTATION] }
+        : {}),
+      ...(p.metadata.creationTimestamp ? { creationTimestamp: p.metadata.creationTimestamp } : {}),
+      terminating: p.metadata.deletionTimestamp !== undefined,
+    })),
+    known,
+    e.spec.voters.replicas,
+  );
+  const byName = new Map(pods.map((p) => [p.metadata.name, p]));
+  const out: ObserverPodInfo[] = [];
+  for (const a of assignments) {
+    if (a.changed) {
+      try {
+        await ctx.client.mergePatch(objectPath(PODS, ns, a.pod), {
+          metadata: { annotations: { [SERVER_ID_ANNOTATION]: String(a.sid) } },
+        });
+      } catch (err) {
+        if (isNotFound(err)) continue; // gone meanwhile
+        throw err;
+      }
+    }
+    const ip = byName.get(a.pod)?.status?.podIP;
+    out.push({ name: a.pod, region: a.region, sid: a.sid, ...(ip ? { ip } : {}) });
+  }
+  return out;
+}
+
+async function writeStatus(client: KubeClient, e: ZkEnsemble, status: ZkEnsembleStatus): Promise<void> {
+  if (!statusChanged(e.status, status)) return;
+  // A merge patch replaces lists whole; no resourceVersion, so no 409 on a concurrent spec edit.
+  await client.mergePatch(`${objectPath(ENSEMBLES, e.metadata.namespace!, e.metadata.name)}/status`, {
+    status: { ...status, leader: status.leader ?? null },
+  });
+}

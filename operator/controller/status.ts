@@ -1,0 +1,156 @@
+// The ZkEnsemble's status from what the workloads report. Pure: the reconciler reads the objects and
+// writes the result. Conditions keep their lastTransitionTime while their status does not change, so
+// writing the same status twice is a no-op for the API server (no watch event, no reconcile loop).
+
+import type { Condition, MemberStatus, ZkEnsemble, ZkEnsembleStatus } from '../api/types.generated.ts';
+import type { Member } from '../render/members.ts';
+
+export interface WorkloadState {
+  /** spec.replicas as the API server holds it (the HPA may have changed a Deployment's). */
+  replicas?: number;
+  readyReplicas?: number;
+  /** status.observedGeneration === metadata.generation */
+  current: boolean;
+}
+
+export interface ObservedState {
+  voters?: WorkloadState;
+  /** By region name. */
+  observers: Map<string, WorkloadState>;
+  members: readonly Member[];
+  configVersion?: number;
+}
+
+export const quorumOf = (voters: number) => Math.floor(voters / 2) + 1;
+
+function condition(
+  previous: readonly Condition[],
+  type: string,
+  status: Condition['status'],
+  reason: string,
+  message: string,
+  generation: number | undefined,
+  now: string,
+): Condition {
+  const old = previous.find((c) => c.type === type);
+  return {
+    type,
+    status,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    lastTransitionTime: old && old.status === status ? old.lastTransitionTime : now,
+    reason,
+    message,
+  };
+}
+
+/** Status of an ensemble whose spec cannot be run: the workloads are left as they are. */
+export function invalidSpecStatus(e: ZkEnsemble, problems: readonly string[], now: string): ZkEnsembleStatus {
+  const prev = e.status?.conditions ?? [];
+  const gen = e.metadata.generation;
+  const message = problems.join('; ');
+  const keep = (type: string) => prev.find((c) => c.type === type);
+  const available = keep('Available');
+  return {
+    ...e.status,
+    observedGeneration: gen,
+    conditions: [
+      available ?? condition(prev, 'Available', 'Unknown', 'InvalidSpec', message, gen, now),
+      condition(prev, 'Progressing', 'False', 'InvalidSpec', 'the spec must be fixed first', gen, now),
+      condition(prev, 'Degraded', 'True', 'InvalidSpec', message, gen, now),
+    ],
+  };
+}
+
+export function computeStatus(e: ZkEnsemble, observed: ObservedState, now: string): ZkEnsembleStatus {
+  const prev = e.status?.conditions ?? [];
+  const gen = e.metadata.generation;
+  const desiredVoters = e.spec.voters.replicas;
+  const readyVoters = observed.voters?.readyReplicas ?? 0;
+  const quorum = quorumOf(desiredVoters);
+
+  const regions = e.spec.observers.regions.map((r) => {
+    const w = observed.observers.get(r.name);
+    const desired = w?.replicas ?? (r.autoscaling ? r.autoscaling.minReplicas : r.replicas);
+    return { name: r.name, ready: w?.readyReplicas ?? 0, desired, current: w?.current ?? false };
+  });
+  const readyObservers = regions.reduce((n, r) => n + r.ready, 0);
+  const desiredObservers = regions.reduce((n, r) => n + r.desired, 0);
+
+  const lagging: string[] = [];
+  if (!observed.voters?.current || readyVoters < desiredVoters)
+    lagging.push(`voters ${readyVoters}/${desiredVoters} ready`);
+  for (const r of regions)
+    if (!r.current || r.ready < r.desired) lagging.push(`region ${r.name} ${r.ready}/${r.desired} ready`);
+
+  const hasQuorum = readyVoters >= quorum;
+  const conditions = [
+    hasQuorum
+      ? condition(
+          prev,
+          'Available',
+          'True',
+          'QuorumReady',
+          `${readyVoters} of ${desiredVoters} voters ready`,
+          gen,
+          now,
+        )
+      : condition(
+          prev,
+          'Available',
+          'False',
+          'NoQuorum',
+          `${readyVoters} of ${desiredVoters} voters ready, ${quorum} needed`,
+          gen,
+          now,
+        ),
+    lagging.length > 0
+      ? condition(prev, 'Progressing', 'True', 'RollingOut', lagging.join(', '), gen, now)
+      : condition(prev, 'Progressing', 'False', 'UpToDate', 'all members ready', gen, now),
+    hasQuorum || !hadQuorum(prev)
+      ? condition(prev, 'Degraded', 'False', 'AsExpected', 'the spec is valid', gen, now)
+      : condition(prev, 'Degraded', 'True', 'QuorumLost', `fewer than ${quorum} voters ready`, gen, now),
+  ];
+  const members: MemberStatus[] = observed.members.map((m) => ({
+    sid: m.sid,
+    ...(m.pod !== undefined ? { pod: m.pod } : {}),
+    role: m.role,
+    ...(m.region !== undefined ? { region: m.region } : {}),
+  }));
+  return {
+    ...(e.status?.leader !== undefined ? { leader: e.status.leader } : {}),
+    observedGeneration: gen,
+    conditions,
+    readyVoters,
+    voters: `${readyVoters}/${desiredVoters}`,
+    observers: `${readyObservers}/${desiredObservers}`,
+    regions: regions.map(({ name, ready, desired }) => ({ name, ready, desired })),
+    members,
+    ...(observed.configVersion !== undefined
+      ? { configVersion: `0x${observed.configVersion.toString(16)}` }
+      : {}),
+  };
+}
+
+/** Lost quorum after having it (not a first start-up, which only Progresses). */
+const hadQuorum = (prev: readonly Condition[]) =>
+  prev.some(
+    (c) =>
+      (c.type === 'Available' && c.status === 'True') || (c.type === 'Degraded' && c.reason === 'QuorumLost'),
+  );
+
+/** Whether two statuses differ in anything the API server would store. */
+export function statusChanged(a: ZkEnsembleStatus | undefined, b: ZkEnsembleStatus): boolean {
+  return JSON.stringify(canonical(a ?? {})) !== JSON.stringify(canonical(b));
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== undefined)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
+  return v;
+}
