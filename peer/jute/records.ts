@@ -181,16 +181,8 @@ export type Request =
   | { type: 20; path: string }
   | { type: 100; authType: number; scheme: string; auth: Buffer }
   | {
-      type: 101;
-      relativeZxid: number;
-      data: string[];
-      exist: string[];
-      child: string[];
-      persistent: string[];
-      persistentRecursive: string[];
-    }
-  | {
-      type: 105;
+      /** setWatches (101) has no persistent lists on the wire: they are empty. */
+      type: 101 | 105;
       relativeZxid: number;
       data: string[];
       exist: string[];
@@ -257,25 +249,18 @@ export function readRequest(type: number, r: JuteReader): Request {
     case OpCode.auth:
       return { type, authType: r.int(), scheme: r.ustring() ?? '', auth: r.buffer() ?? Buffer.alloc(0) };
     case OpCode.setWatches:
+    case OpCode.setWatches2: {
+      const v2 = type === OpCode.setWatches2;
       return {
         type,
         relativeZxid: r.long(),
         data: strings(r),
         exist: strings(r),
         child: strings(r),
-        persistent: [],
-        persistentRecursive: [],
+        persistent: v2 ? strings(r) : [],
+        persistentRecursive: v2 ? strings(r) : [],
       };
-    case OpCode.setWatches2:
-      return {
-        type,
-        relativeZxid: r.long(),
-        data: strings(r),
-        exist: strings(r),
-        child: strings(r),
-        persistent: strings(r),
-        persistentRecursive: strings(r),
-      };
+    }
     case OpCode.sasl:
       return { type, token: r.buffer() };
     case OpCode.getEphemerals:
