@@ -73,9 +73,9 @@ export function connectionInfo(c: ClientConnection, brief: boolean): CommandResu
     last_cxid: c.lastCxid,
     last_zxid: c.lastZxid,
     last_latency: c.stats.lastLatency,
-    min_latency: c.stats.minLatency,
-    avg_latency: Math.floor(c.stats.avgLatency),
-    max_latency: c.stats.maxLatency,
+    min_latency: c.stats.latency.min,
+    avg_latency: Math.floor(c.stats.latency.avg),
+    max_latency: c.stats.latency.max,
   };
 }
 
@@ -98,9 +98,9 @@ function serverStats(ctx: CommandContext): CommandResult {
       provider_null: false,
       server_state: ctx.status.role(),
       outstanding_requests: server.outstanding,
-      min_latency: st.minLatency,
-      avg_latency: st.avgLatency,
-      max_latency: st.maxLatency,
+      min_latency: st.latency.min,
+      avg_latency: st.latency.avg,
+      max_latency: st.latency.max,
       data_dir_size: dataDirSize,
       log_dir_size: logDirSize,
       last_processed_zxid: server.lastProcessedZxid,

@@ -3,7 +3,9 @@
 // Keys ZooKeeper prints that have no meaning here are left out (e2e/observability.test.ts lists them).
 
 import { readdirSync, readFileSync } from 'node:fs';
-import type { MemberStats, RoleStatus, Tally } from './status.ts';
+import { QuorumVerifier } from '../quorum/quorum-config.ts';
+import type { Tally } from '../server/stats.ts';
+import type { MemberStats, RoleStatus } from './status.ts';
 import { VERSION_LINE } from './version.ts';
 
 export type MonitorValues = Record<string, number | string>;
@@ -86,14 +88,12 @@ export function monitorValues(
   const quorum = status.quorum();
   if (view && quorum) {
     out.peer_state = peerState(status);
-    let voters = 0;
-    for (const m of quorum.members.values()) if (m.role === 'participant') voters++;
-    out.quorum_size = voters;
+    out.quorum_size = new QuorumVerifier(quorum).voters.size;
   }
   Object.assign(out, {
-    avg_latency: st.avgLatency,
-    max_latency: st.maxLatency,
-    min_latency: st.minLatency,
+    avg_latency: st.latency.avg,
+    max_latency: st.latency.max,
+    min_latency: st.latency.min,
     packets_received: st.received,
     packets_sent: st.sent,
     num_alive_connections: server.connectionCount,

@@ -7,6 +7,7 @@ import type { LearnerState } from '../quorum/leader.ts';
 import { PacketType } from '../quorum/packets.ts';
 import type { QuorumConfig } from '../quorum/quorum-config.ts';
 import { counterOf, epochOf } from '../quorum/zab-common.ts';
+import { Tally } from '../server/stats.ts';
 import type { ServerMode, ZkServer } from '../server/zkserver.ts';
 
 /** `role` label values; `looking` while an ensemble member is between roles (election). */
@@ -50,29 +51,6 @@ export interface RoleView {
   learners(): LearnerInfo[];
   /** Leader only: when it was established (ms since the epoch), else 0. */
   establishedAt(): number;
-}
-
-/** Min/avg/max/count/sum of a quantity, recorded cheaply (no allocation, no quantiles). */
-export class Tally {
-  count = 0;
-  sum = 0;
-  max = 0;
-  private minValue = Number.MAX_SAFE_INTEGER;
-
-  record(v: number): void {
-    if (v < this.minValue) this.minValue = v;
-    if (v > this.max) this.max = v;
-    this.sum += v;
-    this.count++;
-  }
-
-  get min(): number {
-    return this.count === 0 ? 0 : this.minValue;
-  }
-
-  get avg(): number {
-    return this.count === 0 ? 0 : this.sum / this.count;
-  }
 }
 
 /**

@@ -7,8 +7,9 @@
 
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 import { counterValues, type MonitorValues, monitorValues, processInfo } from '../admin/monitor.ts';
-import { isReady, type LearnerInfo, type RoleStatus, replicationLag, type Tally } from '../admin/status.ts';
+import { isReady, type LearnerInfo, type RoleStatus, replicationLag } from '../admin/status.ts';
 import { SERVER_VERSION } from '../admin/version.ts';
+import type { Tally } from '../server/stats.ts';
 import { REFUSAL_REASONS } from './refusal-reason.ts';
 
 export interface MetricLabels {
