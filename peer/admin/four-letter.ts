@@ -1,6 +1,7 @@
 // Four-letter words on the client port: the whitelist, then the admin command's result rendered as
 // ZooKeeper's text (zk-protocol.md §6.1). The renderers are pure functions of the command results.
 
+import { hex } from '../server/zkserver.ts';
 import { type CommandContext, type CommandResult, NOT_SERVING, runCommand } from './commands.ts';
 
 /** Four-letter word → admin command. gtmk, stmk and hash are recognised but not implemented. */
@@ -31,11 +32,6 @@ export function javaDouble(v: number): string {
   return `${m!.includes('.') ? m : `${m}.0`}E${Number(e)}`;
 }
 
-/** Unsigned hex with 0x, as ZooKeeper prints session ids and zxids. */
-export function hex64(v: bigint | number): string {
-  return `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
-}
-
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -58,8 +54,8 @@ export function connectionLine(c: Fields): string {
   let s = ` /${c.remote_socket_address}[${c.interest_ops}](queued=${c.outstanding_requests},recved=${c.packets_received},sent=${c.packets_sent}`;
   if (c.session_id !== undefined) {
     s +=
-      `,sid=${hex64(c.session_id as bigint)},lop=${c.last_operation},est=${c.established},to=${c.session_timeout}` +
-      `,lcxid=${hex64(num(c.last_cxid))},lzxid=${hex64(num(c.last_zxid))},llat=${c.last_latency}` +
+      `,sid=${hex(c.session_id as bigint)},lop=${c.last_operation},est=${c.established},to=${c.session_timeout}` +
+      `,lcxid=${hex(num(c.last_cxid))},lzxid=${hex(num(c.last_zxid))},llat=${c.last_latency}` +
       `,minlat=${c.min_latency},avglat=${c.avg_latency},maxlat=${c.max_latency}`;
   }
   return `${s})\n`;
@@ -80,7 +76,7 @@ export function renderServerStats(r: CommandResult): string {
   s += `Sent: ${st.packets_sent}\n`;
   s += `Connections: ${st.num_alive_client_connections}\n`;
   s += `Outstanding: ${st.outstanding_requests}\n`;
-  s += `Zxid: ${hex64(num(st.last_processed_zxid))}\n`;
+  s += `Zxid: ${hex(num(st.last_processed_zxid))}\n`;
   s += `Mode: ${st.server_state}\n`;
   s += `Node count: ${r.node_count}\n`;
   const p = r.proposal_stats as Fields | undefined;
@@ -128,12 +124,12 @@ export function renderDump(r: CommandResult): string {
   let s = `SessionTracker dump:\nSession Sets (${buckets.length})/(${sessions}):\n`;
   for (const [t, ids] of buckets) {
     s += `${ids.length} expire at ${javaDate(Number(t))}:\n`;
-    for (const id of ids) s += `\t${hex64(id)}\n`;
+    for (const id of ids) s += `\t${hex(id)}\n`;
   }
   const owners = Object.entries(ephemerals);
   s += `ephemeral nodes dump:\nSessions with Ephemerals (${owners.length}):\n`;
   for (const [id, paths] of owners) {
-    s += `${hex64(BigInt(id))}:\n`;
+    s += `${hex(BigInt(id))}:\n`;
     for (const p of paths) s += `\t${p}\n`;
   }
   return s;
@@ -142,7 +138,7 @@ export function renderDump(r: CommandResult): string {
 export function renderWatchesBySession(r: CommandResult): string {
   let s = '';
   for (const [id, paths] of Object.entries(r.session_id_to_watched_paths as Record<string, string[]>)) {
-    s += `${hex64(BigInt(id))}\n`;
+    s += `${hex(BigInt(id))}\n`;
     for (const p of paths) s += `\t${p}\n`;
   }
   return `${s}\n`;
@@ -152,7 +148,7 @@ export function renderWatchesByPath(r: CommandResult): string {
   let s = '';
   for (const [path, ids] of Object.entries(r.path_to_session_ids as Record<string, bigint[]>)) {
     s += `${path}\n`;
-    for (const id of ids) s += `\t${hex64(id)}\n`;
+    for (const id of ids) s += `\t${hex(id)}\n`;
   }
   return `${s}\n`;
 }

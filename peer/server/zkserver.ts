@@ -185,14 +185,9 @@ export class ZkServer implements ConnectionHost {
 
   // ---- frames -----------------------------------------------------------------------------
 
+  /** A reply stamped with the last applied zxid; an error reply has no body. */
   private frame(xid: number, err: number, body?: (w: JuteWriter) => void): Buffer {
-    const w = this.writer;
-    w.reset();
-    const mark = w.beginFrame();
-    w.int(xid).long(this.tree.lastProcessedZxid).int(err);
-    if (body && err === Err.OK) body(w);
-    w.endFrame(mark);
-    return w.toBuffer();
+    return this.frameWithZxid(xid, this.tree.lastProcessedZxid, err, err === Err.OK ? body : undefined);
   }
 
   private statFrame(xid: number, stat: Stat): Buffer {
@@ -312,13 +307,13 @@ export class ZkServer implements ConnectionHost {
       return;
     }
     this.stats.received++;
-    this.sessions.touch(conn.sessionId, Date.now());
+    const receivedAt = Date.now();
+    this.sessions.touch(conn.sessionId, receivedAt);
     if (!VALID_OPS.has(type)) {
       conn.send(this.frameWithZxid(xid, -1, Err.UNIMPLEMENTED));
       conn.closeAfterFlush(`unsupported opcode ${type}`);
       return;
     }
-    const receivedAt = Date.now();
     try {
       req = readRequest(type, r);
     } catch (e) {
@@ -798,6 +793,7 @@ function opName(type: number): string {
   return OP_NAMES[type] ?? 'NA';
 }
 
+/** Unsigned hex with 0x, as ZooKeeper prints session ids and zxids (also in four-letter words). */
 export function hex(v: bigint | number): string {
   return `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
 }
