@@ -93,12 +93,6 @@ export function requestedMembers(req: ReconfigRequest, current: QuorumConfig): M
   return members;
 }
 
-function voterIds(members: Iterable<QuorumMember>): Set<number> {
-  const s = new Set<number>();
-  for (const m of members) if (m.role === 'participant') s.add(m.sid);
-  return s;
-}
-
 /**
  * Prep of a reconfig request on the leader. Errors are ZooKeeper's: RECONFIGDISABLED,
  * NOAUTH (only the super user, or anyone with WRITE on /zookeeper/config, or skipACL),
@@ -115,20 +109,20 @@ export function prepReconfig(req: ReconfigRequest, ctx: ReconfigContext, host: R
   const from = Number(req.curConfigId);
   if (from !== -1 && from !== current.version) throw new KeeperError(Err.BADVERSION, CONFIG_NODE);
 
-  const members = requestedMembers(req, current);
-  const next: QuorumConfig = { members, version: ctx.zxid };
-  const after = voterIds(members.values());
+  const next: QuorumConfig = { members: requestedMembers(req, current), version: ctx.zxid };
+  const nextVerifier = new QuorumVerifier(next);
+  const after = nextVerifier.voters;
   if (after.size === 0) throw bad('the new config has no voter');
   if (renderQuorumConfig({ ...next, version: 0 }) === renderQuorumConfig({ ...current, version: 0 }))
     throw bad('the new config is the same as the current one');
-  const before = voterIds(current.members.values());
+  const before = new QuorumVerifier(current).voters;
   let changed = 0;
   for (const sid of after) if (!before.has(sid)) changed++;
   for (const sid of before) if (!after.has(sid)) changed++;
   if (changed > 1) throw bad(`${changed} voters would change at once; add or remove one voter per reconfig`);
   if (changed === 1 || voterEndpointsChanged(current, next)) {
-    const synced = [...host.syncedVoters()].filter((sid) => after.has(sid));
-    if (!new QuorumVerifier(next).containsQuorum(synced)) throw new KeeperError(Err.NEWCONFIGNOQUORUM);
+    // Synced servers that do not vote in the new config count for nothing there.
+    if (!nextVerifier.containsQuorum(host.syncedVoters())) throw new KeeperError(Err.NEWCONFIGNOQUORUM);
   }
   const data = Buffer.from(renderQuorumConfig(next), 'utf8');
   const version = (node.stat.version + 1) | 0;
