@@ -27,13 +27,7 @@ interface Track {
 export function parseTrack(text: string): Track {
   const t: Track = { count: 0, bytes: 0, extra: new Map() };
   const [legacy = '', ...rest] = text.split(';');
-  for (const part of legacy.replace(/=$/, '').split(',')) {
-    const [k, v] = part.split('=');
-    if (k === 'count') t.count = Number(v) || 0;
-    else if (k === 'bytes') t.bytes = Number(v) || 0;
-    else if (k) t.extra.set(k, v ?? '');
-  }
-  for (const part of rest) {
+  for (const part of [...legacy.replace(/=$/, '').split(','), ...rest]) {
     const [k, v] = part.split('=');
     if (k === 'count') t.count = Number(v) || 0;
     else if (k === 'bytes') t.bytes = Number(v) || 0;
