@@ -10,9 +10,10 @@
 //   peer reads and rewrites on reconfig (the ConfigMap is read-only); a copy with a higher version
 //   from an earlier run wins over the ConfigMap's.
 
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, parseZooConfig } from './config/zoocfg.ts';
+import { replaceFile } from './persistence/files.ts';
 import { parseDynamicConfig, type QuorumConfig, renderQuorumConfig } from './quorum/quorum-config.ts';
 
 export interface PodEnv {
@@ -98,11 +99,6 @@ async function readConfigIfAny(path: string): Promise<QuorumConfig | null> {
   }
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
-  await writeFile(`${path}.tmp`, text);
-  await rename(`${path}.tmp`, path);
-}
-
 /**
  * Prepares the data dir (myid, dynamic config, zoo.cfg) from the pod's inputs and returns the path
  * of the zoo.cfg to run.
@@ -141,7 +137,7 @@ export async function bootstrapK8s(
     election: 3888,
     client: cfg.clientPort,
   });
-  await writeAtomically(ownDynamic, `${renderQuorumConfig(membership)}\n`);
+  await replaceFile(ownDynamic, `${renderQuorumConfig(membership)}\n`);
   // The static settings as given, with the membership pointing at the data dir's copy.
   const runnable = staticText
     .split(/\r?\n/)
@@ -149,7 +145,7 @@ export async function bootstrapK8s(
     .concat([`dynamicConfigFile=${ownDynamic}`, ''])
     .join('\n');
   const runPath = join(cfg.dataDir, 'zoo.cfg');
-  await writeAtomically(runPath, runnable);
+  await replaceFile(runPath, runnable);
   log(`server ${sid} (${pod.role}) starts from ${runPath}`);
   return runPath;
 }

@@ -3,8 +3,8 @@
 // activated, so that a restart comes back with the membership the ensemble last agreed on.
 
 import { readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { replaceFile } from '../persistence/files.ts';
 import { parseDynamicConfig, type QuorumConfig, renderQuorumConfig } from '../quorum/quorum-config.ts';
 import { ConfigError, type ServerLine, type ZooConfig } from './zoocfg.ts';
 
@@ -53,9 +53,7 @@ export function loadDynamicConfig(cfg: ZooConfig, zooCfgPath: string): void {
   cfg.configVersion = config.version;
 }
 
-/** Replaces the file atomically (write aside, then rename) so a crash leaves the old or the new. */
+/** Replaces the file atomically, so a crash leaves the old or the new. */
 export async function writeDynamicConfig(path: string, config: QuorumConfig): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, `${renderQuorumConfig(config)}\n`);
-  await rename(tmp, path);
+  await replaceFile(path, `${renderQuorumConfig(config)}\n`);
 }

@@ -1,9 +1,9 @@
 // version-2/acceptedEpoch and version-2/currentEpoch: one decimal number each, replaced atomically
 // (temp file, fsync, rename, fsync the directory), as QuorumPeer writes them.
 
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureDir, fsyncDir, versionDir } from './files.ts';
+import { ensureDir, replaceFile, versionDir } from './files.ts';
 
 export type EpochName = 'acceptedEpoch' | 'currentEpoch';
 
@@ -24,14 +24,5 @@ export async function readEpoch(dataDir: string, name: EpochName): Promise<numbe
 export async function writeEpoch(dataDir: string, name: EpochName, epoch: number): Promise<void> {
   const dir = versionDir(dataDir);
   await ensureDir(dir);
-  const tmp = join(dir, `${name}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(`${epoch}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, name));
-  await fsyncDir(dir);
+  await replaceFile(join(dir, name), `${epoch}\n`, true);
 }

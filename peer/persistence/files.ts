@@ -2,8 +2,8 @@
 // snapshot.<hex zxid>[.gz|.snappy] files (lowercase hex, no padding), and fsync helpers.
 
 import { constants } from 'node:fs';
-import { mkdir, open, readdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { mkdir, open, readdir, rename } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 export const VERSION_DIR = 'version-2';
 export const LOG_PREFIX = 'log';
@@ -88,4 +88,22 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Replaces a file's content atomically (write aside, then rename): a crash leaves the old or the new
+ * content. `durable` also syncs the new file before the rename and the directory after it, so the
+ * new content survives a power loss once this resolves.
+ */
+export async function replaceFile(path: string, data: string, durable = false): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    if (durable) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  if (durable) await fsyncDir(dirname(path));
 }

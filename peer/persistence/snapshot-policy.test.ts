@@ -30,21 +30,15 @@ test('the size trigger: bytes over snapSizeLimit/2 + rand; disabled when the lim
   assert.equal(off.shouldSnapshot(1, 1e15), false);
 });
 
-test('record() counts txns, fires once past the threshold and starts over', () => {
+test('reset() draws the next threshold', () => {
   let r = 0;
-  const draws = [0, 0.5, 0.5, 0.5];
-  const p = new SnapshotPolicy(10, 0);
-  assert.equal(p.snapCount, 10);
-  const q = new SnapshotPolicy({
-    snapCount: 10,
-    snapSizeLimitKb: 0,
-    random: () => draws[r++ % draws.length]!,
-  });
-  const fired: number[] = [];
-  for (let i = 1; i <= 20; i++) if (q.record({}, 100)) fired.push(i);
-  // First threshold 5 + 0 (fires at the 6th txn), then 5 + 2 (fires 8 txns later).
-  assert.deepEqual(fired, [6, 14]);
-  assert.equal(q.txnsSinceRoll, 6);
-  assert.equal(q.bytesSinceRoll, 600);
-  assert.ok(!p.record({}));
+  const draws = [0, 0.5];
+  // Without a size limit, each draw is the txn threshold's random part.
+  const p = new SnapshotPolicy({ snapCount: 10, snapSizeLimitKb: 0, random: () => draws[r++]! });
+  assert.equal(p.txnThreshold, 5);
+  assert.equal(p.shouldSnapshot(6, 0), true);
+  p.reset();
+  assert.equal(p.txnThreshold, 5 + 2);
+  assert.equal(p.shouldSnapshot(6, 0), false);
+  assert.equal(p.shouldSnapshot(8, 0), true);
 });

@@ -16,7 +16,7 @@ export class Snapshotter {
   private running = false;
 
   constructor(cfg: ZooConfig, txnLog: TxnLog) {
-    this.policy = new SnapshotPolicy(cfg.snapCount, cfg.snapSizeLimitInKb);
+    this.policy = new SnapshotPolicy({ snapCount: cfg.snapCount, snapSizeLimitKb: cfg.snapSizeLimitInKb });
     this.dataDir = cfg.dataDir;
     this.txnLog = txnLog;
   }

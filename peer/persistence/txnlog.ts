@@ -18,8 +18,6 @@ export const LOG_HEADER_SIZE = 16;
 export const END_OF_RECORD = 0x42;
 /** zookeeper.preAllocSize default: 65536 KB. */
 export const DEFAULT_PREALLOC_SIZE = 64 * 1024 * 1024;
-/** zookeeper.fsync.warningthresholdms default. */
-export const DEFAULT_FSYNC_WARN_MS = 1000;
 
 export function logFileHeader(dbId = 0n): Buffer {
   const b = Buffer.alloc(LOG_HEADER_SIZE);
@@ -62,20 +60,6 @@ export interface TxnLogOptions {
   preAllocSize?: number;
   /** dbid written into new file headers (ZooKeeper writes 0). */
   dbId?: bigint;
-  /** Called after each fdatasync with its duration. */
-  onFsync?: (ms: number, file: string) => void;
-  /** Called when an fdatasync takes longer than fsyncWarnMs. */
-  onSlowFsync?: (ms: number, file: string) => void;
-  fsyncWarnMs?: number;
-}
-
-export interface FsyncStats {
-  count: number;
-  totalMs: number;
-  maxMs: number;
-  lastMs: number;
-  /** fsyncs over the warning threshold (fsync_threshold_exceed_count). */
-  slow: number;
 }
 
 interface Pending {
@@ -119,7 +103,6 @@ export class TxnLog {
   readonly forceSync: boolean;
   readonly preAllocSize: number;
   private readonly dbId: bigint;
-  private readonly opts: TxnLogOptions;
 
   private queue: Item[] = [];
   private current: OpenLog | null = null;
@@ -130,16 +113,13 @@ export class TxnLog {
   private failed: unknown = null;
   private closed = false;
 
-  /** zxid of the last appended entry (-1 before any). */
-  lastZxidSeen = -1;
-  /** Entries and framed bytes appended since the last roll (for the snapshot policy). */
-  txnsSinceRoll = 0;
+  /** Framed bytes appended since the last roll (for the snapshot policy). */
   bytesSinceRoll = 0;
-  readonly fsyncStats: FsyncStats = { count: 0, totalMs: 0, maxMs: 0, lastMs: 0, slow: 0 };
+  /** fdatasyncs done so far (one per file per group-commit round). */
+  fsyncs = 0;
 
   private constructor(dir: string, opts: TxnLogOptions) {
     this.dir = dir;
-    this.opts = opts;
     this.forceSync = opts.forceSync ?? true;
     this.preAllocSize = opts.preAllocSize ?? DEFAULT_PREALLOC_SIZE;
     this.dbId = opts.dbId ?? 0n;
@@ -155,11 +135,6 @@ export class TxnLog {
     return new TxnLog(dir, opts);
   }
 
-  /** The file being written, if one is open. */
-  get currentFile(): string | null {
-    return this.current?.path ?? null;
-  }
-
   /** Queues one entry (the bytes of encodeTxnEntry). It is durable once a later flush() resolves. */
   append(txnBytes: Buffer, zxid: number): void {
     if (this.closed) throw new Error('txn log is closed');
@@ -171,15 +146,12 @@ export class TxnLog {
     }
     const frame = frameEntry(txnBytes);
     this.queue.push({ frame, zxid });
-    if (zxid > this.lastZxidSeen) this.lastZxidSeen = zxid;
-    this.txnsSinceRoll++;
     this.bytesSinceRoll += frame.length;
   }
 
   /** The next append starts a new log file (done when a snapshot is triggered). */
   roll(): void {
     this.rollPending = true;
-    this.txnsSinceRoll = 0;
     this.bytesSinceRoll = 0;
   }
 
@@ -280,26 +252,12 @@ export class TxnLog {
 
     if (this.forceSync) {
       for (const log of toSync) {
-        const t0 = performance.now();
         await log.fh.datasync();
-        this.recordFsync(performance.now() - t0, log.path);
+        this.fsyncs++;
       }
       if (created) await fsyncDir(this.dir);
     }
     for (const log of toClose) await log.fh.close();
-  }
-
-  private recordFsync(ms: number, file: string): void {
-    const s = this.fsyncStats;
-    s.count++;
-    s.totalMs += ms;
-    s.lastMs = ms;
-    if (ms > s.maxMs) s.maxMs = ms;
-    this.opts.onFsync?.(ms, file);
-    if (ms > (this.opts.fsyncWarnMs ?? DEFAULT_FSYNC_WARN_MS)) {
-      s.slow++;
-      this.opts.onSlowFsync?.(ms, file);
-    }
   }
 
   /** Flushes what is queued, then closes the file. */
