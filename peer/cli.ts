@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-export function loadConfig(path: string): ZooConfig {
+function loadConfig(path: string): ZooConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -1,5 +1,6 @@
-// Runs one peer from a parsed zoo.cfg: recovers the data dir, opens the txn log, serves clients,
-// takes snapshots in the background and purges old files. Standalone for now.
+// Runs a standalone peer from a parsed zoo.cfg: recovers the data dir, opens the txn log, serves
+// clients, takes snapshots in the background and purges old files. Ensemble members run from
+// peer/ensemble/member.ts instead.
 
 import { startObservability } from './admin/observability.ts';
 import { MemberStats, standaloneStatus } from './admin/status.ts';
