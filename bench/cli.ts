@@ -10,7 +10,7 @@ import {
   renderEnsembleMarkdown,
   runEnsembleBenchmark,
 } from './ensemble.ts';
-import { WORKLOADS, type Workload } from './loadgen.ts';
+import { type LoadSettings, WORKLOADS, type Workload } from './loadgen.ts';
 import { type BenchOptions, renderMarkdown, runBenchmark, type Target } from './run.ts';
 
 const USAGE = `usage: zkensemble bench [options]
@@ -64,6 +64,31 @@ function parseConfig(values: Values): Record<string, string> {
   return config;
 }
 
+/** The load settings both modes read (their warm-up and duration defaults differ), and --out. */
+function loadArgs(
+  values: Values,
+  defaultWorkloads: string,
+  defaultSeconds: { warmup: number; duration: number },
+): LoadSettings & { out?: string } {
+  const str = (k: string) => values[k] as string | undefined;
+  const workloads = (str('workload') ?? defaultWorkloads).split(',').map((s) => s.trim());
+  for (const w of workloads) {
+    if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload ${w}`);
+  }
+  return {
+    workloads: workloads as Workload[],
+    connections: positiveInt('connections', str('connections'), 32),
+    inflight: positiveInt('inflight', str('inflight'), 16),
+    valueSize: positiveInt('value-size', str('value-size'), 100),
+    warmupMs: seconds('warmup', str('warmup'), defaultSeconds.warmup),
+    durationMs: seconds('duration', str('duration'), defaultSeconds.duration),
+    rounds: positiveInt('rounds', str('rounds'), 3),
+    config: parseConfig(values),
+    out: str('out'),
+    log: (line) => process.stderr.write(`${line}\n`),
+  };
+}
+
 function parseEnsembleArgs(values: Values): EnsembleArgs {
   const str = (k: string) => values[k] as string | undefined;
   if (str('connect') !== undefined) throw new Error('--connect cannot be used with --topologies');
@@ -72,30 +97,17 @@ function parseEnsembleArgs(values: Values): EnsembleArgs {
     if (!(ENSEMBLE_TARGETS as readonly string[]).includes(t))
       throw new Error(`--topologies runs ${ENSEMBLE_TARGETS.join(' and ')}, not ${t}`);
   }
-  const workloads = (str('workload') ?? 'setData').split(',').map((s) => s.trim());
-  for (const w of workloads) {
-    if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload ${w}`);
-  }
   const heap = str('zk-heap') ?? '512m';
   if (!/^\d+[kmgKMG]?$/.test(heap)) throw new Error(`--zk-heap wants a JVM size such as 256m, got ${heap}`);
   return {
     topologies: parseTopologies(str('topologies')!),
     targets: [...new Set(targets)] as EnsembleTarget[],
-    workloads: workloads as Workload[],
-    connections: positiveInt('connections', str('connections'), 32),
-    inflight: positiveInt('inflight', str('inflight'), 16),
-    valueSize: positiveInt('value-size', str('value-size'), 100),
-    warmupMs: seconds('warmup', str('warmup'), 3),
-    durationMs: seconds('duration', str('duration'), 8),
-    rounds: positiveInt('rounds', str('rounds'), 3),
-    config: parseConfig(values),
+    ...loadArgs(values, 'setData', { warmup: 3, duration: 8 }),
     zkHeap: heap,
     formTimeoutMs: seconds('form-timeout', str('form-timeout'), 60),
     quietWaitMs: seconds('quiet-wait', str('quiet-wait'), 10),
     quietCores: 0.25,
     cpuProfDir: str('cpu-prof'),
-    out: str('out'),
-    log: (line) => process.stderr.write(`${line}\n`),
   };
 }
 
@@ -132,30 +144,16 @@ export function parseBenchArgs(argv: string[]): Parsed | null {
   for (const t of targets) {
     if (t !== 'zookeeper' && t !== 'peer' && t !== 'stub') throw new Error(`unknown target ${t}`);
   }
-  const workloads = (values.workload ?? 'setData,getData').split(',').map((s) => s.trim());
-  for (const w of workloads) {
-    if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload ${w}`);
-  }
   let connect: BenchOptions['connect'];
   if (values.connect !== undefined) {
     const m = /^(.+):(\d+)$/.exec(values.connect);
     if (!m) throw new Error(`--connect wants HOST:PORT, got ${values.connect}`);
     connect = { host: m[1]!, port: Number(m[2]) };
   }
-  const config = parseConfig(values);
   return {
     targets: targets as Target[],
     connect,
-    workloads: workloads as Workload[],
-    connections: positiveInt('connections', values.connections, 32),
-    inflight: positiveInt('inflight', values.inflight, 16),
-    valueSize: positiveInt('value-size', values['value-size'], 100),
-    warmupMs: seconds('warmup', values.warmup, 2),
-    durationMs: seconds('duration', values.duration, 10),
-    rounds: positiveInt('rounds', values.rounds, 3),
-    config,
-    out: values.out,
-    log: (line) => process.stderr.write(`${line}\n`),
+    ...loadArgs(values, 'setData,getData', { warmup: 2, duration: 10 }),
   };
 }
 
@@ -175,21 +173,21 @@ export async function runBench(argv: string[]): Promise<number> {
   if (opts.ensemble) {
     const { out, ...bench } = opts.ensemble;
     const report = await runEnsembleBenchmark(bench);
-    process.stdout.write(renderEnsembleMarkdown(report));
-    if (out) {
-      writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-      process.stderr.write(`JSON report written to ${out}\n`);
-    }
+    writeReports(renderEnsembleMarkdown(report), report, out);
     return report.cells.some((c) => !c.ok) ? 1 : 0;
   }
   const { out, ensemble: _e, ...bench } = opts;
   const report = await runBenchmark(bench);
-  process.stdout.write(renderMarkdown(report));
-  if (out) {
-    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-    process.stderr.write(`JSON report written to ${out}\n`);
-  }
+  writeReports(renderMarkdown(report), report, out);
   return 0;
+}
+
+/** Markdown on stdout; the JSON report into `out` when given. */
+function writeReports(markdown: string, report: unknown, out: string | undefined): void {
+  process.stdout.write(markdown);
+  if (!out) return;
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  process.stderr.write(`JSON report written to ${out}\n`);
 }
 
 // Allows `node bench/cli.ts ARGS` before the subcommand is wired into bin/zkensemble.

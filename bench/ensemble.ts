@@ -10,10 +10,17 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:f
 import os from 'node:os';
 import { join } from 'node:path';
 import { type Ensemble, startEnsemble } from '../e2e/lib/ensemble.ts';
-import { fourLetterWord } from '../e2e/lib/servers.ts';
 import { startZkEnsemble } from '../e2e/lib/zk-ensemble.ts';
 import { Histogram, type HistogramSummary } from './histogram.ts';
-import { type LoadResult, prepare, processCpuSeconds, runLoad, type Workload } from './loadgen.ts';
+import { type HostInfo, hostInfo, serverVersion } from './host.ts';
+import {
+  type LoadResult,
+  type LoadSettings,
+  prepare,
+  processCpuSeconds,
+  runLoad,
+  type Workload,
+} from './loadgen.ts';
 
 export type EnsembleTarget = 'peer' | 'zookeeper';
 export const ENSEMBLE_TARGETS: readonly EnsembleTarget[] = ['peer', 'zookeeper'];
@@ -44,19 +51,9 @@ export function parseTopologies(text: string): Topology[] {
   return out;
 }
 
-export interface EnsembleBenchOptions {
+export interface EnsembleBenchOptions extends LoadSettings {
   topologies: Topology[];
   targets: EnsembleTarget[];
-  workloads: Workload[];
-  /** Client connections in total, spread over the voters. */
-  connections: number;
-  inflight: number;
-  valueSize: number;
-  warmupMs: number;
-  durationMs: number;
-  rounds: number;
-  /** Extra zoo.cfg lines for every member of every ensemble. */
-  config: Record<string, string>;
   /** -Xmx of each ZooKeeper JVM. */
   zkHeap: string;
   /** Give up on an ensemble that has not formed within this time. */
@@ -69,7 +66,6 @@ export interface EnsembleBenchOptions {
   quietCores: number;
   /** Profile every peer member with --cpu-prof; the leader's profile is kept under this directory. */
   cpuProfDir?: string;
-  log: (line: string) => void;
 }
 
 export type Role = 'leader' | 'follower' | 'observer';
@@ -187,15 +183,7 @@ export interface TopologyCost {
 export interface EnsembleBenchReport {
   header: {
     date: string;
-    host: {
-      cpus: number;
-      cpuModel: string;
-      memoryMiB: number;
-      kernel: string;
-      node: string;
-      java: string;
-      loadAverageAtStart: number[];
-    };
+    host: HostInfo & { java: string; loadAverageAtStart: number[] };
     servers: Record<string, string>;
     options: Omit<EnsembleBenchOptions, 'log' | 'topologies'> & { topologies: string[] };
     wallSeconds: number;
@@ -377,11 +365,6 @@ async function startTargetEnsemble(
   }
 }
 
-async function versionOf(port: number): Promise<string> {
-  const srvr = await fourLetterWord('127.0.0.1', port, 'srvr', 3000).catch(() => '');
-  return srvr.split('\n')[0]?.trim() || 'unknown';
-}
-
 function emptyCell(
   target: EnsembleTarget,
   topo: Topology,
@@ -453,7 +436,7 @@ async function runCell(
       const mode = await e.mode(sid);
       roles[sid] = mode === 'leader' ? 'leader' : mode === 'observer' ? 'observer' : 'follower';
     }
-    version = await versionOf(e.members.get(leaderSid)!.clientPort);
+    version = await serverVersion('127.0.0.1', e.members.get(leaderSid)!.clientPort);
     const voters = sids.filter((sid) => !e.members.get(sid)!.observer);
     const spread = spreadConnections(voters, opts.connections);
     const base = { inflight: opts.inflight, valueSize: opts.valueSize };
@@ -750,17 +733,12 @@ export async function runEnsembleBenchmark(opts: EnsembleBenchOptions): Promise<
     process.off('exit', onExit);
   }
   const { log: _log, topologies, ...rest } = opts;
-  const cpus = os.cpus();
   const aggregates = aggregateCells(opts, cells, hists);
   return {
     header: {
       date: new Date().toISOString(),
       host: {
-        cpus: cpus.length,
-        cpuModel: cpus[0]?.model ?? 'unknown',
-        memoryMiB: Math.round(os.totalmem() / 2 ** 20),
-        kernel: os.release(),
-        node: process.version,
+        ...hostInfo(),
         java: opts.targets.includes('zookeeper') ? javaVersion() : 'not used',
         loadAverageAtStart,
       },

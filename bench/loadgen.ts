@@ -11,6 +11,23 @@ import { encodeBody, type ReplyCallback, ZkConnection } from './zkconn.ts';
 export const WORKLOADS = ['getData', 'setData'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
+/** The load both benchmarks (bench/run.ts, bench/ensemble.ts) put on every server they measure. */
+export interface LoadSettings {
+  workloads: Workload[];
+  /** Client connections per server (ensemble: in total, spread over the voters). */
+  connections: number;
+  /** Requests in flight per connection. */
+  inflight: number;
+  /** Bytes per znode value. */
+  valueSize: number;
+  warmupMs: number;
+  durationMs: number;
+  rounds: number;
+  /** Extra zoo.cfg lines, the same for every server started. */
+  config: Record<string, string>;
+  log: (line: string) => void;
+}
+
 export interface LoadOptions {
   host: string;
   port: number;

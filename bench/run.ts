@@ -3,30 +3,20 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fourLetterWord, type RunningServer, startServer } from '../e2e/lib/servers.ts';
+import { type RunningServer, startServer } from '../e2e/lib/servers.ts';
 import { Histogram, type HistogramSummary } from './histogram.ts';
-import { type LoadResult, prepare, runLoad, type Workload } from './loadgen.ts';
+import { type HostInfo, hostInfo, serverVersion } from './host.ts';
+import { type LoadResult, type LoadSettings, prepare, runLoad, type Workload } from './loadgen.ts';
 
 export type Target = 'peer' | 'zookeeper' | 'stub';
 
-export interface BenchOptions {
+export interface BenchOptions extends LoadSettings {
   /** Servers to start; ignored when connect is set. */
   targets: Target[];
   /** Load an already running server instead. */
   connect?: { host: string; port: number };
-  workloads: Workload[];
-  connections: number;
-  inflight: number;
-  valueSize: number;
-  warmupMs: number;
-  durationMs: number;
-  rounds: number;
-  /** Extra zoo.cfg lines, the same for every started server. */
-  config: Record<string, string>;
-  log: (line: string) => void;
 }
 
 interface Endpoint {
@@ -71,7 +61,7 @@ export interface Ratio {
 export interface BenchReport {
   header: {
     date: string;
-    host: { cpus: number; cpuModel: string; memoryMiB: number; kernel: string; node: string };
+    host: HostInfo;
     note: string;
     options: Omit<BenchOptions, 'log'>;
     servers: Record<string, string>;
@@ -109,15 +99,6 @@ async function startStub(): Promise<Endpoint> {
       }
     },
   };
-}
-
-async function versionOf(host: string, port: number): Promise<string> {
-  try {
-    const srvr = await fourLetterWord(host, port, 'srvr', 3000);
-    return srvr.split('\n')[0]?.trim() || 'unknown';
-  } catch {
-    return 'unknown (srvr failed)';
-  }
 }
 
 async function startTarget(t: Target, config: Record<string, string>): Promise<Endpoint> {
@@ -179,7 +160,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchReport> {
     // Once prepare() has had a session, the server is serving: ask it for its version.
     for (const ep of endpoints) {
       await prepare({ ...ep, ...loadOpts(opts, opts.workloads[0]!) });
-      if (ep.name !== 'stub') ep.version = await versionOf(ep.host, ep.port);
+      if (ep.name !== 'stub') ep.version = await serverVersion(ep.host, ep.port);
     }
     for (let round = 1; round <= opts.rounds; round++) {
       for (const w of opts.workloads) {
@@ -228,19 +209,13 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchReport> {
     });
   }
   const { log: _log, ...options } = opts;
-  const cpus = os.cpus();
+  const host = hostInfo();
   return {
     header: {
       date: new Date().toISOString(),
-      host: {
-        cpus: cpus.length,
-        cpuModel: cpus[0]?.model ?? 'unknown',
-        memoryMiB: Math.round(os.totalmem() / 2 ** 20),
-        kernel: os.release(),
-        node: process.version,
-      },
+      host,
       note:
-        `All processes share this machine's ${cpus.length} cores: the server under test, the idle other ` +
+        `All processes share this machine's ${host.cpus} cores: the server under test, the idle other ` +
         'server (when several targets run) and the load generator, which runs single-threaded in the ' +
         'benchmark process. Closed loop: each connection keeps a fixed number of requests in flight. ' +
         "The loadgen columns show the load generator's own CPU use; `--target stub` (a server that " +
