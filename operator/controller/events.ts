@@ -10,7 +10,12 @@ export const COMPONENT = 'zkensemble-operator';
 export type EventType = 'Normal' | 'Warning';
 
 export interface Recorder {
-  event(about: KubeObj, type: EventType, reason: string, message: string): Promise<void>;
+  event(
+    about: Pick<KubeObj, 'apiVersion' | 'kind' | 'metadata'>,
+    type: EventType,
+    reason: string,
+    message: string,
+  ): Promise<void>;
 }
 
 export function eventRecorder(client: KubeClient, log: Logger, instance: string): Recorder {

@@ -5,6 +5,7 @@
 
 import https from 'node:https';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
+import type { ObjectMeta } from '../api/meta.ts';
 
 export class ApiError extends Error {
   readonly code: number;
@@ -24,21 +25,11 @@ export interface Response<T> {
   body: T;
 }
 
+/** Any object the API server returns (a list's items lack apiVersion and kind). */
 export interface KubeObj {
   apiVersion?: string;
   kind?: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: { uid: string; kind: string; name: string; controller?: boolean }[];
-    creationTimestamp?: string;
-    deletionTimestamp?: string;
-  };
+  metadata: ObjectMeta;
   [field: string]: unknown;
 }
 

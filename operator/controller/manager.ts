@@ -7,13 +7,19 @@ import express from 'express';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../../peer/log.ts';
 import type { OperatorSettings } from '../render/contract.ts';
-import { INSTANCE_LABEL } from '../render/labels.ts';
+import {
+  COMPONENT_LABEL,
+  INSTANCE_LABEL,
+  labelSelector,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+} from '../render/labels.ts';
 import { eventRecorder } from './events.ts';
 import { isConflict, type KubeClient, type KubeObj } from './kube.ts';
 import { LeaderElector } from './leader.ts';
 import { WorkQueue } from './queue.ts';
 import { reconcile } from './reconcile.ts';
-import { collectionPath, ENSEMBLES, PODS, type Resource } from './resources.ts';
+import { collectionPath, ENSEMBLES, PODS, type Resource, resourceOf } from './resources.ts';
 
 export interface ManagerOptions {
   client: KubeClient;
@@ -32,15 +38,15 @@ export interface ManagerOptions {
   retryPeriodMs?: number;
 }
 
-const MANAGED = 'app.kubernetes.io/managed-by=zkensemble-operator';
+const MANAGED = labelSelector({ [MANAGED_BY_LABEL]: MANAGED_BY });
 const WATCHED: { resource: Resource; labelSelector?: string }[] = [
   { resource: ENSEMBLES },
+  { resource: resourceOf('apps/v1', 'StatefulSet'), labelSelector: MANAGED },
+  { resource: resourceOf('apps/v1', 'Deployment'), labelSelector: MANAGED },
   {
-    resource: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' },
-    labelSelector: MANAGED,
+    resource: PODS,
+    labelSelector: labelSelector({ 'app.kubernetes.io/name': 'zkensemble', [COMPONENT_LABEL]: 'observer' }),
   },
-  { resource: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' }, labelSelector: MANAGED },
-  { resource: PODS, labelSelector: 'app.kubernetes.io/name=zkensemble,app.kubernetes.io/component=observer' },
 ];
 
 /** The ensemble an event is about: the object itself, or the ensemble its labels name. */

@@ -5,7 +5,13 @@ import { objectsToPrune } from './prune.ts';
 
 const obj = (kind: string, name: string, uid = 'u1', extra: Partial<KubeObj['metadata']> = {}): KubeObj => ({
   kind,
-  metadata: { name, ownerReferences: [{ uid, kind: 'ZkEnsemble', name: 'zk', controller: true }], ...extra },
+  metadata: {
+    name,
+    ownerReferences: [
+      { apiVersion: 'zkensemble.dev/v1alpha1', uid, kind: 'ZkEnsemble', name: 'zk', controller: true },
+    ],
+    ...extra,
+  },
 });
 
 test('deletes owned objects that are no longer rendered, and only those', () => {

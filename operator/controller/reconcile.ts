@@ -6,11 +6,17 @@ import type { Logger } from '../../peer/log.ts';
 import { withDefaults } from '../api/defaults.ts';
 import type { ZkEnsemble, ZkEnsembleStatus } from '../api/types.generated.ts';
 import { validateEnsemble } from '../api/validate.ts';
-import type { OperatorSettings } from '../render/contract.ts';
-import { SERVER_ID_ANNOTATION } from '../render/contract.ts';
+import { DYNAMIC_CONFIG_FILE, type OperatorSettings, SERVER_ID_ANNOTATION } from '../render/contract.ts';
 import { membersFromConfigText } from '../render/dynamic-config.ts';
 import { renderEnsemble } from '../render/ensemble.ts';
-import { INSTANCE_LABEL, REGION_LABEL, selectorLabels } from '../render/labels.ts';
+import {
+  INSTANCE_LABEL,
+  labelSelector,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  REGION_LABEL,
+  selectorLabels,
+} from '../render/labels.ts';
 import { desiredMembers, type Member, type ObserverPodInfo } from '../render/members.ts';
 import { ensembleNames } from '../render/names.ts';
 import type { KubeObject } from '../render/objects.ts';
@@ -32,11 +38,6 @@ export interface ReconcileContext {
 
 export type ReconcileResult = 'gone' | 'invalid' | 'applied';
 
-const selector = (labels: Record<string, string>) =>
-  Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-
 export async function reconcile(
   ctx: ReconcileContext,
   namespace: string,
@@ -51,7 +52,6 @@ export async function reconcile(
     throw err;
   }
   if (raw.metadata.deletionTimestamp) return 'gone';
-  const about = raw as unknown as KubeObj;
 
   const problems = validateEnsemble(raw);
   if (problems.length > 0) {
@@ -60,7 +60,7 @@ export async function reconcile(
     const after = status.conditions?.find((c) => c.type === 'Degraded');
     // One Event per distinct problem set, not one per resync.
     if (before?.reason !== after?.reason || before?.message !== after?.message)
-      await ctx.recorder.event(about, 'Warning', 'InvalidSpec', after?.message ?? problems.join('; '));
+      await ctx.recorder.event(raw, 'Warning', 'InvalidSpec', after?.message ?? problems.join('; '));
     await writeStatus(client, raw, status);
     log.warn({ ensemble: `${namespace}/${name}`, problems }, 'invalid spec: left the running ensemble alone');
     return 'invalid';
@@ -68,19 +68,20 @@ export async function reconcile(
 
   const e = withDefaults(raw);
   const uid = e.metadata.uid!;
-  const ownedSelector = selector({ [INSTANCE_LABEL]: name, 'app.kubernetes.io/managed-by': FIELD_MANAGER });
+  const ownedSelector = labelSelector({ [INSTANCE_LABEL]: name, [MANAGED_BY_LABEL]: MANAGED_BY });
   const existing = (
     await Promise.all(OWNED.map((r) => listOwned(client, r, namespace, ownedSelector)))
   ).flat();
   const existingByKey = new Map(existing.map((o) => [objectKey(o), o]));
 
-  const committed = await currentMembership(existingByKey, ensembleNames(name).dynamicConfig);
+  const names = ensembleNames(name);
+  const committed = await currentMembership(existingByKey, names.dynamicConfig);
   const observerPods = await assignIds(ctx, e, committed.members);
   const members = desiredMembers(e, ctx.settings, observerPods);
   const desired = renderEnsemble({
     ensemble: e,
     settings: ctx.settings,
-    membership: { members, ...(committed.version !== undefined ? { version: committed.version } : {}) },
+    membership: { members, version: committed.version },
   });
 
   const applied = new Map<string, KubeObj>();
@@ -89,13 +90,13 @@ export async function reconcile(
     applied.set(objectKey(obj), res.body);
     const old = existingByKey.get(objectKey(obj));
     if (res.code === 201 || !old) {
-      await ctx.recorder.event(about, 'Normal', 'Created', `created ${obj.kind} ${obj.metadata.name}`);
+      await ctx.recorder.event(raw, 'Normal', 'Created', `created ${obj.kind} ${obj.metadata.name}`);
       log.info({ ensemble: `${namespace}/${name}`, object: objectKey(obj) }, 'created');
     } else if (
       old.metadata.resourceVersion !== res.body.metadata.resourceVersion &&
       specChanged(old, res.body)
     ) {
-      await ctx.recorder.event(about, 'Normal', 'Updated', `updated ${obj.kind} ${obj.metadata.name}`);
+      await ctx.recorder.event(raw, 'Normal', 'Updated', `updated ${obj.kind} ${obj.metadata.name}`);
       log.info({ ensemble: `${namespace}/${name}`, object: objectKey(obj) }, 'updated');
     }
   }
@@ -107,11 +108,10 @@ export async function reconcile(
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    await ctx.recorder.event(about, 'Normal', 'Deleted', `deleted ${o.kind} ${o.metadata.name}`);
+    await ctx.recorder.event(raw, 'Normal', 'Deleted', `deleted ${o.kind} ${o.metadata.name}`);
     log.info({ ensemble: `${namespace}/${name}`, object: objectKey(o) }, 'deleted');
   }
 
-  const names = ensembleNames(name);
   const observers = new Map<string, WorkloadState>();
   for (const r of e.spec.observers.regions) {
     const d = applied.get(`Deployment/${names.observerDeployment(r.name)}`);
@@ -124,7 +124,7 @@ export async function reconcile(
       ...(sts ? { voters: workloadState(sts) } : {}),
       observers,
       members,
-      ...(committed.version !== undefined ? { configVersion: committed.version } : {}),
+      configVersion: committed.version,
     },
     new Date().toISOString(),
   );
@@ -155,11 +155,9 @@ function applyObject(client: KubeClient, obj: KubeObject) {
 
 /** A new resourceVersion that only reflects a status change is not worth an "Updated" event. */
 function specChanged(old: KubeObj, now: KubeObj): boolean {
-  const strip = (o: KubeObj) => {
-    const { status: _s, metadata, ...rest } = o;
-    const { resourceVersion: _rv, managedFields: _mf, ...meta } = metadata as Record<string, unknown>;
-    return JSON.stringify({ ...rest, meta });
-  };
+  // JSON.stringify leaves out the fields set to undefined.
+  const strip = ({ status: _s, metadata, ...rest }: KubeObj) =>
+    JSON.stringify({ ...rest, meta: { ...metadata, resourceVersion: undefined, managedFields: undefined } });
   return strip(old) !== strip(now);
 }
 
@@ -178,12 +176,10 @@ async function currentMembership(
   configMapName: string,
 ): Promise<{ members: Member[]; version?: number }> {
   const cm = existing.get(`ConfigMap/${configMapName}`);
-  const text = Object.values((cm?.data ?? {}) as Record<string, string>)[0];
+  const text = (cm?.data as Record<string, string> | undefined)?.[DYNAMIC_CONFIG_FILE];
   if (!text) return { members: [] };
   try {
-    const { members, version } = membersFromConfigText(text);
-    // No version line parses as 0: a first config, which is rendered without one.
-    return version > 0 ? { members, version } : { members };
+    return membersFromConfigText(text);
   } catch {
     return { members: [] };
   }
@@ -204,7 +200,7 @@ async function assignIds(
 ): Promise<ObserverPodInfo[]> {
   const ns = e.metadata.namespace!;
   const pods = (
-    await ctx.client.list<PodLike>(collectionPath(PODS, ns), selector(selectorLabels(e, 'observer')))
+    await ctx.client.list<PodLike>(collectionPath(PODS, ns), labelSelector(selectorLabels(e, 'observer')))
   ).items;
   const byIp = new Map(pods.filter((p) => p.status?.podIP).map((p) => [p.status!.podIP!, p.metadata.name]));
   // Observers in a config are known by IP only; name them by the pod that has that IP now.

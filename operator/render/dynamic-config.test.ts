@@ -51,6 +51,13 @@ test('config text back to members: roles, hosts, voters pod names, version', () 
   );
 });
 
+test('a config without a version reads back without one, and renders again without one', () => {
+  const first = renderDynamicConfig(members);
+  const back = membersFromConfigText(first);
+  assert.equal(back.version, undefined);
+  assert.equal(renderDynamicConfig(back.members, back.version), first);
+});
+
 test('IPv6 observers are bracketed; duplicate ids and voter-less memberships are refused', () => {
   assert.equal(
     serverSpec({ sid: 9, role: 'observer', host: 'fd00::7' }),

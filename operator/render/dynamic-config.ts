@@ -35,9 +35,10 @@ export function renderDynamicConfig(members: readonly Member[], version?: number
 /**
  * Members and version from config text (a dynamic config file or the data of /zookeeper/config).
  * Voters' pod names come from their DNS names; observers are known by IP only, the caller matches
- * them to pods.
+ * them to pods. No version (a first config, which renderDynamicConfig writes without one; the
+ * peer's parser reads it as 0) comes back as undefined, so rendering it again adds none.
  */
-export function membersFromConfigText(text: string): { members: Member[]; version: number } {
+export function membersFromConfigText(text: string): { members: Member[]; version?: number } {
   const cfg = parseDynamicConfig(text);
   const members = [...cfg.members.values()]
     .sort((a, b) => a.sid - b.sid)
@@ -48,5 +49,5 @@ export function membersFromConfigText(text: string): { members: Member[]; versio
       const pod = role === 'voter' && dns ? q.host.split('.')[0] : undefined;
       return { sid: q.sid, role, host: q.host, ...(pod ? { pod } : {}) };
     });
-  return { members, version: cfg.version };
+  return { members, ...(cfg.version > 0 ? { version: cfg.version } : {}) };
 }

@@ -8,6 +8,9 @@ import type { ZkEnsemble } from '../api/types.generated.ts';
 export const REGION_LABEL = 'zkensemble.dev/region';
 export const COMPONENT_LABEL = 'app.kubernetes.io/component';
 export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+/** The managed-by value of every rendered object: the controller lists and watches what it owns by it. */
+export const MANAGED_BY = 'zkensemble-operator';
 
 export type Component = 'voter' | 'observer' | 'client' | 'config' | 'metrics' | 'serviceaccount';
 
@@ -29,9 +32,15 @@ export function labels(e: ZkEnsemble, component: Component, region?: string): Re
   return {
     ...selectorLabels(e, component, region),
     'app.kubernetes.io/part-of': 'zkensemble',
-    'app.kubernetes.io/managed-by': 'zkensemble-operator',
+    [MANAGED_BY_LABEL]: MANAGED_BY,
   };
 }
+
+/** Labels as a label selector (`k=v,...`) for list and watch calls. */
+export const labelSelector = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 
 /** Owner reference to the ZkEnsemble: deleting it deletes everything rendered from it. */
 export function ownerReference(e: ZkEnsemble): OwnerReference {
