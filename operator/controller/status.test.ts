@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { quorumOf } from '../render/members.ts';
 import { ensemble } from '../render/testutil.ts';
-import { computeStatus, invalidSpecStatus, quorumOf, statusChanged } from './status.ts';
+import { computeStatus, invalidSpecStatus, statusChanged } from './status.ts';
 
 const T0 = '2026-01-01T00:00:00Z';
 const T1 = '2026-01-01T00:01:00Z';

@@ -3,7 +3,7 @@
 // writing the same status twice is a no-op for the API server (no watch event, no reconcile loop).
 
 import type { Condition, MemberStatus, ZkEnsemble, ZkEnsembleStatus } from '../api/types.generated.ts';
-import type { Member } from '../render/members.ts';
+import { type Member, quorumOf } from '../render/members.ts';
 
 export interface WorkloadState {
   /** spec.replicas as the API server holds it (the HPA may have changed a Deployment's). */
@@ -20,8 +20,6 @@ export interface ObservedState {
   members: readonly Member[];
   configVersion?: number;
 }
-
-export const quorumOf = (voters: number) => Math.floor(voters / 2) + 1;
 
 function condition(
   previous: readonly Condition[],

@@ -23,6 +23,9 @@ export interface Member {
 
 export const clusterDomain = (s: OperatorSettings) => s.clusterDomain ?? 'cluster.local';
 
+/** Voters that make a quorum (a majority: observers never count). */
+export const quorumOf = (voters: number) => Math.floor(voters / 2) + 1;
+
 /** Voters' server ids are their StatefulSet ordinal + 1. */
 export const voterSid = (ordinal: number) => ordinal + 1;
 

@@ -6,7 +6,7 @@
 // and recompute: later steps assume the earlier ones are done.
 
 import { serverSpec } from './dynamic-config.ts';
-import type { Member } from './members.ts';
+import { type Member, quorumOf } from './members.ts';
 
 export interface ReconfigStep {
   /** Members to add or change (`server.N=<spec>` for reconfig's joining list). */
@@ -35,7 +35,6 @@ export interface MembershipDiff {
   refused: Refusal[];
 }
 
-const quorum = (voters: number) => Math.floor(voters / 2) + 1;
 const syncedCount = (voters: ReadonlySet<number>, synced: ReadonlySet<number>) =>
   [...voters].filter((v) => synced.has(v)).length;
 
@@ -133,7 +132,7 @@ export function membershipDiff(
 
 function voterStepProblem(change: VoterChange, voters: ReadonlySet<number>, live: LiveState): string | null {
   const { synced } = live;
-  if (syncedCount(voters, synced) < quorum(voters.size))
+  if (syncedCount(voters, synced) < quorumOf(voters.size))
     return `only ${syncedCount(voters, synced)} of ${voters.size} voters are synced: no quorum to commit a reconfig`;
   if (change.kind === 'add') {
     if (!synced.has(change.member.sid)) return `server.${change.member.sid} is not running and synced yet`;
@@ -141,13 +140,13 @@ function voterStepProblem(change: VoterChange, voters: ReadonlySet<number>, live
   }
   if (change.kind === 'update') {
     const others = new Set([...voters].filter((v) => v !== change.member.sid));
-    if (syncedCount(others, synced) < quorum(voters.size))
+    if (syncedCount(others, synced) < quorumOf(voters.size))
       return `changing server.${change.member.sid} needs a synced quorum without it`;
     return null;
   }
   const next = new Set([...voters].filter((v) => v !== change.sid));
   if (next.size === 0) return `server.${change.sid} is the last voter`;
-  if (syncedCount(next, synced) < quorum(next.size))
+  if (syncedCount(next, synced) < quorumOf(next.size))
     return `without server.${change.sid}, ${syncedCount(next, synced)} of ${next.size} remaining voters are synced: no quorum`;
   return null;
 }

@@ -4,6 +4,8 @@
 // already not ready and still runs the old template goes first: restarting it cannot cost the
 // quorum anything, and the new template may be what it needs.
 
+import { quorumOf } from './members.ts';
+
 export interface VoterPodState {
   name: string;
   sid: number;
@@ -24,8 +26,6 @@ export interface RestartPlan {
   /** Every voter still to restart, in the order the plan takes them. */
   order: string[];
 }
-
-const quorum = (voters: number) => Math.floor(voters / 2) + 1;
 
 /**
  * pods: the voters' pods; voterCount: voters in the membership, when some have no pod at the moment
@@ -60,7 +60,7 @@ export function planVoterRestarts(
     return plan({ action: 'wait', reason: 'no known leader among the voters' });
   const ready = pods.filter((p) => p.ready).length;
   const n = Math.max(voterCount, pods.length);
-  if (n > 1 && ready - 1 < quorum(n))
+  if (n > 1 && ready - 1 < quorumOf(n))
     return plan({
       action: 'wait',
       reason: `restarting ${first.name} would leave ${ready - 1} of ${n} voters ready`,
