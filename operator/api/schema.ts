@@ -24,10 +24,11 @@ export const MAX_OBSERVERS_PER_REGION = 100;
 export const RESERVED_REGION_NAMES = ['client', 'voters'];
 export const RESERVED_REGION_PREFIX = 'observers-';
 
-const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-const DNS1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
 const DURATION = '^([0-9]+(ms|s|m|h))+$';
-const ZOOCFG_KEY = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+// Patterns of CEL rules that validate.ts and the zoo.cfg renderer check again.
+export const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+export const DNS1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
+export const ZOOCFG_KEY = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
 
 const resources = (description: string, defaults?: { requests: object; limits: object }): Schema => ({
   type: 'object',

@@ -9,6 +9,8 @@ import { renderStaticConfig, zooCfgEntryProblem } from '../render/zoocfg.ts';
 import { withDefaults } from './defaults.ts';
 import { parseQuantity } from './quantity.ts';
 import {
+  DNS1035_LABEL,
+  DNS1123_LABEL,
   MAX_NAME_LENGTH,
   MAX_REGION_LENGTH,
   RESERVED_REGION_NAMES,
@@ -16,8 +18,8 @@ import {
 } from './schema.ts';
 import type { ResourceRequirements, ZkEnsemble, ZkEnsembleInput } from './types.generated.ts';
 
-const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1035 = new RegExp(DNS1035_LABEL);
+const DNS1123 = new RegExp(DNS1123_LABEL);
 
 function resourceProblems(where: string, r: ResourceRequirements | undefined): string[] {
   const out: string[] = [];

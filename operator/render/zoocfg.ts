@@ -4,6 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { isOwnedKey } from '../api/owned-keys.ts';
+import { ZOOCFG_KEY } from '../api/schema.ts';
 import type { ZkEnsemble } from '../api/types.generated.ts';
 import {
   CONFIG_DIR,
@@ -29,7 +30,7 @@ export const ZOO_DEFAULTS: Readonly<Record<string, string>> = {
   '4lw.commands.whitelist': 'srvr,mntr,ruok,conf,isro',
 };
 
-const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const KEY = new RegExp(ZOOCFG_KEY);
 
 /** Why a spec.zooCfg entry cannot go into zoo.cfg, or null when it can. */
 export function zooCfgEntryProblem(key: string, value: number | string): string | null {
