@@ -11,7 +11,7 @@ export function ensembleNames(name: string) {
     dynamicConfig: `${name}-dynamic`,
     serviceAccount: name,
     serviceMonitor: name,
-    /** Secret the operator fills when spec.security.quorumTLS.generateCA is true. */
+    /** Secret the pods mount when spec.security.quorumTLS.generateCA is true (nothing fills it yet). */
     generatedQuorumTls: `${name}-quorum-tls`,
     voterPod: (ordinal: number) => `${name}-voter-${ordinal}`,
     observerDeployment: (region: string) => `${name}-observer-${region}`,

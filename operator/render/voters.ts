@@ -37,7 +37,8 @@ export function voterStatefulSet(
       replicas: voterReplicas(e, committed),
       // Membership, not pod start order, keeps the ensemble safe: start pods together.
       podManagementPolicy: 'Parallel',
-      // The operator restarts voters itself, followers first and the leader last (restart-plan.ts).
+      // Voters are to be restarted by the operator, followers first and the leader last
+      // (restart-plan.ts); the controller does not do it yet, so a new template waits for pod deletes.
       updateStrategy: { type: 'OnDelete' },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       revisionHistoryLimit: 5,
