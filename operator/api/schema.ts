@@ -95,7 +95,7 @@ const voters: Schema = {
   properties: {
     replicas: {
       type: 'integer',
-      description: 'Number of voters: 1, 3, 5 or 7. The operator changes the membership one voter at a time.',
+      description: 'Number of voters: 1, 3, 5 or 7. Not yet: changing it on a running ensemble by reconfiguration (one voter at a time).',
       default: 3,
       minimum: 1,
       maximum: 7,
@@ -229,7 +229,7 @@ const observers: Schema = {
 const zooCfg: Schema = {
   type: 'object',
   description:
-    'Extra zoo.cfg settings (key: value), e.g. tickTime, maxClientCnxns, autopurge.purgeInterval. Keys the operator owns are refused: dataDir, dataLogDir, clientPort, dynamicConfigFile, reconfigEnabled, standaloneEnabled, admin.*, sslQuorum, learner.*, server.*, ssl.quorum.* and the like. Changing them restarts the pods, voters one at a time.',
+    'Extra zoo.cfg settings (key: value), e.g. tickTime, maxClientCnxns, autopurge.purgeInterval. Keys the operator owns are refused: dataDir, dataLogDir, clientPort, dynamicConfigFile, reconfigEnabled, standaloneEnabled, admin.*, sslQuorum, learner.*, server.*, ssl.quorum.* and the like. Changing them changes the pod template hash; voters (updateStrategy OnDelete) pick them up when their pods are restarted.',
   additionalProperties: { 'x-kubernetes-int-or-string': true, maxLength: 1024 } as Schema,
   maxProperties: 64,
   default: {},
@@ -261,7 +261,7 @@ const security: Schema = {
         secretName: { type: 'string', maxLength: 253 },
         generateCA: {
           type: 'boolean',
-          description: 'The operator creates a CA and the member certificate itself.',
+          description: 'Reserved: the operator does not create the CA and certificate yet; use secretName.',
         },
         hostnameVerification: { type: 'boolean', default: true },
       },

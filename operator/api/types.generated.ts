@@ -61,7 +61,10 @@ export interface VoterScheduling {
 }
 
 export interface VotersSpec {
-  /** Number of voters: 1, 3, 5 or 7. The operator changes the membership one voter at a time. */
+  /**
+   * Number of voters: 1, 3, 5 or 7. Not yet: changing it on a running ensemble by reconfiguration (one
+   * voter at a time).
+   */
   replicas: number;
   /** Each voter's data volume (PersistentVolumeClaim template). */
   storage: StorageSpec;
@@ -131,7 +134,7 @@ export interface ObserversSpec {
 
 export interface QuorumTlsSpec {
   secretName?: string;
-  /** The operator creates a CA and the member certificate itself. */
+  /** Reserved: the operator does not create the CA and certificate yet; use secretName. */
   generateCA?: boolean;
   hostnameVerification: boolean;
 }
@@ -187,7 +190,8 @@ export interface ZkEnsembleSpec {
    * Extra zoo.cfg settings (key: value), e.g. tickTime, maxClientCnxns, autopurge.purgeInterval. Keys the
    * operator owns are refused: dataDir, dataLogDir, clientPort, dynamicConfigFile, reconfigEnabled,
    * standaloneEnabled, admin.*, sslQuorum, learner.*, server.*, ssl.quorum.* and the like. Changing them
-   * restarts the pods, voters one at a time.
+   * changes the pod template hash; voters (updateStrategy OnDelete) pick them up when their pods are
+   * restarted.
    */
   zooCfg: Record<string, number | string>;
   /** Who may join the ensemble as a learner. */
@@ -223,7 +227,10 @@ export type ResourceRequirementsInput = ResourceRequirements;
 export type VoterSchedulingInput = VoterScheduling;
 
 export interface VotersSpecInput {
-  /** Number of voters: 1, 3, 5 or 7. The operator changes the membership one voter at a time. */
+  /**
+   * Number of voters: 1, 3, 5 or 7. Not yet: changing it on a running ensemble by reconfiguration (one
+   * voter at a time).
+   */
   replicas?: number;
   /** Each voter's data volume (PersistentVolumeClaim template). */
   storage?: StorageSpecInput;
@@ -277,7 +284,7 @@ export interface ObserversSpecInput {
 
 export interface QuorumTlsSpecInput {
   secretName?: string;
-  /** The operator creates a CA and the member certificate itself. */
+  /** Reserved: the operator does not create the CA and certificate yet; use secretName. */
   generateCA?: boolean;
   hostnameVerification?: boolean;
 }
@@ -333,7 +340,8 @@ export interface ZkEnsembleSpecInput {
    * Extra zoo.cfg settings (key: value), e.g. tickTime, maxClientCnxns, autopurge.purgeInterval. Keys the
    * operator owns are refused: dataDir, dataLogDir, clientPort, dynamicConfigFile, reconfigEnabled,
    * standaloneEnabled, admin.*, sslQuorum, learner.*, server.*, ssl.quorum.* and the like. Changing them
-   * restarts the pods, voters one at a time.
+   * changes the pod template hash; voters (updateStrategy OnDelete) pick them up when their pods are
+   * restarted.
    */
   zooCfg?: Record<string, number | string>;
   /** Who may join the ensemble as a learner. */
