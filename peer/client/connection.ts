@@ -22,6 +22,7 @@ import {
   writeConnectRequest,
   writeRequest,
 } from '../jute/records.ts';
+import { corkUntilNextTick } from '../net/cork.ts';
 import { OpCode, Xid } from '../protocol/constants.ts';
 import { type ResponseBody, readResponse } from './responses.ts';
 
@@ -125,7 +126,6 @@ export class ZkConnection {
   private chunks: Buffer[] = [];
   private chunkLen = 0;
   private need = 0;
-  private corked = false;
   private resolveClosed!: () => void;
 
   private constructor(socket: net.Socket, maxFrame: number) {
@@ -476,15 +476,7 @@ export class ZkConnection {
   }
 
   private write(frame: Buffer): void {
-    // Frames written in the same tick leave in one writev.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    corkUntilNextTick(this.socket);
     this.socket.write(frame);
   }
 

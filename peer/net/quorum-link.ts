@@ -9,6 +9,7 @@ import { JuteError } from '../jute/archive.ts';
 import type { Logger } from '../log.ts';
 import type { InetAddr } from '../quorum/election-wire.ts';
 import { encodeQuorumPacket, type QuorumPacket, QuorumPacketDecoder } from '../quorum/packets.ts';
+import { corkUntilNextTick } from './cork.ts';
 import {
   admitLearner,
   clientTlsOptions,
@@ -33,7 +34,6 @@ export class QuorumLink {
   private readonly decoder = new QuorumPacketDecoder();
   private handlers: LinkHandlers | null = null;
   private raw: RawReader | null = null;
-  private corked = false;
   private closed = false;
   private closeReason = 'closed by peer';
 
@@ -98,14 +98,7 @@ export class QuorumLink {
 
   write(bytes: Buffer): void {
     if (this.closed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    corkUntilNextTick(this.socket);
     this.socket.write(bytes);
   }
 

@@ -3,6 +3,7 @@
 
 import type net from 'node:net';
 import type { Id } from '../jute/records.ts';
+import { corkUntilNextTick } from '../net/cork.ts';
 import { FOUR_LETTER_WORDS } from '../protocol/constants.ts';
 import { javaSetOrder, remoteIp } from './auth.ts';
 import { RequestStats } from './stats.ts';
@@ -63,7 +64,6 @@ export class ClientConnection {
   private unreadBytes = 0;
   /** Bytes needed before the next frame can be parsed. */
   private need = 4;
-  private corked = false;
   private pausedForQueue = false;
   private pausedForWrites = false;
   readonly stats = new RequestStats();
@@ -206,14 +206,7 @@ export class ClientConnection {
 
   send(frame: Buffer): void {
     if (this.state === 'closed') return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    corkUntilNextTick(this.socket);
     this.stats.sent++;
     if (!this.socket.write(frame) && !this.pausedForWrites && this.socket.writableLength > MAX_UNSENT_BYTES) {
       this.pausedForWrites = true;
