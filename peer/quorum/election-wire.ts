@@ -5,6 +5,8 @@
 // that occurs in practice, Long.MIN_VALUE (an observer's initial vote), is exactly representable
 // as a double and is exported as LONG_MIN.
 
+import { epochOf } from './zab-common.ts';
+
 export class ElectionWireError extends Error {
   override name = 'ElectionWireError';
 }
@@ -25,13 +27,6 @@ export const NOTIFICATION_VERSION = 2;
 export type ServerState = 'LOOKING' | 'FOLLOWING' | 'LEADING' | 'OBSERVING';
 /** ServerState ordinals, as sent in the first int of a notification. */
 export const SERVER_STATES: readonly ServerState[] = ['LOOKING', 'FOLLOWING', 'LEADING', 'OBSERVING'];
-
-const TWO_32 = 2 ** 32;
-
-/** ZxidUtils.getEpochFromZxid: the high 32 bits, arithmetic shift. */
-export function epochOfZxid(zxid: number): number {
-  return Math.floor(zxid / TWO_32);
-}
 
 function writeLong(b: Buffer, v: number, at: number): void {
   if (!Number.isInteger(v)) throw new ElectionWireError(`not an integer long: ${v}`);
@@ -248,7 +243,7 @@ export function decodeNotification(body: Buffer): NotificationMessage {
   let version = 0;
   let config: string | null = null;
   if (size === 28) {
-    peerEpoch = epochOfZxid(zxid);
+    peerEpoch = epochOf(zxid);
   } else {
     need(36);
     peerEpoch = readLong(body, 28, 'peerEpoch');

@@ -300,6 +300,8 @@ test('dynamic config: parse, render as QuorumMaj.toString, majority of voters on
   assert.equal(qv.containsQuorum([1, 1, 1]), false, 'a sid counts once');
   assert.equal(qv.containsQuorum([1, 3]), true);
   assert.equal(qv.containsQuorum([2, 9, 3]), true);
+  assert.equal(qv.containsQuorum(new Set([1, 4, 5])), false, 'observers never count (a Set)');
+  assert.equal(qv.containsQuorum(new Set([2, 9, 3])), true);
 });
 
 test('config refusals follow ZooKeeper QuorumServer rules', () => {

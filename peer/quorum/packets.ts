@@ -7,6 +7,7 @@
 
 import { DEFAULT_MAX_BUFFER, JuteError, JuteReader, JuteWriter } from '../jute/archive.ts';
 import { type Id, readId, writeId } from '../jute/records.ts';
+import { hex } from './zab-common.ts';
 
 /** Packet types (Leader.java constants). */
 export const PacketType = {
@@ -354,6 +355,5 @@ export function decodeInformAndActivate(data: Buffer | null): { designatedLeader
 
 /** One-line description of a packet for logs. */
 export function describePacket(p: QuorumPacket): string {
-  const z = p.zxid < 0 ? String(p.zxid) : `0x${p.zxid.toString(16)}`;
-  return `${packetTypeName(p.type)} ${z}${p.data ? ` (${p.data.length} bytes)` : ''}`;
+  return `${packetTypeName(p.type)} ${hex(p.zxid)}${p.data ? ` (${p.data.length} bytes)` : ''}`;
 }

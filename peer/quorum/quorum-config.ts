@@ -69,6 +69,11 @@ export class QuorumVerifier {
   /** True when the distinct voters among `sids` are a majority of the voters; others are ignored. */
   containsQuorum(sids: Iterable<number>): boolean {
     let n = 0;
+    if (sids instanceof Set) {
+      // A Set's sids are distinct already: no copy (the leader checks its ack set on every ACK).
+      for (const sid of sids) if (this.voters.has(sid)) n++;
+      return n > this.half;
+    }
     const seen = new Set<number>();
     for (const sid of sids) {
       if (seen.has(sid) || !this.voters.has(sid)) continue;
