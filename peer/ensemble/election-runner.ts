@@ -5,21 +5,13 @@
 import type { Logger } from '../log.ts';
 import { ElectionTransport } from '../net/election-transport.ts';
 import {
-  type ElectedState,
   type ElectionEffect,
   type ElectionInput,
+  type ElectionOutcome,
   FastLeaderElection,
 } from '../quorum/election.ts';
 import { decodeNotification, ElectionWireError, encodeNotification } from '../quorum/election-wire.ts';
 import type { QuorumConfig } from '../quorum/quorum-config.ts';
-
-export interface ElectionOutcome {
-  state: ElectedState;
-  leader: number;
-  electionEpoch: number;
-  zxid: number;
-  peerEpoch: number;
-}
 
 export interface ElectionRunnerOptions {
   mySid: number;
@@ -31,18 +23,20 @@ export interface ElectionRunnerOptions {
    * restarts under it.
    */
   onNewerConfig?: (text: string) => boolean;
-  tickMs?: number;
   /** Bind the election port here instead of this member's host (quorumListenOnAllIPs). */
   listenHost?: string;
-  /** Test hook: shorter notification backoff. */
-  maxNotificationIntervalMs?: number;
 }
+
+/** How often the core is ticked: finalizeWait (200 ms) needs a finer clock. */
+const TICK_MS = 50;
 
 export class ElectionRunner {
   private readonly opts: ElectionRunnerOptions;
   private readonly transport: ElectionTransport;
   private core: FastLeaderElection | null = null;
   private waiter: ((o: ElectionOutcome) => void) | null = null;
+  /** What the member reported when it started looking; a newer config restarts the round with it. */
+  private round: { lastZxid: number; currentEpoch: number } | null = null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(opts: ElectionRunnerOptions) {
@@ -65,7 +59,7 @@ export class ElectionRunner {
 
   async start(): Promise<void> {
     await this.transport.start();
-    this.timer = setInterval(() => this.step({ type: 'tick', now: Date.now() }), this.opts.tickMs ?? 50);
+    this.timer = setInterval(() => this.step({ type: 'tick', now: Date.now() }), TICK_MS);
     this.timer.unref();
   }
 
@@ -79,16 +73,8 @@ export class ElectionRunner {
     return outcome;
   }
 
-  private round: { lastZxid: number; currentEpoch: number } | null = null;
-
   private newRound(): void {
-    this.core = new FastLeaderElection({
-      mySid: this.opts.mySid,
-      config: this.opts.config(),
-      ...(this.opts.maxNotificationIntervalMs
-        ? { maxNotificationIntervalMs: this.opts.maxNotificationIntervalMs }
-        : {}),
-    });
+    this.core = new FastLeaderElection({ mySid: this.opts.mySid, config: this.opts.config() });
     // A new round's core has to learn about links that are already up.
     for (const sid of this.transport.connectedSids()) this.step({ type: 'connected', sid });
     this.step({ type: 'start', ...this.round! });
@@ -97,10 +83,6 @@ export class ElectionRunner {
   /** After Zab sync: the epoch this member now follows or leads in (FLE's peer epoch). */
   setPeerEpoch(epoch: number): void {
     this.step({ type: 'peer-epoch', epoch });
-  }
-
-  get state(): string {
-    return this.core?.state ?? 'LOOKING';
   }
 
   private onMessage(from: number, body: Buffer): void {
@@ -134,13 +116,7 @@ export class ElectionRunner {
         );
         const w = this.waiter;
         this.waiter = null;
-        w?.({
-          state: e.state,
-          leader: e.leader,
-          electionEpoch: e.electionEpoch,
-          zxid: e.zxid,
-          peerEpoch: e.peerEpoch,
-        });
+        w?.(e);
         return;
       }
       case 'newer-config':

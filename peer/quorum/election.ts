@@ -101,17 +101,19 @@ export type ElectionInput = { now?: number } & (
   | { type: 'peer-epoch'; epoch: number }
 );
 
+/** How a round ended for this member: its state and the vote it ended on. */
+export interface ElectionOutcome {
+  state: ElectedState;
+  leader: number;
+  electionEpoch: number;
+  zxid: number;
+  peerEpoch: number;
+}
+
 export type ElectionEffect =
   | { type: 'send'; to: number; message: NotificationMessage }
   | { type: 'connect-all' }
-  | {
-      type: 'done';
-      state: ElectedState;
-      leader: number;
-      electionEpoch: number;
-      zxid: number;
-      peerEpoch: number;
-    }
+  | ({ type: 'done' } & ElectionOutcome)
   /**
    * A LOOKING member received a config with a higher version than its own. ZooKeeper adopts it and
    * restarts the election; the shell should do the same (new instance with the new config, start).
