@@ -2,15 +2,19 @@
 // The Zab cores decide; this shell owns the sockets, the disk, the data tree and the client port.
 
 import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { startObservability } from '../admin/observability.ts';
 import {
   describeLearners,
+  type LearnerInfo,
   leaderZabState,
   learnerZabState,
+  type MasterInfo,
   MemberStats,
   type RoleStatus,
   type RoleView,
+  type ZabState,
 } from '../admin/status.ts';
 import { writeDynamicConfig } from '../config/dynamic-config.ts';
 import type { ZooConfig } from '../config/zoocfg.ts';
@@ -48,11 +52,13 @@ import {
   QuorumVerifier,
   renderQuorumConfig,
 } from '../quorum/quorum-config.ts';
-import { epochOf, type Proposal, type ZabTiming } from '../quorum/zab-common.ts';
+import { type DiskCompletion, epochOf, hex, type Proposal, type ZabTiming } from '../quorum/zab-common.ts';
 import { CONFIG_NODE, type ReconfigHost } from '../server/reconfig.ts';
+import type { WritePath } from '../server/write-path.ts';
 import type { ServerMode } from '../server/zkserver.ts';
 import { ZkServer } from '../server/zkserver.ts';
 import { serverSettings } from '../server-settings.ts';
+import type { DataTree } from '../tree/datatree.ts';
 import { DiskDriver } from './disk.ts';
 import { ElectionRunner } from './election-runner.ts';
 import { LeaderWritePath, LearnerWritePath } from './write-paths.ts';
@@ -62,7 +68,7 @@ const MAX_BACKOFF_MS = 10_000;
 
 /** What survives from one role to the next: the data and the durable log. */
 interface Db {
-  tree: import('../tree/datatree.ts').DataTree;
+  tree: DataTree;
   sessions: Map<bigint, number>;
   txnLog: TxnLog;
   /** The most recent committed txns, for DIFF syncs when this member leads. */
@@ -72,8 +78,6 @@ interface Db {
 
 export interface RunningMember {
   sid: number;
-  /** Current role, for tests and status. */
-  readonly role: string;
   stop(): Promise<void>;
 }
 
@@ -127,10 +131,7 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
   ctxRef = ctx;
   const obs = await startObservability(cfg, memberStatus(ctx));
   ctx.fourLetterWord = obs.fourLetterWord;
-  log.info(
-    { sid, role: me.role, zxid: `0x${db.tree.lastProcessedZxid.toString(16)}` },
-    'ensemble member starting',
-  );
+  log.info({ sid, role: me.role, zxid: hex(db.tree.lastProcessedZxid) }, 'ensemble member starting');
   let backoffMs = 0;
   const loop = (async () => {
     while (!ctx.stopping) {
@@ -145,7 +146,7 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
         break;
       }
       const currentEpoch = (await readEpoch(cfg.dataDir, 'currentEpoch')) ?? 0;
-      log.info({ zxid: `0x${db.tree.lastProcessedZxid.toString(16)}`, currentEpoch }, 'looking for a leader');
+      log.info({ zxid: hex(db.tree.lastProcessedZxid), currentEpoch }, 'looking for a leader');
       stats.electionBegan(Date.now());
       const outcome = await election.elect(db.tree.lastProcessedZxid, currentEpoch);
       stats.electionEnded(Date.now());
@@ -174,9 +175,6 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
   })();
   return {
     sid,
-    get role() {
-      return ctx.current?.mode ?? 'looking';
-    },
     async stop() {
       ctx.stopping = true;
       await ctx.current?.stop('shutting down');
@@ -208,7 +206,7 @@ interface RoleContext {
   db: Db;
   election: ElectionRunner;
   stopping: boolean;
-  current: (Role & RoleView) | null;
+  current: Leading | Following | null;
   /** The epoch files as read before the current role started. */
   epochs: { accepted: number; current: number };
   /** Counters for status and metrics; they outlive roles. */
@@ -328,7 +326,14 @@ function applyToDb(db: Db, header: TxnHeader, txn: Txn): void {
   else if (header.type === OpCode.closeSession) db.sessions.delete(header.clientId);
 }
 
-abstract class Role {
+/** Inputs every role's core takes from the shell itself: ticks and disk completions. */
+type ShellInput = { kind: 'tick'; now: number } | DiskCompletion;
+
+/**
+ * What leading and following share: the core's input queue, the ticker, the disk driver, the
+ * client front end once serving, and the status view's defaults.
+ */
+abstract class Role<I extends LeaderInput | LearnerInput> implements RoleView {
   abstract readonly mode: ServerMode;
   protected readonly ctx: RoleContext;
   protected server: ZkServer | null = null;
@@ -338,6 +343,10 @@ abstract class Role {
   private done: (() => void) | null = null;
   private ended = false;
   private ticker: NodeJS.Timeout | null = null;
+  private readonly queue: (I | ShellInput)[] = [];
+  private busy = false;
+  /** Inputs wait while an effect that must finish first (TRUNC) runs. */
+  protected paused = false;
 
   constructor(ctx: RoleContext) {
     this.ctx = ctx;
@@ -354,8 +363,29 @@ abstract class Role {
     };
   }
 
-  protected abstract input(i: unknown): void;
   protected abstract begin(): Promise<void>;
+  /** Runs one input through the core and executes the effects it returns. */
+  protected abstract step(i: I | ShellInput): void;
+
+  /**
+   * Feeds the core in arrival order. An input that an effect produces (a revalidation answer, a
+   * proposal) waits until the current input's effects have all run.
+   */
+  protected input(i: I | ShellInput): void {
+    this.queue.push(i);
+    if (this.busy || this.paused) return;
+    this.busy = true;
+    try {
+      while (this.queue.length > 0 && !this.paused) {
+        const next = this.queue.shift()!;
+        if (next.kind !== 'tick' && log.isLevelEnabled('debug'))
+          log.debug({ role: this.mode, input: describeInput(next) }, 'zab input');
+        this.step(next);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
 
   async run(): Promise<void> {
     const finished = new Promise<void>((r) => {
@@ -381,7 +411,7 @@ abstract class Role {
     if (this.server) this.server.commit(header, txn);
     else applyToDb(this.ctx.db, header, txn);
     if (header.type === OpCode.reconfig && txn.type === OpCode.reconfig)
-      adoptConfigText(this.ctx, txn.data.toString('utf8'), `reconfig 0x${header.zxid.toString(16)}`);
+      adoptConfigText(this.ctx, txn.data.toString('utf8'), `reconfig ${hex(header.zxid)}`);
     // (The committed log for the next leader role is rebuilt from disk when this role ends.)
     this.ctx.db.snapshotter.applied(
       this.ctx.db.tree,
@@ -389,9 +419,7 @@ abstract class Role {
     );
   }
 
-  protected async serve(
-    makePath: (s: ZkServer) => import('../server/write-path.ts').WritePath,
-  ): Promise<void> {
+  protected async serve(makePath: (s: ZkServer) => WritePath): Promise<void> {
     const { cfg, sid, config, db } = this.ctx;
     const me = config.members.get(sid)!;
     this.served = true;
@@ -420,21 +448,32 @@ abstract class Role {
 
   protected abstract teardown(): Promise<void>;
 
-  /** The client front end while this role serves (status and metrics). */
+  // ---- RoleView (status and metrics); each role overrides what it knows ----
   frontEnd(): ZkServer | null {
     return this.server;
   }
+  abstract zabState(): ZabState;
+  syncMode(): 'diff' | 'snap' | 'trunc' | null {
+    return null;
+  }
+  master(): MasterInfo | null {
+    return null;
+  }
+  learners(): LearnerInfo[] {
+    return [];
+  }
+  establishedAt(): number {
+    return 0;
+  }
 }
 
-class Leading extends Role implements RoleView {
+class Leading extends Role<LeaderInput> {
   readonly mode = 'leader' as const;
   private readonly core: Leader;
   private readonly links = new Map<number, QuorumLink>();
   private nextConn = 1;
-  private listener: import('node:net').Server | null = null;
+  private listener: Server | null = null;
   private path: LeaderWritePath | null = null;
-  private readonly queue: LeaderInput[] = [];
-  private busy = false;
 
   constructor(ctx: RoleContext) {
     super(ctx);
@@ -447,6 +486,7 @@ class Leading extends Role implements RoleView {
       currentEpoch: ctx.epochs.current,
       lastZxid: db.tree.lastProcessedZxid,
       committedLog: db.committedLog,
+      commitLogCount: COMMIT_LOG_COUNT,
       now: Date.now(),
     });
   }
@@ -480,25 +520,12 @@ class Leading extends Role implements RoleView {
     this.input({ kind: 'tick', now: Date.now() });
   }
 
-  protected input(i: unknown): void {
-    this.queue.push(i as LeaderInput);
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      while (this.queue.length > 0) {
-        const next = this.queue.shift()!;
-        const debug = log.isLevelEnabled('debug');
-        if (debug && next.kind !== 'tick')
-          log.debug({ role: 'leader', input: describeInput(next) }, 'zab input');
-        for (const e of this.core.step(next)) {
-          if (debug && (e.type !== 'send' || e.packet.type !== PacketType.PING)) {
-            log.debug({ role: 'leader', effect: e.type }, 'zab effect');
-          }
-          this.execute(e);
-        }
-      }
-    } finally {
-      this.busy = false;
+  protected step(i: LeaderInput): void {
+    const debug = log.isLevelEnabled('debug');
+    for (const e of this.core.step(i)) {
+      if (debug && (e.type !== 'send' || e.packet.type !== PacketType.PING))
+        log.debug({ role: 'leader', effect: e.type }, 'zab effect');
+      this.execute(e);
     }
   }
 
@@ -564,10 +591,7 @@ class Leading extends Role implements RoleView {
         return;
       case 'activate':
         // The config itself was adopted when the reconfig txn was applied, just before.
-        log.info(
-          { zxid: `0x${e.zxid.toString(16)}`, designatedLeader: e.designatedLeader },
-          'reconfig committed',
-        );
+        log.info({ zxid: hex(e.zxid), designatedLeader: e.designatedLeader }, 'reconfig committed');
         return;
       case 'stopped':
         void this.stop(e.reason);
@@ -646,30 +670,20 @@ class Leading extends Role implements RoleView {
   zabState() {
     return leaderZabState(this.core.phase);
   }
-  syncMode() {
-    return null;
-  }
-  master() {
-    return null;
-  }
-  learners() {
+  override learners() {
     return describeLearners(this.core.learners(), this.links, this.ctx.config);
   }
-  establishedAt(): number {
+  override establishedAt(): number {
     return this.server?.startedAt ?? 0;
   }
 }
 
-class Following extends Role implements RoleView {
+class Following extends Role<LearnerInput> {
   readonly mode: 'follower' | 'observer';
   private readonly core: Learner;
   private readonly leaderSid: number;
   private link: QuorumLink | null = null;
   private path: LearnerWritePath | null = null;
-  private readonly queue: LearnerInput[] = [];
-  private busy = false;
-  /** Inputs wait while an effect that must finish first (TRUNC) runs. */
-  private paused = false;
 
   constructor(ctx: RoleContext, leaderSid: number) {
     super(ctx);
@@ -737,21 +751,8 @@ class Following extends Role implements RoleView {
     this.input({ kind: 'connected' });
   }
 
-  protected input(i: unknown): void {
-    this.queue.push(i as LearnerInput);
-    if (this.busy || this.paused) return;
-    this.busy = true;
-    try {
-      while (this.queue.length > 0 && !this.paused) {
-        const next = this.queue.shift()!;
-        if (next.kind !== 'tick' && log.isLevelEnabled('debug')) {
-          log.debug({ role: this.mode, input: describeInput(next) }, 'zab input');
-        }
-        for (const e of this.core.step(next)) this.execute(e);
-      }
-    } finally {
-      this.busy = false;
-    }
+  protected step(i: LearnerInput): void {
+    for (const e of this.core.step(i)) this.execute(e);
   }
 
   private execute(e: LearnerEffect): void {
@@ -850,18 +851,12 @@ class Following extends Role implements RoleView {
   zabState() {
     return learnerZabState(this.core.phase);
   }
-  syncMode() {
+  override syncMode() {
     const m = this.core.syncMode;
     return m === 'DIFF' ? 'diff' : m === 'SNAP' ? 'snap' : m === 'TRUNC' ? 'trunc' : null;
   }
-  master() {
+  override master() {
     const m = this.ctx.config.members.get(this.leaderSid);
     return { sid: this.leaderSid, address: m ? `${m.host}:${m.quorumPort}` : '' };
-  }
-  learners() {
-    return [];
-  }
-  establishedAt(): number {
-    return 0;
   }
 }
