@@ -29,16 +29,11 @@ export interface ElectionTransportOptions {
   connectTimeoutMs?: number;
 }
 
-interface Link {
-  socket: net.Socket;
-  /** Set once the remote sid is known and the link is the one kept for it. */
-  sid: number | null;
-}
-
 export class ElectionTransport {
   private readonly opts: ElectionTransportOptions;
   private server: net.Server | null = null;
-  private readonly links = new Map<number, Link>();
+  /** The one connection kept per member, by sid. */
+  private readonly links = new Map<number, net.Socket>();
   private readonly pending = new Map<number, Buffer>();
   private readonly dialing = new Set<number>();
   private closed = false;
@@ -76,7 +71,7 @@ export class ElectionTransport {
     if (this.closed || sid === this.opts.mySid) return;
     const link = this.links.get(sid);
     if (link) {
-      link.socket.write(encodeFrame(body));
+      link.write(encodeFrame(body));
       return;
     }
     this.pending.set(sid, body);
@@ -153,9 +148,8 @@ export class ElectionTransport {
   /** Makes socket the one link to sid, replacing an older one, and flushes the queued message. */
   private adopt(sid: number, socket: net.Socket): void {
     const old = this.links.get(sid);
-    const link: Link = { socket, sid };
-    this.links.set(sid, link);
-    if (old) old.socket.destroy();
+    this.links.set(sid, socket);
+    if (old) old.destroy();
     let buf: Buffer = Buffer.alloc(0);
     socket.on('data', (c: Buffer) => {
       buf = buf.length === 0 ? c : Buffer.concat([buf, c]);
@@ -176,7 +170,7 @@ export class ElectionTransport {
       buf = off === buf.length ? Buffer.alloc(0) : buf.subarray(off);
     });
     socket.on('close', () => {
-      if (this.links.get(sid) === link) {
+      if (this.links.get(sid) === socket) {
         this.links.delete(sid);
         this.opts.onDisconnected?.(sid);
       }
@@ -192,7 +186,7 @@ export class ElectionTransport {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const l of this.links.values()) l.socket.destroy();
+    for (const s of this.links.values()) s.destroy();
     this.links.clear();
     const srv = this.server;
     this.server = null;
