@@ -45,7 +45,7 @@ import {
   type QuorumPacket,
   QuorumPacketDecoder,
 } from '../packets.ts';
-import { counterOf, epochOf, hex, type Proposal, type ZabTiming } from '../zab-common.ts';
+import { counterOf, type DiskEffect, epochOf, hex, type Proposal, type ZabTiming } from '../zab-common.ts';
 import { verifierFor } from '../zab-testutil.ts';
 
 export class SimViolation extends Error {
@@ -671,8 +671,8 @@ export class Cluster {
     c.open = false;
     c.toLeader.length = 0;
     c.toLearner.length = 0;
-    this.stats.closes[reason.replace(/[0-9a-fx]{6,}|\d+/g, '#')] =
-      (this.stats.closes[reason.replace(/[0-9a-fx]{6,}|\d+/g, '#')] ?? 0) + 1;
+    const kind = reason.replace(/[0-9a-fx]{6,}|\d+/g, '#');
+    this.stats.closes[kind] = (this.stats.closes[kind] ?? 0) + 1;
     if (/protocol error/.test(reason)) this.violation(`protocol error between our cores: ${reason}`);
     // The other end learns at once if it can be reached; otherwise its read timeout tells it.
     if (!this.reachable(c.leader, c.learner)) return;
@@ -733,10 +733,8 @@ export class Cluster {
           break;
         }
         case 'log-append':
-          m.pending.push({ kind: 'append', p: { zxid: e.zxid, data: e.data } });
-          break;
         case 'persist-epoch':
-          m.pending.push({ kind: 'epoch', which: e.which, epoch: e.epoch });
+          this.queueDisk(m, e);
           break;
         case 'apply':
           this.onCommit(m, l, { zxid: e.zxid, data: e.data });
@@ -787,10 +785,8 @@ export class Cluster {
           break;
         }
         case 'log-append':
-          m.pending.push({ kind: 'append', p: { zxid: e.zxid, data: e.data } });
-          break;
         case 'persist-epoch':
-          m.pending.push({ kind: 'epoch', which: e.which, epoch: e.epoch });
+          this.queueDisk(m, e);
           break;
         case 'truncate-log':
           m.pending.push({ kind: 'truncate', zxid: e.zxid });
@@ -843,6 +839,15 @@ export class Cluster {
       }
       if (m.learner !== r) return;
     }
+  }
+
+  /** A disk effect waits in m's queue until diskOne (or a crash) makes it durable. */
+  private queueDisk(m: Member, e: DiskEffect): void {
+    m.pending.push(
+      e.type === 'log-append'
+        ? { kind: 'append', p: { zxid: e.zxid, data: e.data } }
+        : { kind: 'epoch', which: e.which, epoch: e.epoch },
+    );
   }
 
   private count(mode: string): void {
