@@ -9,6 +9,7 @@ import {
   encodeLearnerInfo,
   PacketType,
   packet,
+  packetTypeName,
   type QuorumPacket,
   requestPacket,
 } from './packets.ts';
@@ -151,8 +152,7 @@ function sends(effects: LeaderEffect[], conn?: number): QuorumPacket[] {
 }
 
 function types(ps: QuorumPacket[]): string[] {
-  const names = Object.fromEntries(Object.entries(PacketType).map(([k, v]) => [v, k]));
-  return ps.map((p) => names[p.type]!);
+  return ps.map((p) => packetTypeName(p.type));
 }
 
 function learnerInfo(type: number, sid: number, acceptedEpoch: number): QuorumPacket {
@@ -194,6 +194,22 @@ function establish(l: Leader, peerLastZxid = z(1, 3)): LeaderEffect[] {
   run(l.step({ kind: 'persisted', which: 'current', epoch: 2 }));
   run(l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 0)) }));
   return all;
+}
+
+/** A learner with this sid (on conn `sid`) joins an established leader of epoch 2 and acks NEWLEADER. */
+function join(l: Leader, sid: number, info: number = PacketType.FOLLOWERINFO): void {
+  l.step({ kind: 'connected', conn: sid });
+  l.step({ kind: 'packet', conn: sid, packet: learnerInfo(info, sid, 1) });
+  l.step({ kind: 'packet', conn: sid, packet: packet(PacketType.ACKEPOCH, z(1, 3), encodeAckEpoch(1)) });
+  l.step({ kind: 'packet', conn: sid, packet: packet(PacketType.ACK, z(2, 0)) });
+}
+
+/** Leader 1 of voters 1..3 with follower 2 and observer 4 connected and up to date. */
+function withObserver(): Leader {
+  const l = newLeader();
+  establish(l);
+  join(l, 4, PacketType.OBSERVERINFO);
+  return l;
 }
 
 describe('Leader: discovery and synchronization', () => {
@@ -354,13 +370,7 @@ describe('Leader: discovery and synchronization', () => {
 
 describe('Leader: broadcast', () => {
   test('proposes to followers, commits on a voter quorum in zxid order, COMMIT to followers, INFORM to observers', () => {
-    const l = newLeader();
-    establish(l);
-    l.step({ kind: 'connected', conn: 4 });
-    l.step({ kind: 'packet', conn: 4, packet: learnerInfo(PacketType.OBSERVERINFO, 4, 1) });
-    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACKEPOCH, z(1, 3), encodeAckEpoch(1)) });
-    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACK, z(2, 0)) });
-
+    const l = withObserver();
     const a = Buffer.from('a');
     const b = Buffer.from('b');
     const p1 = l.step({ kind: 'propose', zxid: z(2, 1), data: a });
@@ -387,12 +397,7 @@ describe('Leader: broadcast', () => {
   });
 
   test('an observer ACK for a txn, or a PROPOSAL from a learner, drops that learner', () => {
-    const l = newLeader();
-    establish(l);
-    l.step({ kind: 'connected', conn: 4 });
-    l.step({ kind: 'packet', conn: 4, packet: learnerInfo(PacketType.OBSERVERINFO, 4, 1) });
-    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACKEPOCH, z(1, 3), encodeAckEpoch(1)) });
-    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACK, z(2, 0)) });
+    const l = withObserver();
     l.step({ kind: 'propose', zxid: z(2, 1), data: Buffer.from('x') });
     const e = l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACK, z(2, 1)) });
     assert.deepEqual(e, [
@@ -589,10 +594,7 @@ describe('Leader: observer timeouts', () => {
       now: 0,
     });
     establish(l);
-    l.step({ kind: 'connected', conn: 4 });
-    l.step({ kind: 'packet', conn: 4, packet: learnerInfo(PacketType.OBSERVERINFO, 4, 1) });
-    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACKEPOCH, z(1, 3), encodeAckEpoch(1)) });
-    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACK, z(2, 0)) });
+    join(l, 4, PacketType.OBSERVERINFO);
     const closedObserver = (effects: LeaderEffect[]) =>
       effects.some((e) => e.type === 'close' && e.conn === 4);
     let closedAt = -1;
@@ -608,25 +610,6 @@ describe('Leader: observer timeouts', () => {
 });
 
 describe('Leader: reconfig', () => {
-  /** A follower with the given sid (and conn number) joins an established leader and is synced. */
-  function joinFollower(l: Leader, sid: number): void {
-    l.step({ kind: 'connected', conn: sid });
-    l.step({ kind: 'packet', conn: sid, packet: learnerInfo(PacketType.FOLLOWERINFO, sid, 1) });
-    l.step({ kind: 'packet', conn: sid, packet: packet(PacketType.ACKEPOCH, z(1, 3), encodeAckEpoch(1)) });
-    l.step({ kind: 'packet', conn: sid, packet: packet(PacketType.ACK, z(2, 0)) });
-  }
-
-  /** Leader 1 of voters 1..3 with follower 2 and observer 4 connected and up to date. */
-  function withObserver(): Leader {
-    const l = newLeader();
-    establish(l);
-    l.step({ kind: 'connected', conn: 4 });
-    l.step({ kind: 'packet', conn: 4, packet: learnerInfo(PacketType.OBSERVERINFO, 4, 1) });
-    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACKEPOCH, z(1, 3), encodeAckEpoch(1)) });
-    l.step({ kind: 'packet', conn: 4, packet: packet(PacketType.ACK, z(2, 0)) });
-    return l;
-  }
-
   test('commits with both quorums, then COMMITANDACTIVATE to followers and INFORMANDACTIVATE to observers', () => {
     const l = withObserver();
     const next = verifierFor([1, 2, 3], [4, 5], z(2, 1));
@@ -662,7 +645,7 @@ describe('Leader: reconfig', () => {
     const l = newLeader();
     establish(l);
     // Voter 5 joins as a follower before it is a member (it is not in the config yet).
-    joinFollower(l, 5);
+    join(l, 5);
     // Voters {1,2,3} -> {1,2,3,5}: the new config's quorum is 3 of 4.
     const next = verifierFor([1, 2, 3, 5], [4], z(2, 1));
     l.step({ kind: 'propose', zxid: z(2, 1), data: Buffer.from('r'), config: next });
@@ -685,7 +668,7 @@ describe('Leader: reconfig', () => {
 
   test('a leader that the reconfig turns into a non-voter names an acking voter and steps down', () => {
     const l = withObserver();
-    joinFollower(l, 3);
+    join(l, 3);
     const next = verifierFor([2, 3], [1, 4], z(2, 1));
     l.step({ kind: 'propose', zxid: z(2, 1), data: Buffer.from('r'), config: next });
     l.step({ kind: 'fsynced', zxid: z(2, 1) });
