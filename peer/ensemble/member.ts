@@ -151,6 +151,8 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
       const outcome = await election.elect(db.tree.lastProcessedZxid, currentEpoch);
       stats.electionEnded(Date.now());
       if (ctx.stopping) break;
+      // A newer config adopted during the election may have left this member out: idle (above).
+      if (!ctx.config.members.has(sid)) continue;
       ctx.epochs = { accepted: (await readEpoch(cfg.dataDir, 'acceptedEpoch')) ?? 0, current: currentEpoch };
       const role = outcome.state === 'LEADING' ? new Leading(ctx) : new Following(ctx, outcome.leader);
       ctx.current = role;
@@ -688,8 +690,8 @@ class Following extends Role<LearnerInput> {
   constructor(ctx: RoleContext, leaderSid: number) {
     super(ctx);
     this.leaderSid = leaderSid;
-    // A server joining by reconfig may not be a member yet: it syncs as an observer would.
-    const role = ctx.config.members.get(ctx.sid)?.role ?? 'observer';
+    // The member loop starts a role only while this member is in the config.
+    const role = ctx.config.members.get(ctx.sid)!.role;
     this.mode = role === 'observer' ? 'observer' : 'follower';
     this.core = new Learner({
       sid: ctx.sid,
