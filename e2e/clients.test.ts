@@ -43,6 +43,30 @@ function withServer(): { get(): RunningServer } {
 
 const ALICE = digestId('alice', 'secret');
 
+/** A zkCli.sh step: a command and its expected output, or a function that checks the output. */
+type ZkCliStep = [command: string, expected: string | ((out: string) => void)];
+
+/** Runs the commands in one zkCli.sh session and checks every output; returns the session (for its events). */
+async function zkCliSteps(cs: string, steps: readonly ZkCliStep[]) {
+  const session = await zkCliSession(
+    cs,
+    steps.map(([c]) => c),
+  );
+  for (const [i, [cmd, expected]] of steps.entries()) {
+    const out = session.outputs[i]!;
+    if (typeof expected === 'string') assert.equal(out, expected, `zkCli: ${cmd}`);
+    else {
+      try {
+        expected(out);
+      } catch (e) {
+        (e as Error).message = `zkCli: ${cmd}\n${(e as Error).message}\noutput:\n${out}`;
+        throw e;
+      }
+    }
+  }
+  return session;
+}
+
 describe(`zkCli.sh (Java client) against ${TARGET}`, { timeout: 180_000 }, () => {
   const srv = withServer();
 
@@ -50,7 +74,7 @@ describe(`zkCli.sh (Java client) against ${TARGET}`, { timeout: 180_000 }, () =>
     const cs = srv.get().connectString;
     const startedAt = Date.now();
     // [command, expected output]; a function checks outputs that hold a Stat or depend on hash order.
-    const steps: Array<[string, string | ((out: string) => void)]> = [
+    const steps: ZkCliStep[] = [
       ['create /cli hello', 'Created /cli'],
       ['create /cli again', 'Node already exists: /cli'],
       ['create -e /cli/eph e', 'Created /cli/eph'],
@@ -172,22 +196,7 @@ describe(`zkCli.sh (Java client) against ${TARGET}`, { timeout: 180_000 }, () =>
       ['stat /cont', 'Node does not exist: /cont'],
       ['ls /cli', '[eph, eseq-0000000002, sub]'],
     ];
-    const session = await zkCliSession(
-      cs,
-      steps.map(([c]) => c),
-    );
-    steps.forEach(([cmd, expected], i) => {
-      const out = session.outputs[i]!;
-      if (typeof expected === 'string') assert.equal(out, expected, `zkCli: ${cmd}`);
-      else {
-        try {
-          expected(out);
-        } catch (e) {
-          (e as Error).message = `zkCli: ${cmd}\n${(e as Error).message}\noutput:\n${out}`;
-          throw e;
-        }
-      }
-    });
+    const session = await zkCliSteps(cs, steps);
     const ev = (type: string, path: string) => ({ state: 'SyncConnected', type, path });
     assert.deepEqual(session.events.slice(0, 9), [
       // addWatch /cli (persistent recursive): set /cli, create /cli/sub, set /cli/sub
@@ -221,7 +230,7 @@ describe(`zkCli.sh (Java client) against ${TARGET}`, { timeout: 180_000 }, () =>
 
   it('a second session sees ephemerals gone and the ACLs enforced', async () => {
     const cs = srv.get().connectString;
-    const steps: Array<[string, string]> = [
+    const steps: ZkCliStep[] = [
       ['ls /cli', '[sub]'],
       ['getEphemerals', '[]'],
       ['get /secure', 'Insufficient permission : /secure'],
@@ -239,19 +248,14 @@ describe(`zkCli.sh (Java client) against ${TARGET}`, { timeout: 180_000 }, () =>
       ['create /secure/child', 'Created /secure/child'],
       ['deleteall /secure', ''],
     ];
-    const session = await zkCliSession(
-      cs,
-      steps.map(([c]) => c),
-    );
-    for (const [i, [cmd, expected]] of steps.entries())
-      assert.equal(session.outputs[i], expected, `zkCli: ${cmd}`);
+    await zkCliSteps(cs, steps);
   });
 
   // The server keeps /zookeeper/quota/<path>/zookeeper_stats up to date ("count=N,bytes=M" of the subtree).
   it('setquota / listquota / delquota: quota stats follow the subtree', async () => {
     const limits = 'Output quota for /q count=10,bytes=-1=;byteHardLimit=-1;countHardLimit=-1';
     const head = 'absolute path is /zookeeper/quota/q/zookeeper_limits';
-    const steps: Array<[string, string]> = [
+    const steps: ZkCliStep[] = [
       ['create /q', 'Created /q'],
       ['create /q/a 12345', 'Created /q/a'],
       ['setquota -n 10 /q', ''],
@@ -266,12 +270,7 @@ describe(`zkCli.sh (Java client) against ${TARGET}`, { timeout: 180_000 }, () =>
       ['listquota /q', `${head}\nquota for /q does not exist.`],
       ['ls /zookeeper/quota', '[]'],
     ];
-    const session = await zkCliSession(
-      srv.get().connectString,
-      steps.map(([c]) => c),
-    );
-    for (const [i, [cmd, expected]] of steps.entries())
-      assert.equal(session.outputs[i], expected, `zkCli: ${cmd}`);
+    await zkCliSteps(srv.get().connectString, steps);
   });
 
   it('runs single commands given as arguments, with their exit codes', async () => {

@@ -3,28 +3,16 @@
 // fails the check never syncs or serves, and the leader logs the refusal.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Ensemble, startEnsemble } from './lib/ensemble.ts';
-
-async function votersFormed(e: Ensemble, voters: number[], timeoutMs = 30_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const modes = await Promise.all(voters.map((sid) => e.mode(sid)));
-    if (modes.every((m) => m !== null) && modes.filter((m) => m === 'leader').length === 1) {
-      return voters[modes.indexOf('leader')]!;
-    }
-    if (Date.now() > deadline) throw new Error(`voters did not form: ${modes.join(',')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { createCa, issueCert } from './lib/pki.ts';
 
 /** The refused member never serves, and the leader says why. */
 async function assertRefused(e: Ensemble, outsider: number, reason: RegExp): Promise<void> {
-  const leader = await votersFormed(e, [1, 2, 3]);
+  const leader = await e.waitFormed(30_000, [1, 2, 3]);
   const deadline = Date.now() + 4000;
   const proc = e.members.get(outsider)!.process!;
   while (Date.now() < deadline) {
@@ -49,50 +37,23 @@ describe('quorum TLS with client certificates', () => {
   let e: Ensemble;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zke-sec-tls-'));
-    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    openssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=test-quorum-ca',
+    const ca = await createCa(dir, 'ca', 'test-quorum-ca');
+    const pem = (file: string) => readFileSync(join(dir, file));
+    await Promise.all(
+      [1, 2, 3, 4].map(async (sid) => {
+        const m = await issueCert(dir, `m${sid}`, {
+          subject: `/CN=member-${sid}`,
+          ext: 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+          ca: sid === 4 ? null : ca, // the outsider signs its own certificate
+        });
+        // The key store: key and certificate in one PEM file.
+        writeFileSync(join(dir, `m${sid}.pem`), Buffer.concat([pem(m.key), pem(m.cert)]));
+      }),
     );
-    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    for (const sid of [1, 2, 3, 4]) {
-      openssl('req', ...ec, '-keyout', `m${sid}.key`, '-out', `m${sid}.csr`, '-subj', `/CN=member-${sid}`);
-      const sign =
-        sid === 4
-          ? ['-signkey', `m${sid}.key`] // the outsider signs its own certificate
-          : ['-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'];
-      openssl(
-        'x509',
-        '-req',
-        '-in',
-        `m${sid}.csr`,
-        ...sign,
-        '-out',
-        `m${sid}.crt`,
-        '-days',
-        '1',
-        '-extfile',
-        'san.ext',
-      );
-      writeFileSync(
-        join(dir, `m${sid}.pem`),
-        Buffer.concat([readFileSync(join(dir, `m${sid}.key`)), readFileSync(join(dir, `m${sid}.crt`))]),
-      );
-    }
     e = await startEnsemble({
       voters: 3,
       observers: 1,
-      config: { sslQuorum: 'true', 'ssl.quorum.trustStore.location': join(dir, 'ca.pem') },
+      config: { sslQuorum: 'true', 'ssl.quorum.trustStore.location': join(dir, ca.cert) },
       extraFor: (sid) => ({ 'ssl.quorum.keyStore.location': join(dir, `m${sid}.pem`) }),
     });
   });

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { ZkConnection } from '../peer/client/connection.ts';
 import { Err } from '../peer/protocol/constants.ts';
 import { type Ensemble, startEnsemble } from './lib/ensemble.ts';
+import { until } from './lib/wait.ts';
 
 async function connect(e: Ensemble, sid: number): Promise<ZkConnection> {
   return ZkConnection.connect({ port: e.members.get(sid)!.clientPort, timeOut: 10_000 });
@@ -15,14 +16,6 @@ async function connect(e: Ensemble, sid: number): Promise<ZkConnection> {
 function packetsReceived(e: Ensemble, sid: number, type: string): number {
   const re = new RegExp(`"input":"packet ${type} `, 'g');
   return e.members.get(sid)!.output.match(re)?.length ?? 0;
-}
-
-async function until(what: string, ms: number, cond: () => Promise<boolean> | boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('3 voters + 2 observers', () => {

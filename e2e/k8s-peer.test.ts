@@ -12,27 +12,16 @@ import { ZkConnection } from '../peer/client/connection.ts';
 import { freeLoopbackPort } from '../peer/ensemble/local.ts';
 import { Err, OpCode } from '../peer/protocol/constants.ts';
 import { digestId } from './clients/drivers.ts';
-import { fourLetterWord, REPO_ROOT } from './lib/servers.ts';
+import { stopChild } from './lib/process.ts';
+import { REPO_ROOT, serverMode } from './lib/servers.ts';
+import { until } from './lib/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'zke-k8s-peer-'));
 const procs: ChildProcess[] = [];
 after(async () => {
-  for (const p of procs) {
-    if (p.exitCode !== null || p.signalCode !== null) continue;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await exited;
-  }
+  for (const p of procs) await stopChild(p);
   rmSync(root, { recursive: true, force: true });
 });
-
-async function until(what: string, ms: number, cond: () => Promise<boolean> | boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** What the operator's ConfigMaps give a pod, in a directory of its own. */
 function podConfigDir(name: string, clientPort: number, membership: string): string {
@@ -72,10 +61,7 @@ function startPod(dir: string, env: Record<string, string>): ChildProcess & { ou
   return p;
 }
 
-async function mode(port: number, host = '127.0.0.1'): Promise<string | null> {
-  const text = await fourLetterWord(host, port, 'srvr', 1000).catch(() => '');
-  return /Mode: (\S+)/.exec(text)?.[1] ?? null;
-}
+const mode = (port: number) => serverMode('127.0.0.1', port);
 
 test('a voter pod and a joining observer pod start from the operator contract', async () => {
   const voterClient = await freeLoopbackPort();

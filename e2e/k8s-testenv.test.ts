@@ -5,20 +5,18 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { type ControlPlane, distinctRequests, FAKE_NODE, startControlPlane } from './lib/k8s-testenv.ts';
+import {
+  type ControlPlane,
+  distinctRequests,
+  FAKE_NODE,
+  startControlPlane,
+  waitReadyReplicas,
+} from './lib/k8s-testenv.ts';
 
 const SA_NAMESPACE = 'rbac-a';
 const SA_USER = `system:serviceaccount:${SA_NAMESPACE}:reader`;
 
 const yaml = (...objects: object[]) => objects.map((o) => JSON.stringify(o)).join('\n---\n');
-
-/** Waits until .status.readyReplicas of a workload reaches n. */
-async function waitReady(cp: ControlPlane, ns: string, workload: string, n: number): Promise<void> {
-  await cp.kubectl(
-    ['-n', ns, 'wait', `--for=jsonpath={.status.readyReplicas}=${n}`, workload, '--timeout=120s'],
-    { timeoutMs: 130_000 },
-  );
-}
 
 /** Local addresses of the TCP listening sockets the given processes hold (from /proc; Linux). */
 function listeningAddresses(pids: number[]): string[] {
@@ -134,8 +132,8 @@ describe('Kubernetes test environment', () => {
         },
       ),
     });
-    await waitReady(cp, ns, 'deployment/web', 2);
-    await waitReady(cp, ns, 'statefulset/db', 3);
+    await waitReadyReplicas(cp, ns, 'deployment/web', 2);
+    await waitReadyReplicas(cp, ns, 'statefulset/db', 3);
 
     const pods = JSON.parse(await cp.kubectl(['-n', ns, 'get', 'pods', '-o', 'json'])) as {
       items: {

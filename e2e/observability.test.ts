@@ -17,14 +17,7 @@ import { type Families, labelValues, parseExposition, sampleValue } from '../pee
 import { CreateFlags, Err } from '../peer/protocol/constants.ts';
 import { type Ensemble, startEnsemble } from './lib/ensemble.ts';
 import { DEBIAN_PYTHON, fourLetterWord, freePort, type RunningServer, startServer } from './lib/servers.ts';
-
-async function until(what: string, ms: number, cond: () => Promise<boolean> | boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { until } from './lib/wait.ts';
 
 async function get(url: string): Promise<{ status: number; text: string }> {
   const r = await fetch(url, { signal: AbortSignal.timeout(5000) });

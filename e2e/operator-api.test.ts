@@ -10,7 +10,7 @@ import { CRD_PATH } from '../operator/api/generate.ts';
 import type { ZkEnsemble, ZkEnsembleSpecInput } from '../operator/api/types.generated.ts';
 import { renderEnsemble } from '../operator/render/ensemble.ts';
 import { desiredMembers } from '../operator/render/members.ts';
-import { type ControlPlane, startControlPlane } from './lib/k8s-testenv.ts';
+import { type ControlPlane, startControlPlane, waitReadyReplicas } from './lib/k8s-testenv.ts';
 
 const NS = 'zke';
 const SETTINGS = { image: 'zkensemble:test' };
@@ -212,25 +212,8 @@ describe('ZkEnsemble API on a real API server', { timeout: 400_000 }, () => {
     for (const o of applicable) assert.equal((await ssa(o)).code, 0);
     assert.equal(await generation(), before, 'a second apply of the same objects changes nothing');
 
-    await cp.kubectl(
-      ['-n', NS, 'wait', '--for=jsonpath={.status.readyReplicas}=3', 'sts/zk-voter', '--timeout=120s'],
-      {
-        timeoutMs: 130_000,
-      },
-    );
-    await cp.kubectl(
-      [
-        '-n',
-        NS,
-        'wait',
-        '--for=jsonpath={.status.readyReplicas}=2',
-        'deploy/zk-observer-eu',
-        '--timeout=120s',
-      ],
-      {
-        timeoutMs: 130_000,
-      },
-    );
+    await waitReadyReplicas(cp, NS, 'sts/zk-voter', 3);
+    await waitReadyReplicas(cp, NS, 'deploy/zk-observer-eu', 2);
     const slices = await cp.kubectl([
       '-n',
       NS,

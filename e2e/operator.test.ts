@@ -4,10 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
+import { CRD_PATH } from '../operator/api/generate.ts';
 import { renderOperatorManifests } from '../operator/manifests.ts';
 import { type ControlPlane, startControlPlane } from './lib/k8s-testenv.ts';
+import { stopChild } from './lib/process.ts';
+import { until as poll } from './lib/wait.ts';
 
 const OP_NS = 'zkensemble-system';
 const NS = 'zk';
@@ -66,21 +68,9 @@ const opProblems = () =>
     .slice(-15)
     .join('\n');
 
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}\n${opProblems()}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+/** Kubernetes settles slowly and kubectl fails in passing: errors are retried, the operator's quoted on timeout. */
+const until = <T>(what: string, timeoutMs: number, probe: () => Promise<T>) =>
+  poll(what, timeoutMs, probe, { everyMs: 500, retryErrors: true, detail: opProblems });
 
 describe('zkensemble operator on a real control plane', { timeout: 240_000 }, () => {
   let cp: ControlPlane;
@@ -123,13 +113,8 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
 
   async function stopOperator(o: Operator | undefined): Promise<number | null> {
     if (!o) return null;
-    if (o.child.exitCode !== null) return o.child.exitCode;
-    const exited = once(o.child, 'exit');
-    o.child.kill('SIGTERM');
-    const timer = setTimeout(() => o.child.kill('SIGKILL'), 10_000);
-    const [code] = await exited;
-    clearTimeout(timer);
-    return code as number | null;
+    await stopChild(o.child, { graceMs: 10_000 });
+    return o.child.exitCode;
   }
 
   const reconcilesWith = async (result: string) => {
@@ -142,10 +127,12 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
     JSON.parse(await cp.kubectl(['-n', NS, 'get', ...args, '-o', 'json']));
   const exists = async (kind: string, name: string) =>
     (await cp.tryKubectl(['-n', NS, 'get', kind, name])).code === 0;
+  const eventsAbout = (name: string) =>
+    cp.kubectl(['-n', NS, 'get', 'events', '--field-selector', `involvedObject.name=${name}`]);
 
   before(async () => {
     cp = await startControlPlane();
-    await cp.kubectl(['apply', '--server-side', '-f', 'crds/zkensemble.dev_zkensembles.yaml']);
+    await cp.kubectl(['apply', '--server-side', '-f', CRD_PATH]);
     await cp.kubectl([
       'wait',
       '--for=condition=Established',
@@ -222,14 +209,7 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
       regions.map((r) => r.name),
       ['east', 'west'],
     );
-    const events = await cp.kubectl([
-      '-n',
-      NS,
-      'get',
-      'events',
-      '--field-selector',
-      'involvedObject.name=zk',
-    ]);
+    const events = await eventsAbout('zk');
     assert.match(events, /Created/);
     const metrics = await (await fetch(`http://${listen}/metrics`)).text();
     assert.match(metrics, /zkensemble_operator_reconciles_total\{result="applied"\} [1-9]/);
@@ -250,14 +230,7 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
         ? true
         : undefined,
     );
-    const events = await cp.kubectl([
-      '-n',
-      NS,
-      'get',
-      'events',
-      '--field-selector',
-      'involvedObject.name=zk',
-    ]);
+    const events = await eventsAbout('zk');
     assert.match(events, /deleted Deployment zk-observer-west/);
   });
 
@@ -283,14 +256,7 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
     assert.match(degraded.message, /tickTime/);
     assert.ok(!(await exists('statefulset', 'bad-voter')), 'nothing rendered for an invalid spec');
     const events = await until('Warning event', 15_000, async () => {
-      const out = await cp.kubectl([
-        '-n',
-        NS,
-        'get',
-        'events',
-        '--field-selector',
-        'involvedObject.name=bad',
-      ]);
+      const out = await eventsAbout('bad');
       return /InvalidSpec/.test(out) ? out : undefined;
     });
     assert.match(events, /Warning/);

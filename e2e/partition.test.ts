@@ -3,38 +3,31 @@
 // too (e2e/lib/ns-client.ts), since traffic from the root namespace to these addresses would leave
 // the machine. Partitions are real: a member's veth goes down, or groups move to separate bridges.
 // Needs root, iproute2 (`ip netns`) and util-linux's setpriv; the whole file is skipped without root
-// or a working `ip netns`. Members log at debug level, so a test can tell how a member was synced
-// (DIFF/TRUNC/SNAP). PARTITION_SERVER=zookeeper runs the same tests against Apache ZooKeeper;
-// PARTITION_KEEP=1 keeps data dirs and member logs (they are always kept when a test fails).
+// and fails as root without a working `ip netns`. Members log at debug level, so a test can tell how
+// a member was synced (DIFF/TRUNC/SNAP). PARTITION_SERVER=zookeeper runs the same tests against
+// Apache ZooKeeper; PARTITION_KEEP=1 keeps data dirs and member logs (always kept when a test fails).
 
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Err } from '../peer/protocol/constants.ts';
-import { createNetwork, type NetnsNetwork, netnsUnavailable, removeStaleNamespaces } from './lib/netns.ts';
+import { createNetwork, type NetnsNetwork, netnsMissing, removeStaleNamespaces } from './lib/netns.ts';
 import { type DumpedNode, type NsAgent, type NsOp, type NsReply, startAgent } from './lib/ns-client.ts';
-import { REPO_ROOT, ZK_CLASSPATH } from './lib/servers.ts';
+import { stopChild } from './lib/process.ts';
+import { skipUnlessRoot } from './lib/root-only.ts';
+import { modeOf, REPO_ROOT, ZK_CLASSPATH } from './lib/servers.ts';
+import { until } from './lib/wait.ts';
 
-const skip = await netnsUnavailable();
+const skip = await skipUnlessRoot('network namespaces need CAP_NET_ADMIN', netnsMissing);
 if (!skip) await removeStaleNamespaces();
 
 const CLIENT_PORT = 2181;
 /** PARTITION_SERVER=zookeeper runs the same tests against Apache ZooKeeper (QuorumPeerMain), to check them. */
 const SERVER = process.env.PARTITION_SERVER === 'zookeeper' ? 'zookeeper' : 'peer';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | null | false>): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(150);
-  }
-}
 
 interface NsMember {
   sid: number;
@@ -147,12 +140,7 @@ class NsEnsemble {
 
   async stop(sid: number): Promise<void> {
     const p = this.member(sid).proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    const t = setTimeout(() => p.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
+    if (p) await stopChild(p, { graceMs: 3000 });
   }
 
   /** The client agent running in namespace `host` (started on first use). */
@@ -188,7 +176,7 @@ class NsEnsemble {
       timeoutMs: 1000,
       fourLetter: 'srvr',
     });
-    return (r.ok && /Mode: (\S+)/.exec(r.results[0]?.text ?? '')?.[1]) || null;
+    return r.ok ? modeOf(r.results[0]?.text ?? '') : null;
   }
 
   async modes(sids: number[], from = 'c'): Promise<Map<number, string | null>> {
@@ -199,14 +187,17 @@ class NsEnsemble {
   /** Waits until every member in sids serves and exactly one of them leads; returns its sid. */
   waitFormed(sids: number[], timeoutMs: number, from = 'c'): Promise<number> {
     let last = '';
-    return until(`a formed ensemble of ${sids.join(',')}`, timeoutMs, async () => {
-      const modes = await this.modes(sids, from);
-      last = [...modes].map(([s, m]) => `${s}=${m}`).join(' ');
-      const leaders = sids.filter((s) => modes.get(s) === 'leader');
-      return [...modes.values()].every((m) => m !== null) && leaders.length === 1 ? leaders[0]! : null;
-    }).catch((e: Error) => {
-      throw new Error(`${e.message}; modes: ${last}`);
-    });
+    return until(
+      `a formed ensemble of ${sids.join(',')}`,
+      timeoutMs,
+      async () => {
+        const modes = await this.modes(sids, from);
+        last = [...modes].map(([s, m]) => `${s}=${m}`).join(' ');
+        const leaders = sids.filter((s) => modes.get(s) === 'leader');
+        return [...modes.values()].every((m) => m !== null) && leaders.length === 1 ? leaders[0]! : null;
+      },
+      { everyMs: 150, detail: () => `modes: ${last}` },
+    );
   }
 
   /** sync + full dump of the tree of every member in sids (from `c`), once they all agree. */
@@ -268,6 +259,15 @@ class NsEnsemble {
       );
     } else rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** An afterEach hook: after a failed test the ensemble keeps its data dirs and member logs (see close()). */
+function keepLogsOnFailure(ensemble: () => NsEnsemble | undefined) {
+  // TestContext.passed exists at run time (Node >= 21.7) but not in @types/node's TestContext.
+  return (t: object) => {
+    const e = ensemble();
+    if ('passed' in t && t.passed === false && e) e.failed = true;
+  };
 }
 
 /** Writes `/${prefix}-N` in a loop through the given members (from namespace `from`) until stopped. */
@@ -377,13 +377,14 @@ async function restartAndCompare(e: NsEnsemble, sids: number[], all: number[], l
   return tree;
 }
 
-describe('partitions: 3 voters + 1 observer in network namespaces', { skip: skip ?? false }, () => {
+describe('partitions: 3 voters + 1 observer in network namespaces', { skip }, () => {
   let e: NsEnsemble;
   let isolatedLeader: number | undefined;
   before(async () => {
     e = await NsEnsemble.create(3, 1);
     await e.waitFormed([1, 2, 3, 4], 30_000);
   });
+  afterEach(keepLogsOnFailure(() => e));
   after(async () => {
     await e?.close();
   });
@@ -391,185 +392,170 @@ describe('partitions: 3 voters + 1 observer in network namespaces', { skip: skip
   test('an isolated leader commits nothing; the majority elects and commits; the old leader rejoins with the same tree', {
     timeout: 60_000,
   }, async (t) => {
-    try {
-      const leader = await e.waitFormed([1, 2, 3, 4], 20_000);
-      const rest = [1, 2, 3, 4].filter((s) => s !== leader);
-      const restVoters = rest.filter((s) => s !== 4);
-      const L = `m${leader}`;
-      for (let i = 0; i < 5; i++) {
-        const r = await e.ops(leader, [{ op: 'create', path: `/base-${i}`, data: `b${i}` }]);
-        assert.equal(r.ok && r.results[0]?.err, Err.OK, `baseline write: ${JSON.stringify(r)}`);
-      }
-      // A session on the leader, opened from the leader's own namespace before the cut.
-      const opened = await e.ops(leader, [{ op: 'sync', path: '/' }], { from: L, conn: 'old' });
-      assert.ok(opened.ok, `session on the leader: ${JSON.stringify(opened)}`);
-
-      await e.net.isolate(L);
-      const cutAt = Date.now();
-      // Written at once, before the leader can notice: it may log the proposal, never commit it.
-      const first = e.ops(leader, [{ op: 'create', path: '/isolated-first', data: 'lost' }], {
-        from: L,
-        conn: 'old',
-        timeoutMs: 8000,
-      });
-      const lost = isolatedWriter(e, 'isolated', [{ from: L, sid: leader }]);
-      const majority = writer(e, 'maj', () => rest);
-
-      const stepDownMs = await until('the isolated leader to stop serving', 20_000, async () =>
-        (await e.mode(leader, L)) === null ? Date.now() - cutAt : null,
-      );
-      const newLeader = await e.waitFormed(rest, 20_000);
-      const electedMs = Date.now() - cutAt;
-      assert.ok(restVoters.includes(newLeader), `a voter of the majority leads (got ${newLeader})`);
-      const ackedBefore = majority.acked.size;
-      await until('10 writes on the majority side under the new leader', 15_000, async () =>
-        majority.acked.size >= ackedBefore + 10 ? true : null,
-      );
-      // The old leader stays cut off a little longer, still refusing writes.
-      await sleep(1500);
-      const firstReply = await first;
-      await lost.stop();
-      assert.ok(
-        !(firstReply.ok && firstReply.results[0]?.err === Err.OK),
-        `the write on the isolated leader's open session was acknowledged: ${JSON.stringify(firstReply)}`,
-      );
-      assert.deepEqual(lost.committed(), [], 'no write acknowledged by the isolated old leader');
-      assert.ok(lost.replies.length > 0);
-
-      const logFrom = e.member(leader).output.length;
-      await e.net.heal();
-      const healedAt = Date.now();
-      const formed = await e.waitFormed([1, 2, 3, 4], 30_000);
-      const rejoinMs = Date.now() - healedAt;
-      await sleep(500);
-      await majority.stop();
-      const tree = await e.converged([1, 2, 3, 4], 15_000);
-      for (const path of majority.acked) assert.ok(tree[path], `acknowledged ${path} survived`);
-      for (const path of Object.keys(tree))
-        assert.ok(!path.startsWith('/isolated'), `${path}, written only on the isolated side, is gone`);
-      for (let i = 0; i < 5; i++) assert.equal(tree[`/base-${i}`]?.data, `b${i}`);
-      const syncs = syncPackets(e.member(leader).output.slice(logFrom));
-      isolatedLeader = leader;
-      t.diagnostic(
-        `leader ${leader} isolated: stopped serving after ${stepDownMs} ms, new leader ${newLeader} after ${electedMs} ms; ` +
-          `healed: formed (leader ${formed}) after ${rejoinMs} ms; majority acked ${majority.acked.size} ` +
-          `(${summary(majority.replies)}); isolated attempts: first=${firstReply.code ?? `err ${firstReply.results[0]?.err}`}, ` +
-          `${summary(lost.replies.map((r) => r.reply))}; the old leader rejoined with ${syncs}`,
-      );
-    } catch (err) {
-      e.failed = true;
-      throw err;
+    const leader = await e.waitFormed([1, 2, 3, 4], 20_000);
+    const rest = [1, 2, 3, 4].filter((s) => s !== leader);
+    const restVoters = rest.filter((s) => s !== 4);
+    const L = `m${leader}`;
+    for (let i = 0; i < 5; i++) {
+      const r = await e.ops(leader, [{ op: 'create', path: `/base-${i}`, data: `b${i}` }]);
+      assert.equal(r.ok && r.results[0]?.err, Err.OK, `baseline write: ${JSON.stringify(r)}`);
     }
+    // A session on the leader, opened from the leader's own namespace before the cut.
+    const opened = await e.ops(leader, [{ op: 'sync', path: '/' }], { from: L, conn: 'old' });
+    assert.ok(opened.ok, `session on the leader: ${JSON.stringify(opened)}`);
+
+    await e.net.isolate(L);
+    const cutAt = Date.now();
+    // Written at once, before the leader can notice: it may log the proposal, never commit it.
+    const first = e.ops(leader, [{ op: 'create', path: '/isolated-first', data: 'lost' }], {
+      from: L,
+      conn: 'old',
+      timeoutMs: 8000,
+    });
+    const lost = isolatedWriter(e, 'isolated', [{ from: L, sid: leader }]);
+    const majority = writer(e, 'maj', () => rest);
+
+    const stepDownMs = await until('the isolated leader to stop serving', 20_000, async () =>
+      (await e.mode(leader, L)) === null ? Date.now() - cutAt : null,
+    );
+    const newLeader = await e.waitFormed(rest, 20_000);
+    const electedMs = Date.now() - cutAt;
+    assert.ok(restVoters.includes(newLeader), `a voter of the majority leads (got ${newLeader})`);
+    const ackedBefore = majority.acked.size;
+    await until('10 writes on the majority side under the new leader', 15_000, async () =>
+      majority.acked.size >= ackedBefore + 10 ? true : null,
+    );
+    // The old leader stays cut off a little longer, still refusing writes.
+    await sleep(1500);
+    const firstReply = await first;
+    await lost.stop();
+    assert.ok(
+      !(firstReply.ok && firstReply.results[0]?.err === Err.OK),
+      `the write on the isolated leader's open session was acknowledged: ${JSON.stringify(firstReply)}`,
+    );
+    assert.deepEqual(lost.committed(), [], 'no write acknowledged by the isolated old leader');
+    assert.ok(lost.replies.length > 0);
+
+    const logFrom = e.member(leader).output.length;
+    await e.net.heal();
+    const healedAt = Date.now();
+    const formed = await e.waitFormed([1, 2, 3, 4], 30_000);
+    const rejoinMs = Date.now() - healedAt;
+    await sleep(500);
+    await majority.stop();
+    const tree = await e.converged([1, 2, 3, 4], 15_000);
+    for (const path of majority.acked) assert.ok(tree[path], `acknowledged ${path} survived`);
+    for (const path of Object.keys(tree))
+      assert.ok(!path.startsWith('/isolated'), `${path}, written only on the isolated side, is gone`);
+    for (let i = 0; i < 5; i++) assert.equal(tree[`/base-${i}`]?.data, `b${i}`);
+    const syncs = syncPackets(e.member(leader).output.slice(logFrom));
+    isolatedLeader = leader;
+    t.diagnostic(
+      `leader ${leader} isolated: stopped serving after ${stepDownMs} ms, new leader ${newLeader} after ${electedMs} ms; ` +
+        `healed: formed (leader ${formed}) after ${rejoinMs} ms; majority acked ${majority.acked.size} ` +
+        `(${summary(majority.replies)}); isolated attempts: first=${firstReply.code ?? `err ${firstReply.results[0]?.err}`}, ` +
+        `${summary(lost.replies.map((r) => r.reply))}; the old leader rejoined with ${syncs}`,
+    );
   });
 
   test('the old leader, restarted after rejoining, still has the same tree', {
     timeout: 60_000,
   }, async (t) => {
     if (isolatedLeader === undefined) return t.skip('the isolated-leader test did not complete');
-    try {
-      await restartAndCompare(e, [isolatedLeader], [1, 2, 3, 4], '/isolated');
-    } catch (err) {
-      e.failed = true;
-      throw err;
-    }
+    await restartAndCompare(e, [isolatedLeader], [1, 2, 3, 4], '/isolated');
   });
 
   test('an observer cut off from the ensemble stops serving, then serves again and catches up', {
     timeout: 60_000,
   }, async (t) => {
-    try {
-      const leader = await e.waitFormed([1, 2, 3, 4], 20_000);
-      const O = 'm4';
-      const w = await e.ops(leader, [{ op: 'create', path: '/obs-before', data: 'before' }]);
-      assert.equal(w.ok && w.results[0]?.err, Err.OK, JSON.stringify(w));
-      const r = await e.ops(
+    const leader = await e.waitFormed([1, 2, 3, 4], 20_000);
+    const O = 'm4';
+    const w = await e.ops(leader, [{ op: 'create', path: '/obs-before', data: 'before' }]);
+    assert.equal(w.ok && w.results[0]?.err, Err.OK, JSON.stringify(w));
+    const r = await e.ops(
+      4,
+      [
+        { op: 'sync', path: '/' },
+        { op: 'get', path: '/obs-before' },
+      ],
+      { from: O },
+    );
+    assert.equal(r.ok && r.results[1]?.data, 'before', JSON.stringify(r));
+
+    // A session opened before the cut: the observer may serve it (stale) until it notices that it
+    // lost the leader; then it must close it and stop taking connections.
+    const opened = await e.ops(4, [{ op: 'get', path: '/obs-before' }], { from: O, conn: 'obs' });
+    assert.ok(opened.ok, JSON.stringify(opened));
+
+    await e.net.isolate(O);
+    const cutAt = Date.now();
+    const writes: string[] = [];
+    const writing = (async () => {
+      for (let i = 0; i < 10; i++) {
+        const x = await e.ops(leader, [{ op: 'create', path: `/obs-during-${i}`, data: `d${i}` }]);
+        assert.equal(x.ok && x.results[0]?.err, Err.OK, JSON.stringify(x));
+        writes.push(`/obs-during-${i}`);
+      }
+    })();
+    const get: NsOp[] = [{ op: 'get', path: '/obs-before' }];
+    const read = () => e.ops(4, get, { from: O, timeoutMs: 1500 });
+    let servedOld = 0;
+    let oldClosed: NsReply | null = null;
+    const stopReply = await until('the cut-off observer to stop serving', 15_000, async () => {
+      const [old, fresh] = await Promise.all([
+        oldClosed ? null : e.ops(4, get, { from: O, conn: 'obs', timeoutMs: 600 }),
+        e.ops(4, get, { from: O, timeoutMs: 600 }),
+      ]);
+      if (old?.ok) servedOld++;
+      else if (old) oldClosed = old;
+      // Not serving: the old session is gone and a new connection is refused or closed (not just slow).
+      return oldClosed && !fresh.ok && fresh.code !== 'TIMEOUT' ? fresh : null;
+    });
+    const stoppedMs = Date.now() - cutAt;
+    await writing;
+    // Once it has stopped it must not serve again while it is still cut off.
+    const servedAgain: NsReply[] = [];
+    const watchUntil = Date.now() + 3000;
+    while (Date.now() < watchUntil) {
+      const x = await read();
+      if (x.ok) servedAgain.push(x);
+      await sleep(200);
+    }
+    assert.deepEqual(servedAgain, [], 'the cut-off observer served reads again while still cut off');
+    assert.ok(
+      ['ECONNREFUSED', 'CLOSED', 'ECONNRESET'].includes(stopReply.code ?? ''),
+      `failure kind: ${JSON.stringify(stopReply)}`,
+    );
+
+    await e.net.heal();
+    const healedAt = Date.now();
+    const got = await until('the observer to serve the writes it missed', 30_000, async () => {
+      const x = await e.ops(
         4,
         [
           { op: 'sync', path: '/' },
-          { op: 'get', path: '/obs-before' },
+          { op: 'get', path: '/obs-during-9' },
         ],
-        { from: O },
+        {
+          from: O,
+          timeoutMs: 2000,
+        },
       );
-      assert.equal(r.ok && r.results[1]?.data, 'before', JSON.stringify(r));
-
-      // A session opened before the cut: the observer may serve it (stale) until it notices that it
-      // lost the leader; then it must close it and stop taking connections.
-      const opened = await e.ops(4, [{ op: 'get', path: '/obs-before' }], { from: O, conn: 'obs' });
-      assert.ok(opened.ok, JSON.stringify(opened));
-
-      await e.net.isolate(O);
-      const cutAt = Date.now();
-      const writes: string[] = [];
-      const writing = (async () => {
-        for (let i = 0; i < 10; i++) {
-          const x = await e.ops(leader, [{ op: 'create', path: `/obs-during-${i}`, data: `d${i}` }]);
-          assert.equal(x.ok && x.results[0]?.err, Err.OK, JSON.stringify(x));
-          writes.push(`/obs-during-${i}`);
-        }
-      })();
-      const get: NsOp[] = [{ op: 'get', path: '/obs-before' }];
-      const read = () => e.ops(4, get, { from: O, timeoutMs: 1500 });
-      let servedOld = 0;
-      let oldClosed: NsReply | null = null;
-      const stopReply = await until('the cut-off observer to stop serving', 15_000, async () => {
-        const [old, fresh] = await Promise.all([
-          oldClosed ? null : e.ops(4, get, { from: O, conn: 'obs', timeoutMs: 600 }),
-          e.ops(4, get, { from: O, timeoutMs: 600 }),
-        ]);
-        if (old?.ok) servedOld++;
-        else if (old) oldClosed = old;
-        // Not serving: the old session is gone and a new connection is refused or closed (not just slow).
-        return oldClosed && !fresh.ok && fresh.code !== 'TIMEOUT' ? fresh : null;
-      });
-      const stoppedMs = Date.now() - cutAt;
-      await writing;
-      // Once it has stopped it must not serve again while it is still cut off.
-      const servedAgain: NsReply[] = [];
-      const watchUntil = Date.now() + 3000;
-      while (Date.now() < watchUntil) {
-        const x = await read();
-        if (x.ok) servedAgain.push(x);
-        await sleep(200);
-      }
-      assert.deepEqual(servedAgain, [], 'the cut-off observer served reads again while still cut off');
-      assert.ok(
-        ['ECONNREFUSED', 'CLOSED', 'ECONNRESET'].includes(stopReply.code ?? ''),
-        `failure kind: ${JSON.stringify(stopReply)}`,
-      );
-
-      await e.net.heal();
-      const healedAt = Date.now();
-      const got = await until('the observer to serve the writes it missed', 30_000, async () => {
-        const x = await e.ops(
-          4,
-          [
-            { op: 'sync', path: '/' },
-            { op: 'get', path: '/obs-during-9' },
-          ],
-          {
-            from: O,
-            timeoutMs: 2000,
-          },
-        );
-        return x.ok && x.results[1]?.err === Err.OK ? x : null;
-      });
-      const backMs = Date.now() - healedAt;
-      assert.equal(got.results[1]?.data, 'd9');
-      await e.waitFormed([1, 2, 3, 4], 20_000);
-      const tree = await e.converged([leader, 4], 15_000);
-      for (const p of writes) assert.ok(tree[p], `${p} on the observer`);
-      t.diagnostic(
-        `observer cut off: ${servedOld} reads served on its old session, which ended with ${(oldClosed as NsReply | null)?.code}; ` +
-          `stopped serving after ${stoppedMs} ms (${stopReply.code}); after healing it served the missed writes within ${backMs} ms`,
-      );
-    } catch (err) {
-      e.failed = true;
-      throw err;
-    }
+      return x.ok && x.results[1]?.err === Err.OK ? x : null;
+    });
+    const backMs = Date.now() - healedAt;
+    assert.equal(got.results[1]?.data, 'd9');
+    await e.waitFormed([1, 2, 3, 4], 20_000);
+    const tree = await e.converged([leader, 4], 15_000);
+    for (const p of writes) assert.ok(tree[p], `${p} on the observer`);
+    t.diagnostic(
+      `observer cut off: ${servedOld} reads served on its old session, which ended with ${(oldClosed as NsReply | null)?.code}; ` +
+        `stopped serving after ${stoppedMs} ms (${stopReply.code}); after healing it served the missed writes within ${backMs} ms`,
+    );
   });
 });
 
-describe('partitions: 2 of 5 voters in network namespaces', { skip: skip ?? false }, () => {
+describe('partitions: 2 of 5 voters in network namespaces', { skip }, () => {
   let e: NsEnsemble;
   let cutOff: number[] | undefined;
   const all = [1, 2, 3, 4, 5];
@@ -577,6 +563,7 @@ describe('partitions: 2 of 5 voters in network namespaces', { skip: skip ?? fals
     e = await NsEnsemble.create(5, 0);
     await e.waitFormed(all, 30_000);
   });
+  afterEach(keepLogsOnFailure(() => e));
   after(async () => {
     await e?.close();
   });
@@ -584,105 +571,95 @@ describe('partitions: 2 of 5 voters in network namespaces', { skip: skip ?? fals
   test('the minority side (old leader + one follower) never commits; the majority does; all converge after healing', {
     timeout: 60_000,
   }, async (t) => {
-    try {
-      const leader = await e.waitFormed(all, 20_000);
-      const follower = all.find((s) => s !== leader)!;
-      const minority = [leader, follower];
-      const rest = all.filter((s) => !minority.includes(s));
-      const seed = await e.ops(leader, [{ op: 'create', path: '/seed', data: 's' }]);
-      assert.equal(seed.ok && seed.results[0]?.err, Err.OK, JSON.stringify(seed));
+    const leader = await e.waitFormed(all, 20_000);
+    const follower = all.find((s) => s !== leader)!;
+    const minority = [leader, follower];
+    const rest = all.filter((s) => !minority.includes(s));
+    const seed = await e.ops(leader, [{ op: 'create', path: '/seed', data: 's' }]);
+    assert.equal(seed.ok && seed.results[0]?.err, Err.OK, JSON.stringify(seed));
 
-      // A session on the leader, opened before the cut from the follower's namespace.
-      const opened = await e.ops(leader, [{ op: 'sync', path: '/' }], { from: `m${follower}`, conn: 'old' });
-      assert.ok(opened.ok, `session on the leader: ${JSON.stringify(opened)}`);
+    // A session on the leader, opened before the cut from the follower's namespace.
+    const opened = await e.ops(leader, [{ op: 'sync', path: '/' }], { from: `m${follower}`, conn: 'old' });
+    assert.ok(opened.ok, `session on the leader: ${JSON.stringify(opened)}`);
 
-      await e.net.split([minority.map((s) => `m${s}`)]);
-      const cutAt = Date.now();
-      // Sent at once: the leader and its one follower may both log it, but 2 of 5 cannot commit it.
-      const first = e.ops(leader, [{ op: 'create', path: '/minority-first', data: 'lost' }], {
-        from: `m${follower}`,
-        conn: 'old',
-        timeoutMs: 8000,
-      });
-      // Clients on the minority side write to both minority members, from both namespaces.
-      const lost = isolatedWriter(e, 'minority', [
-        { from: `m${leader}`, sid: leader },
-        { from: `m${follower}`, sid: leader },
-        { from: `m${follower}`, sid: follower },
-        { from: `m${leader}`, sid: follower },
-      ]);
-      const majority = writer(e, 'maj', () => rest);
-      // Watch the minority's modes: once neither serves, neither may lead again while cut off.
-      const minorityModes: string[] = [];
-      let watching = true;
-      const watcher = (async () => {
-        while (watching) {
-          for (const s of minority)
-            minorityModes.push(`${Date.now() - cutAt}:${s}=${await e.mode(s, `m${s}`)}`);
-          await sleep(200);
-        }
-      })();
+    await e.net.split([minority.map((s) => `m${s}`)]);
+    const cutAt = Date.now();
+    // Sent at once: the leader and its one follower may both log it, but 2 of 5 cannot commit it.
+    const first = e.ops(leader, [{ op: 'create', path: '/minority-first', data: 'lost' }], {
+      from: `m${follower}`,
+      conn: 'old',
+      timeoutMs: 8000,
+    });
+    // Clients on the minority side write to both minority members, from both namespaces.
+    const lost = isolatedWriter(e, 'minority', [
+      { from: `m${leader}`, sid: leader },
+      { from: `m${follower}`, sid: leader },
+      { from: `m${follower}`, sid: follower },
+      { from: `m${leader}`, sid: follower },
+    ]);
+    const majority = writer(e, 'maj', () => rest);
+    // Watch the minority's modes: once neither serves, neither may lead again while cut off.
+    const minorityModes: string[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        for (const s of minority)
+          minorityModes.push(`${Date.now() - cutAt}:${s}=${await e.mode(s, `m${s}`)}`);
+        await sleep(200);
+      }
+    })();
 
-      const quietMs = await until('both minority members to stop serving', 20_000, async () => {
-        const m = await Promise.all(minority.map((s) => e.mode(s, `m${s}`)));
-        return m.every((x) => x === null) ? Date.now() - cutAt : null;
-      });
-      const quietAt = Date.now();
-      const newLeader = await e.waitFormed(rest, 20_000);
-      const electedMs = Date.now() - cutAt;
-      const ackedBefore = majority.acked.size;
-      await until('10 writes on the majority side', 15_000, async () =>
-        majority.acked.size >= ackedBefore + 10 ? true : null,
-      );
-      await sleep(Math.max(0, 3000 - (Date.now() - quietAt)));
-      watching = false;
-      await watcher;
-      await lost.stop();
-      const firstReply = await first;
-      assert.ok(
-        !(firstReply.ok && firstReply.results[0]?.err === Err.OK),
-        `the write on the minority leader's open session was acknowledged: ${JSON.stringify(firstReply)}`,
-      );
-      assert.deepEqual(lost.committed(), [], 'no write acknowledged on the minority side');
-      const ledAfterQuiet = minorityModes.filter((x) => {
-        const at = Number(x.split(':')[0]);
-        return at > quietMs && x.endsWith('=leader');
-      });
-      assert.deepEqual(ledAfterQuiet, [], 'a minority member led again while cut off');
-      assert.ok(rest.includes(newLeader));
+    const quietMs = await until('both minority members to stop serving', 20_000, async () => {
+      const m = await Promise.all(minority.map((s) => e.mode(s, `m${s}`)));
+      return m.every((x) => x === null) ? Date.now() - cutAt : null;
+    });
+    const quietAt = Date.now();
+    const newLeader = await e.waitFormed(rest, 20_000);
+    const electedMs = Date.now() - cutAt;
+    const ackedBefore = majority.acked.size;
+    await until('10 writes on the majority side', 15_000, async () =>
+      majority.acked.size >= ackedBefore + 10 ? true : null,
+    );
+    await sleep(Math.max(0, 3000 - (Date.now() - quietAt)));
+    watching = false;
+    await watcher;
+    await lost.stop();
+    const firstReply = await first;
+    assert.ok(
+      !(firstReply.ok && firstReply.results[0]?.err === Err.OK),
+      `the write on the minority leader's open session was acknowledged: ${JSON.stringify(firstReply)}`,
+    );
+    assert.deepEqual(lost.committed(), [], 'no write acknowledged on the minority side');
+    const ledAfterQuiet = minorityModes.filter((x) => {
+      const at = Number(x.split(':')[0]);
+      return at > quietMs && x.endsWith('=leader');
+    });
+    assert.deepEqual(ledAfterQuiet, [], 'a minority member led again while cut off');
+    assert.ok(rest.includes(newLeader));
 
-      const logFrom = new Map(minority.map((s) => [s, e.member(s).output.length]));
-      await e.net.heal();
-      const healedAt = Date.now();
-      await e.waitFormed(all, 30_000);
-      const rejoinMs = Date.now() - healedAt;
-      await sleep(500);
-      await majority.stop();
-      const tree = await e.converged(all, 15_000);
-      assert.equal(tree['/seed']?.data, 's');
-      for (const path of majority.acked) assert.ok(tree[path], `acknowledged ${path} survived`);
-      for (const path of Object.keys(tree)) assert.ok(!path.startsWith('/minority'), `${path} is gone`);
-      cutOff = minority;
-      t.diagnostic(
-        `minority {${minority}} (leader ${leader}): both stopped serving after ${quietMs} ms; new leader ${newLeader} after ${electedMs} ms; ` +
-          `healed: formed after ${rejoinMs} ms; majority acked ${majority.acked.size}; minority attempts: first=${firstReply.code ?? `err ${firstReply.results[0]?.err}`}, ${summary(lost.replies.map((r) => r.reply))}; ` +
-          `they rejoined with ${minority.map((s) => `${s}: ${syncPackets(e.member(s).output.slice(logFrom.get(s)))}`).join(', ')}`,
-      );
-    } catch (err) {
-      e.failed = true;
-      throw err;
-    }
+    const logFrom = new Map(minority.map((s) => [s, e.member(s).output.length]));
+    await e.net.heal();
+    const healedAt = Date.now();
+    await e.waitFormed(all, 30_000);
+    const rejoinMs = Date.now() - healedAt;
+    await sleep(500);
+    await majority.stop();
+    const tree = await e.converged(all, 15_000);
+    assert.equal(tree['/seed']?.data, 's');
+    for (const path of majority.acked) assert.ok(tree[path], `acknowledged ${path} survived`);
+    for (const path of Object.keys(tree)) assert.ok(!path.startsWith('/minority'), `${path} is gone`);
+    cutOff = minority;
+    t.diagnostic(
+      `minority {${minority}} (leader ${leader}): both stopped serving after ${quietMs} ms; new leader ${newLeader} after ${electedMs} ms; ` +
+        `healed: formed after ${rejoinMs} ms; majority acked ${majority.acked.size}; minority attempts: first=${firstReply.code ?? `err ${firstReply.results[0]?.err}`}, ${summary(lost.replies.map((r) => r.reply))}; ` +
+        `they rejoined with ${minority.map((s) => `${s}: ${syncPackets(e.member(s).output.slice(logFrom.get(s)))}`).join(', ')}`,
+    );
   });
 
   test('the minority members, restarted after rejoining, still have the same tree', {
     timeout: 60_000,
   }, async (t) => {
     if (cutOff === undefined) return t.skip('the minority test did not complete');
-    try {
-      await restartAndCompare(e, cutOff, all, '/minority');
-    } catch (err) {
-      e.failed = true;
-      throw err;
-    }
+    await restartAndCompare(e, cutOff, all, '/minority');
   });
 });

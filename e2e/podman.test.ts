@@ -4,9 +4,9 @@
 // private internal podman network. Real clients (node-zookeeper-client, e2e/podman/writer.ts) write
 // from a container on that network while the leader's container is killed and restarted and an
 // observer's container is disconnected from the network and reconnected; every acknowledged write
-// must then be readable on every member. Needs root and podman (.ci/run installs it); skipped
-// otherwise. Everything this file creates carries the label zkensemble-e2e=<pid> and is removed by
-// name or ID at the end, also when a test fails.
+// must then be readable on every member. Needs root and podman (.ci/run installs it): skipped without
+// root, failing as root without a working podman. Everything this file creates carries the label
+// zkensemble-e2e=<pid> and is removed by name or ID at the end, also when a test fails.
 
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -28,29 +28,24 @@ import {
   LABEL,
   type PodmanNetwork,
   podman,
-  podmanUnavailable,
+  podmanMissing,
   randomMacPrefix,
   removeStaleResources,
   renderContainerConfig,
   spawnPodman,
   startContainerAgent,
 } from './lib/podman.ts';
-import { REPO_ROOT } from './lib/servers.ts';
+import { skipUnlessRoot } from './lib/root-only.ts';
+import { modeOf, REPO_ROOT } from './lib/servers.ts';
+import { until } from './lib/wait.ts';
 
-const skip = await podmanUnavailable();
+const skip = await skipUnlessRoot('the container tests use rootful podman networks', podmanMissing);
 if (!skip) await removeStaleResources();
 
 const RUN = `zke-${process.pid}-${randomBytes(2).toString('hex')}`;
 const RUNTIME_UID = 1000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, ms: number, cond: () => Promise<boolean> | boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
+/** The probes here go through a client container: a slower pace than the default. */
+const POLL = { everyMs: 200 };
 
 function replyError(r: NsReply): string {
   return `${r.code ?? ''} ${r.error ?? ''} ${JSON.stringify(r.results)}`;
@@ -108,7 +103,7 @@ function startWriteLoad(
   };
 }
 
-describe('the container image and an ensemble of containers (podman)', { skip: skip ?? false }, () => {
+describe('the container image and an ensemble of containers (podman)', { skip }, () => {
   let image = '';
   let network: PodmanNetwork;
   let agent: NsAgent | null = null;
@@ -156,7 +151,7 @@ describe('the container image and an ensemble of containers (podman)', { skip: s
 
   async function mode(ip: string): Promise<string | null> {
     const r = await request({ host: ip, port: CLIENT_PORT, fourLetter: 'srvr', timeoutMs: 1500 });
-    return r.ok ? (/Mode: (\S+)/.exec(r.results[0]?.text ?? '')?.[1] ?? null) : null;
+    return r.ok ? modeOf(r.results[0]?.text ?? '') : null;
   }
 
   test('the image: zkensemble entrypoint, non-root, no tests or dev dependencies, a standalone peer serves', {
@@ -213,7 +208,7 @@ describe('the container image and an ensemble of containers (podman)', { skip: s
       ip,
       image,
     ]);
-    await until('the standalone peer to serve', 30_000, async () => (await mode(ip)) === 'standalone');
+    await until('the standalone peer to serve', 30_000, async () => (await mode(ip)) === 'standalone', POLL);
     const r = await request({
       host: ip,
       port: CLIENT_PORT,
@@ -274,22 +269,20 @@ describe('the container image and an ensemble of containers (podman)', { skip: s
     };
 
     /** Every running member serves and exactly one leads; returns the leader. */
-    const waitFormed = async (ms: number): Promise<ContainerMember> => {
-      let leader: ContainerMember | undefined;
+    const waitFormed = (ms: number): Promise<ContainerMember> => {
       let last = '';
-      try {
-        await until('the ensemble to form', ms, async () => {
+      return until(
+        'the ensemble to form',
+        ms,
+        async () => {
           const live = members.filter((m) => running.has(m.sid));
           const modes = await Promise.all(live.map((m) => mode(m.ip)));
           last = live.map((m, i) => `${m.sid}=${modes[i]}`).join(' ');
           const leaders = live.filter((_, i) => modes[i] === 'leader');
-          leader = leaders[0];
-          return modes.every((x) => x !== null) && leaders.length === 1;
-        });
-      } catch (e) {
-        throw new Error(`${(e as Error).message} (modes: ${last})`);
-      }
-      return leader!;
+          return modes.every((x) => x !== null) && leaders.length === 1 ? leaders[0] : undefined;
+        },
+        { ...POLL, detail: () => `modes: ${last}` },
+      );
     };
 
     let load: WriteLoad | null = null;
@@ -328,8 +321,11 @@ describe('the container image and an ensemble of containers (podman)', { skip: s
       /** Every writer gets `n` more writes acknowledged within `ms`. */
       const progress = async (what: string, n: number, ms: number) => {
         const base = new Map(writers.map((w) => [w.name, l.count(w.name)]));
-        await until(`every writer to have ${n} more writes acknowledged ${what}`, ms, () =>
-          writers.every((w) => l.count(w.name) >= base.get(w.name)! + n),
+        await until(
+          `every writer to have ${n} more writes acknowledged ${what}`,
+          ms,
+          () => writers.every((w) => l.count(w.name) >= base.get(w.name)! + n),
+          POLL,
         );
         t.diagnostic(`${at()}: ${n} more writes per writer ${what} (${l.acked.size} acknowledged in all)`);
       };
@@ -362,6 +358,7 @@ describe('the container image and an ensemble of containers (podman)', { skip: s
         'the reconnected observer to serve',
         60_000,
         async () => (await mode(cut.ip)) === 'observer',
+        POLL,
       );
       await progress('after the observer was reconnected', 20, 60_000);
 

@@ -10,6 +10,7 @@ import { freeLoopbackPort, type LocalMember, renderLocalConfig } from '../peer/e
 import { Err, OpCode } from '../peer/protocol/constants.ts';
 import { digestId, zkCliSession } from './clients/drivers.ts';
 import { type Ensemble, startEnsemble } from './lib/ensemble.ts';
+import { until } from './lib/wait.ts';
 
 const SUPER_PASSWORD = 'reconfig-test';
 const CONFIG = {
@@ -17,14 +18,6 @@ const CONFIG = {
   standaloneEnabled: 'false',
   'DigestAuthenticationProvider.superDigest': digestId('super', SUPER_PASSWORD),
 };
-
-async function until(what: string, ms: number, cond: () => Promise<boolean> | boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function connect(e: Ensemble, sid: number, asSuper = false): Promise<ZkConnection> {
   const c = await ZkConnection.connect({ port: e.members.get(sid)!.clientPort, timeOut: 10_000 });
@@ -106,7 +99,7 @@ describe('reconfig with zkCli.sh (the Java client)', () => {
     const cs = e.connectString([1, 2, 3]);
     const added = await zkCliSession(cs, [
       'config',
-      'addauth digest super:' + SUPER_PASSWORD,
+      `addauth digest super:${SUPER_PASSWORD}`,
       `reconfig -add ${serverLine(joiner)}`,
       'config',
     ]);
@@ -127,7 +120,7 @@ describe('reconfig with zkCli.sh (the Java client)', () => {
     });
 
     const removed = await zkCliSession(cs, [
-      'addauth digest super:' + SUPER_PASSWORD,
+      `addauth digest super:${SUPER_PASSWORD}`,
       'reconfig -remove 4',
       'config',
     ]);

@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalMember, prepareLocalEnsemble, spawnMember } from '../../peer/ensemble/local.ts';
-import { fourLetterWord, REPO_ROOT } from './servers.ts';
+import { isRunning, stopChild } from './process.ts';
+import { REPO_ROOT, serverMode } from './servers.ts';
+import { until } from './wait.ts';
 
 type MemberSpec = LocalMember;
 
@@ -23,8 +25,8 @@ export interface Ensemble {
   stop(sid: number): Promise<void>;
   /** `Mode:` from srvr, or null when the member does not serve. */
   mode(sid: number): Promise<string | null>;
-  /** Waits until every running member serves and exactly one leads; returns the leader's sid. */
-  waitFormed(timeoutMs?: number): Promise<number>;
+  /** Waits until every running member (or every member in sids) serves and exactly one leads; returns the leader's sid. */
+  waitFormed(timeoutMs?: number, sids?: readonly number[]): Promise<number>;
   connectString(sids?: number[]): string;
   close(): Promise<void>;
 }
@@ -60,8 +62,7 @@ export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
   return controlEnsemble(root, true, specs, (m) => spawnMember(bin, m, env), 'peer');
 }
 
-const running = (m: Member) =>
-  m.process !== null && m.process.exitCode === null && m.process.signalCode === null;
+const running = (m: Member) => m.process !== null && isRunning(m.process);
 
 /**
  * Starts every member with `launch` and returns the handle tests and benchmarks use, for peer and
@@ -92,39 +93,32 @@ export function controlEnsemble(
     },
     async kill9(sid) {
       const p = members.get(sid)!.process;
-      if (!p || p.exitCode !== null || p.signalCode !== null) return;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGKILL');
-      await exited;
+      if (p) await stopChild(p, { signal: 'SIGKILL' });
     },
     async stop(sid) {
       const p = members.get(sid)!.process;
-      if (!p || p.exitCode !== null || p.signalCode !== null) return;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      const t = setTimeout(() => p.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
+      if (p) await stopChild(p);
     },
-    async mode(sid) {
+    mode(sid) {
       const m = members.get(sid)!;
-      const text = await fourLetterWord(m.host, m.clientPort, 'srvr', 1000).catch(() => '');
-      return /Mode: (\S+)/.exec(text)?.[1] ?? null;
+      return serverMode(m.host, m.clientPort);
     },
-    async waitFormed(timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const live = [...members.values()].filter(running);
-        const modes = await Promise.all(live.map((m) => ensemble.mode(m.sid)));
-        const leaders = live.filter((_, i) => modes[i] === 'leader');
-        if (live.length > 0 && modes.every((x) => x !== null) && leaders.length === 1) return leaders[0]!.sid;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `${what} ensemble did not form: ${live.map((m, i) => `${m.sid}=${modes[i]}`).join(' ')}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
+    waitFormed(timeoutMs = 30_000, sids) {
+      let last = '';
+      return until(
+        `the ${what} ensemble to form`,
+        timeoutMs,
+        async () => {
+          const live = [...members.values()].filter((m) => (sids ? sids.includes(m.sid) : running(m)));
+          const modes = await Promise.all(live.map((m) => ensemble.mode(m.sid)));
+          last = live.map((m, i) => `${m.sid}=${modes[i]}`).join(' ');
+          const leaders = live.filter((_, i) => modes[i] === 'leader');
+          return live.length > 0 && modes.every((x) => x !== null) && leaders.length === 1
+            ? leaders[0]!.sid
+            : null;
+        },
+        { detail: () => `modes: ${last}` },
+      );
     },
     connectString(sids) {
       return [...members.values()]

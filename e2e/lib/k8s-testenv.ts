@@ -4,9 +4,7 @@
 // outside the repo); certificates from openssl. Every process is stopped by PID and the temp dir removed on stop().
 // Pod and Service IPs are fake 10.x addresses: nothing may ever dial them.
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
+import { type ChildProcess, spawn } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -20,10 +18,10 @@ import {
 import https from 'node:https';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { freeLoopbackPort } from '../../peer/ensemble/local.ts';
-
-const execFileP = promisify(execFile);
+import { createCa, createKeyPair, issueCert } from './pki.ts';
+import { isRunning, stopChild } from './process.ts';
+import { until } from './wait.ts';
 
 /** Must match the defaults in e2e/k8s/build-testenv.sh. */
 export const K8S_VERSION = process.env.K8S_VERSION ?? '1.36.3';
@@ -110,10 +108,22 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
+/** Waits (up to 2 min) until .status.readyReplicas of a workload (`deployment/web`, `sts/db`) reaches n. */
+export async function waitReadyReplicas(
+  cp: ControlPlane,
+  namespace: string,
+  workload: string,
+  n: number,
+): Promise<void> {
+  await cp.kubectl(
+    ['-n', namespace, 'wait', `--for=jsonpath={.status.readyReplicas}=${n}`, workload, '--timeout=120s'],
+    { timeoutMs: 130_000 },
+  );
+}
+
 interface Proc {
   name: string;
   child: ChildProcess;
-  exited: Promise<void>;
 }
 
 /** Starts the whole control plane and waits until a pod could run on the fake node. */
@@ -166,7 +176,7 @@ async function boot(
   const bin = (b: string) => join(binDir, b);
   const start = (name: string, args: string[]) => procs.push(spawnLogged(name, bin(name), args, dir));
   const stillRunning = () => {
-    const dead = procs.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+    const dead = procs.find((p) => !isRunning(p.child));
     if (dead) throw new Error(`${dead.name} exited (${dead.child.exitCode ?? dead.child.signalCode})`);
   };
 
@@ -348,8 +358,7 @@ function controlPlane(
   // A test process that exits without stop() (a cancelled hook, an uncaught error) must not leave the
   // control plane running: kill what is left, synchronously, by PID.
   const killOnExit = () => {
-    for (const p of procs)
-      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    for (const p of procs) if (isRunning(p.child)) p.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
   process.on('exit', killOnExit);
@@ -376,25 +385,18 @@ function spawnLogged(name: string, file: string, args: string[], dir: string): P
   delete env.KUBECONFIG;
   const child = spawn(file, args, { stdio: ['ignore', fd, fd], env });
   closeSync(fd);
-  const exited = once(child, 'exit').then(() => undefined);
   child.on('error', () => {}); // surfaces as a non-null exitCode / the exit event
-  return { name, child, exited };
+  return { name, child };
 }
 
 async function stopProcess(p: Proc): Promise<void> {
-  if (p.child.pid === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
-  await p.exited;
-  clearTimeout(timer);
+  // A binary that failed to spawn has no pid and may never emit 'exit'.
+  if (p.child.pid !== undefined) await stopChild(p.child, { graceMs: 10_000 });
 }
 
+/** Polls check until it holds, within the start-up deadline. */
 async function waitFor(what: string, deadline: number, check: () => Promise<boolean>): Promise<void> {
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await until(what, Math.max(0, deadline - Date.now()), check, { everyMs: 250 });
 }
 
 function httpsStatus(url: string, ca: Buffer): Promise<number> {
@@ -450,67 +452,13 @@ const CLIENT_EXT =
   'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n';
 
 async function makePki(pki: string): Promise<void> {
-  const openssl = (...args: string[]) => execFileP('openssl', args, { cwd: pki });
-  // EC P-256 keys: fast to generate, accepted for TLS and for service-account token signing (ES256).
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  writeFileSync(
-    join(pki, 'ca.cnf'),
-    '[req]\ndistinguished_name=dn\nprompt=no\nx509_extensions=v3_ca\n[dn]\nCN=zke-testenv-ca\n' +
-      '[v3_ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n' +
-      'subjectKeyIdentifier=hash\n',
-  );
-  await openssl(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '2',
-    '-config',
-    'ca.cnf',
-  );
-  const sign = async (name: string, subject: string, ext: string) => {
-    writeFileSync(join(pki, `${name}.ext`), ext);
-    await openssl('req', '-new', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
-    await openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      // Not -CAcreateserial: the certificates are signed in parallel, and a shared serial file races.
-      '-set_serial',
-      `0x${randomBytes(8).toString('hex')}`,
-      '-days',
-      '2',
-      '-out',
-      `${name}.crt`,
-      '-extfile',
-      `${name}.ext`,
-    );
-  };
+  const ca = await createCa(pki, 'ca', 'zke-testenv-ca');
+  const sign = (name: string, subject: string, ext: string) => issueCert(pki, name, { subject, ext, ca });
   await Promise.all([
     sign('apiserver', '/CN=kube-apiserver', SERVER_EXT),
     sign('admin', `/O=system:masters/CN=${ADMIN_USER}`, CLIENT_EXT),
     ...COMPONENTS.map((c) => sign(c, `/O=system:masters/CN=${componentUser(c)}`, CLIENT_EXT)),
-    (async () => {
-      await openssl(
-        'genpkey',
-        '-algorithm',
-        'EC',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-out',
-        'sa.key',
-      );
-      await openssl('pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
-    })(),
+    createKeyPair(pki, 'sa'),
   ]);
 }
 

@@ -10,6 +10,7 @@
 
 import { type ChildProcess, execFile, type SpawnOptions, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { pidAlive } from './process.ts';
 
 export interface NetHost {
   name: string;
@@ -54,10 +55,8 @@ export function ipCommand(args: string[], timeoutMs = 10_000): Promise<string> {
   });
 }
 
-/** Why this machine cannot run namespace tests (not root, no `ip netns`), or null when it can. */
-export async function netnsUnavailable(): Promise<string | null> {
-  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return 'not root (network namespaces need CAP_NET_ADMIN)';
+/** What this (root, Linux) machine lacks for namespace tests (iproute2, `ip netns`, veth, bridges), or null. */
+export async function netnsMissing(): Promise<string | null> {
   try {
     await ipCommand(['-V'], 5000);
   } catch (e) {
@@ -91,13 +90,7 @@ export async function removeStaleNamespaces(): Promise<void> {
   for (const name of names) {
     const m = new RegExp(`^${NS_PREFIX}-(\\d+)-`).exec(name);
     if (!m || Number(m[1]) === process.pid) continue;
-    let alive = true;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch {
-      alive = false;
-    }
-    if (!alive) await ipCommand(['netns', 'delete', name]).catch(() => {});
+    if (!pidAlive(Number(m[1]))) await ipCommand(['netns', 'delete', name]).catch(() => {});
   }
 }
 

@@ -13,11 +13,11 @@
 // connection could not be made, was closed, or the request did not finish within timeoutMs.
 
 import type { ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { type Result, ZkConnection } from '../../peer/client/connection.ts';
 import type { Stat } from '../../peer/jute/records.ts';
 import type { NetnsNetwork } from './netns.ts';
+import { fourLetterWord } from './servers.ts';
 
 export type NsOp =
   | { op: 'create'; path: string; data?: string; flags?: number }
@@ -160,30 +160,6 @@ async function connect(req: NsRequest, deadline: number): Promise<ZkConnection> 
   return c;
 }
 
-function fourLetter(host: string, port: number, cmd: string, deadline: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port });
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(
-      () => {
-        sock.destroy();
-        reject(new RequestTimeout(`${cmd} timed out`));
-      },
-      Math.max(1, deadline - Date.now()),
-    );
-    sock.on('connect', () => sock.write(cmd));
-    sock.on('data', (c) => chunks.push(c));
-    sock.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    sock.on('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-  });
-}
-
 export async function handle(req: NsRequest): Promise<NsReply> {
   const started = Date.now();
   const deadline = started + (req.timeoutMs ?? 5000);
@@ -192,7 +168,12 @@ export async function handle(req: NsRequest): Promise<NsReply> {
   let timer: NodeJS.Timeout | undefined;
   const work = async (): Promise<void> => {
     if (req.fourLetter) {
-      const text = await fourLetter(req.host, req.port, req.fourLetter, deadline);
+      const text = await fourLetterWord(
+        req.host,
+        req.port,
+        req.fourLetter,
+        Math.max(1, deadline - Date.now()),
+      );
       results.push({ op: req.fourLetter, err: 0, text });
       return;
     }

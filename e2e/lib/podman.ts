@@ -11,6 +11,7 @@ import { join, relative } from 'node:path';
 import { type LocalMember, renderLocalConfig } from '../../peer/ensemble/local.ts';
 import type { NetnsNetwork } from './netns.ts';
 import { type NsAgent, startAgent } from './ns-client.ts';
+import { pidAlive } from './process.ts';
 import { REPO_ROOT } from './servers.ts';
 
 export const LABEL = 'zkensemble-e2e';
@@ -48,10 +49,8 @@ export function spawnPodman(args: string[], opts: SpawnOptions = {}): ChildProce
   return spawn('podman', args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts, env: ENV });
 }
 
-/** Why this machine cannot run the container tests, or null when it can. */
-export async function podmanUnavailable(): Promise<string | null> {
-  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return 'not root (the container tests use rootful podman networks)';
+/** What this (root, Linux) machine lacks for the container tests (a working podman), or null. */
+export async function podmanMissing(): Promise<string | null> {
   try {
     await podman(['--version'], 10_000);
   } catch (e) {
@@ -128,20 +127,11 @@ export async function ensureImage(timeoutMs: number): Promise<{ tag: string; bui
   return { tag, built: true };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Removes containers and networks that earlier runs left behind (their creating process is gone). */
 export async function removeStaleResources(): Promise<void> {
   const stale = (labels: Record<string, string> | null | undefined) => {
     const pid = Number(labels?.[LABEL]);
-    return Number.isInteger(pid) && pid !== process.pid && !alive(pid);
+    return Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid);
   };
   const containers = (JSON.parse(
     (await podman(['ps', '-a', '--filter', `label=${LABEL}`, '--format', 'json'])) || '[]',

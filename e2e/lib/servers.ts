@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeLoopbackPort, prepareLocalEnsemble, spawnMember } from '../../peer/ensemble/local.ts';
+import { stopChild } from './process.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // servlet-api (a dependency of Debian's Jetty) lets ZooKeeper start its AdminServer when a test asks.
@@ -62,25 +63,21 @@ export async function waitForPort(
     if (proc && proc.exitCode !== null)
       throw new Error(`server exited with code ${proc.exitCode} before listening`);
     // ZooKeeper answers ruok before it accepts sessions; srvr says "Mode:" only once it serves.
-    const ok = await fourLetterWord(host, port, 'srvr', 1000).then(
-      (s) => s.includes('Mode:'),
-      () => false,
-    );
-    if (ok) return;
+    if ((await serverMode(host, port)) !== null) return;
     if (Date.now() > deadline)
       throw new Error(`server on ${host}:${port} was not serving within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-/** Sends a four-letter word and returns the whole reply. */
+/** Sends a four-letter word and returns the whole reply; a reply not complete within timeoutMs rejects (code TIMEOUT). */
 export function fourLetterWord(host: string, port: number, cmd: string, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host, port });
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new Error(`4lw ${cmd} timed out`));
+      reject(Object.assign(new Error(`4lw ${cmd} timed out`), { code: 'TIMEOUT' }));
     }, timeoutMs);
     sock.on('connect', () => sock.write(cmd));
     sock.on('data', (c) => chunks.push(c));
@@ -93,6 +90,16 @@ export function fourLetterWord(host: string, port: number, cmd: string, timeoutM
       resolve(Buffer.concat(chunks).toString('utf8'));
     });
   });
+}
+
+/** The `Mode:` of a srvr reply (leader, follower, observer, standalone), or null without one. */
+export function modeOf(srvr: string): string | null {
+  return /Mode: (\S+)/.exec(srvr)?.[1] ?? null;
+}
+
+/** The server's `Mode:` from srvr, or null when it does not serve (or does not answer within timeoutMs). */
+export async function serverMode(host: string, port: number, timeoutMs = 1000): Promise<string | null> {
+  return modeOf(await fourLetterWord(host, port, 'srvr', timeoutMs).catch(() => ''));
 }
 
 function renderConfig(lines: Record<string, string | number>): string {
@@ -147,7 +154,6 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
   };
   proc.stdout?.on('data', keep);
   proc.stderr?.on('data', keep);
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const pid = proc.pid!;
   const server: RunningServer = {
     kind,
@@ -160,20 +166,10 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
     process: proc,
     output: () => out,
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopChild(proc);
       if (!opts.keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
-    async kill9() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGKILL');
-        await exited;
-      }
-    },
+    kill9: () => stopChild(proc, { signal: 'SIGKILL' }),
   };
   try {
     await waitForPort(host, port, kind === 'zookeeper' ? 30_000 : 15_000, proc);

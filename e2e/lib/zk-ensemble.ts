@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareLocalEnsemble } from '../../peer/ensemble/local.ts';
 import { controlEnsemble, type Ensemble } from './ensemble.ts';
+import { isRunning } from './process.ts';
 import { ZK_CLASSPATH } from './servers.ts';
 
 export interface ZkEnsembleOptions {
@@ -61,12 +62,9 @@ export async function startZkEnsemble(opts: ZkEnsembleOptions): Promise<Ensemble
   );
   // A JVM that dies while forming (bad config, port taken) should fail fast with its output.
   const waitFormed = ensemble.waitFormed;
-  ensemble.waitFormed = async (timeoutMs = 60_000) => {
-    const dead = () =>
-      [...ensemble.members.values()].find(
-        (m) => m.process && (m.process.exitCode !== null || m.process.signalCode !== null),
-      );
-    const formed = waitFormed(timeoutMs);
+  ensemble.waitFormed = async (timeoutMs = 60_000, sids) => {
+    const dead = () => [...ensemble.members.values()].find((m) => m.process && !isRunning(m.process));
+    const formed = waitFormed(timeoutMs, sids);
     formed.catch(() => {}); // observed below; a dead member may end the wait first
     for (;;) {
       const d = dead();

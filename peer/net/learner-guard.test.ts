@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -7,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
+import { createCa, issueCert } from '../../e2e/lib/pki.ts';
 import { parseAllowList } from './cidr.ts';
 import {
   admitLearner,
@@ -99,82 +99,23 @@ test('bad security settings are reported clearly', () => {
 
 describe('quorum TLS with client certificates', () => {
   let dir: string;
-  const pem = (name: string) => readFileSync(join(dir, name));
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const cert = (name: string, signer: 'ca' | 'self') => {
-    openssl(
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${name}`,
-    );
-    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    if (signer === 'ca') {
-      openssl(
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-out',
-        `${name}.crt`,
-        '-days',
-        '1',
-        '-extfile',
-        'san.ext',
-      );
-    } else {
-      openssl(
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-signkey',
-        `${name}.key`,
-        '-out',
-        `${name}.crt`,
-        '-days',
-        '1',
-        '-extfile',
-        'san.ext',
-      );
-    }
-    writeFileSync(join(dir, `${name}.pem`), Buffer.concat([pem(`${name}.key`), pem(`${name}.crt`)]));
-  };
-  before(() => {
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zke-tls-'));
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=zkensemble-test-ca',
-    );
-    cert('leader', 'ca');
-    cert('member', 'ca');
-    cert('intruder', 'self');
+    const ca = await createCa(dir, 'ca', 'zkensemble-test-ca');
+    const pem = (file: string) => readFileSync(join(dir, file));
+    for (const [name, signer] of [
+      ['leader', ca],
+      ['member', ca],
+      ['intruder', null],
+    ] as const) {
+      const issued = await issueCert(dir, name, {
+        subject: `/CN=${name}`,
+        ext: 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        ca: signer,
+      });
+      // The key store: key and certificate in one PEM file.
+      writeFileSync(join(dir, `${name}.pem`), Buffer.concat([pem(issued.key), pem(issued.cert)]));
+    }
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -183,7 +124,7 @@ describe('quorum TLS with client certificates', () => {
       new Map([
         ['sslQuorum', 'true'],
         ['ssl.quorum.keyStore.location', join(dir, `${name}.pem`)],
-        ['ssl.quorum.trustStore.location', join(dir, 'ca.pem')],
+        ['ssl.quorum.trustStore.location', join(dir, 'ca.crt')],
       ]),
     );
 
