@@ -95,7 +95,8 @@ const voters: Schema = {
   properties: {
     replicas: {
       type: 'integer',
-      description: 'Number of voters: 1, 3, 5 or 7. Not yet: changing it on a running ensemble by reconfiguration (one voter at a time).',
+      description:
+        'Number of voters: 1, 3, 5 or 7. Not yet: changing it on a running ensemble by reconfiguration (one voter at a time).',
       default: 3,
       minimum: 1,
       maximum: 7,
