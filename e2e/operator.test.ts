@@ -6,12 +6,17 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { CRD_PATH } from '../operator/api/generate.ts';
+import { KubeClient, loadKubeConfig } from '../operator/controller/kube.ts';
+import { stepVoterRestart } from '../operator/controller/membership.ts';
 import { renderOperatorManifests } from '../operator/manifests.ts';
+import { superDigest } from '../operator/membership/ensemble-access.ts';
+import { log } from '../peer/log.ts';
 import { type ControlPlane, startControlPlane } from './lib/k8s-testenv.ts';
 import { stopChild } from './lib/process.ts';
 import { until as poll } from './lib/wait.ts';
 
 const OP_NS = 'zkensemble-system';
+const silentLog = log.child({}, { level: 'silent' });
 const NS = 'zk';
 const yaml = (...objects: object[]) => objects.map((o) => JSON.stringify(o)).join('\n---\n');
 
@@ -187,19 +192,36 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
     });
     assert.equal(status.status.observedGeneration, status.metadata.generation);
 
-    // Observer pods got server ids, and the membership lists them as observers.
-    let config = '';
-    await until('observers in the dynamic config', 60_000, async () => {
-      const cm = await kget(['configmap', 'zk-dynamic']);
-      config = Object.values(cm.data as Record<string, string>)[0] ?? '';
-      const lines = config.split('\n');
-      if (lines.filter((l) => l.startsWith('server.') && l.includes(':observer')).length >= 3) return true;
-      throw new Error(
-        `config:\n${config}\npods: ${await cp.kubectl(['-n', NS, 'get', 'pods', '-o', 'wide', '--show-labels'])}`,
-      );
+    // Observer pods got server ids. They join by reconfig, which needs the running ensemble: kwok's
+    // pods run nothing, so the membership stays the voters it started with, and the status says why.
+    await until('observer server ids', 60_000, async () => {
+      const pods = await kget(['pods', '-l', 'app.kubernetes.io/component=observer']);
+      return pods.items.length === 3 &&
+        pods.items.every((p: { metadata: { annotations?: Record<string, string> } }) =>
+          /^\d+$/.test(p.metadata.annotations?.['zkensemble.dev/server-id'] ?? ''),
+        )
+        ? true
+        : undefined;
     });
-    const pods = await kget(['pods', '-l', 'app.kubernetes.io/component=observer']);
-    for (const p of pods.items) assert.match(p.metadata.annotations['zkensemble.dev/server-id'], /^\d+$/);
+    const pending = await until('the status to say the ensemble is not reachable', 60_000, async () => {
+      const e = await kget(['zkensemble', 'zk']);
+      const c = (e.status?.conditions ?? []).find((x: { type: string }) => x.type === 'Progressing');
+      return c?.status === 'True' && /ensemble not reachable/.test(c.message) ? e : undefined;
+    });
+    assert.equal(pending.status.leader, undefined, 'no leader claimed without asking the ensemble');
+    const dynText = Object.values(
+      (await kget(['configmap', 'zk-dynamic'])).data as Record<string, string>,
+    )[0]!;
+    assert.doesNotMatch(dynText, /:observer/, 'the ConfigMap lists what the ensemble committed');
+    // The super user the operator reconfigures as: a password in a Secret the ensemble owns, its
+    // digest (only) in zoo.cfg.
+    const secret = await kget(['secret', 'zk-operator-credentials']);
+    assert.equal(secret.metadata.ownerReferences[0].kind, 'ZkEnsemble');
+    const password = Buffer.from(secret.data['super-password'], 'base64').toString('utf8');
+    assert.ok(password.length >= 24);
+    const zooCfg = Object.values((await kget(['configmap', 'zk-config'])).data as Record<string, string>)[0]!;
+    assert.ok(zooCfg.includes(`DigestAuthenticationProvider.superDigest=${superDigest(password)}\n`));
+    assert.ok(!zooCfg.includes(password), 'the password itself is not in zoo.cfg');
     const regions = await until('observer status', 60_000, async () => {
       const e = await kget(['zkensemble', 'zk']);
       const r = e.status.regions as { name: string; ready: number }[];
@@ -212,7 +234,7 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
     const events = await eventsAbout('zk');
     assert.match(events, /Created/);
     const metrics = await (await fetch(`http://${listen}/metrics`)).text();
-    assert.match(metrics, /zkensemble_operator_reconciles_total\{result="applied"\} [1-9]/);
+    assert.match(metrics, /zkensemble_operator_reconciles_total\{result="progressing"\} [1-9]/);
     assert.equal((await fetch(`http://${listen}/readyz`)).status, 200);
   });
 
@@ -232,6 +254,72 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
     );
     const events = await eventsAbout('zk');
     assert.match(events, /deleted Deployment zk-observer-west/);
+  });
+
+  test('scaling voters down waits for the reconfig: the StatefulSet keeps every committed voter', async () => {
+    await cp.kubectl(['apply', '-f', '-'], {
+      input: yaml(
+        ensemble([{ ...EAST, replicas: 3 }], {
+          voters: { replicas: 1, storage: { size: '1Gi', storageClassName: 'manual' } },
+        }),
+      ),
+    });
+    await until('the scale-down to be planned', 30_000, async () => {
+      const e = await kget(['zkensemble', 'zk']);
+      return e.status?.observedGeneration === e.metadata.generation ? true : undefined;
+    });
+    // The committed membership still has three voters; removing them needs the ensemble.
+    await new Promise((r) => setTimeout(r, 3000));
+    const sts = await kget(['statefulset', 'zk-voter']);
+    assert.equal(sts.spec.replicas, 3);
+    await cp.kubectl(['apply', '-f', '-'], { input: yaml(ensemble([{ ...EAST, replicas: 3 }])) });
+  });
+
+  test('a changed zoo.cfg rolls the voters one by one, followers first and the leader last', async () => {
+    await cp.kubectl(['apply', '-f', '-'], {
+      input: yaml(ensemble([{ ...EAST, replicas: 3 }], { zooCfg: { maxClientCnxns: 100 } })),
+    });
+    const updateRevision = await until('the new template', 30_000, async () => {
+      const sts = await kget(['statefulset', 'zk-voter']);
+      return sts.status.observedGeneration === sts.metadata.generation &&
+        sts.status.updateRevision !== sts.status.currentRevision
+        ? (sts.status.updateRevision as string)
+        : undefined;
+    });
+    // Without a leader to ask (kwok's pods run nothing), the operator restarts no ready voter.
+    await until('the rollout to wait for a leader', 30_000, async () => {
+      const e = await kget(['zkensemble', 'zk']);
+      const c = (e.status?.conditions ?? []).find((x: { type: string }) => x.type === 'Progressing');
+      return /no known leader/.test(c?.message ?? '') ? true : undefined;
+    });
+    const revisions = async () =>
+      (await kget(['pods', '-l', 'app.kubernetes.io/component=voter'])).items.map(
+        (p: { metadata: { name: string; labels: Record<string, string> } }) =>
+          `${p.metadata.name}=${p.metadata.labels['controller-revision-hash'] === updateRevision ? 'new' : 'old'}`,
+      );
+    assert.deepEqual((await revisions()).sort(), ['zk-voter-0=old', 'zk-voter-1=old', 'zk-voter-2=old']);
+
+    // The same step with a leader (server.2, as the ensemble would say): followers highest id first,
+    // the leader last, each after its predecessor is back and ready.
+    const client = new KubeClient(loadKubeConfig(cp.kubeconfig));
+    const quiet = { recorder: { event: async () => {} }, log: silentLog };
+    const order: string[] = [];
+    await until('every voter on the new template', 120_000, async () => {
+      const e = await kget(['zkensemble', 'zk']);
+      const sts = await kget(['statefulset', 'zk-voter']);
+      const pods = (await kget(['pods', '-l', 'app.kubernetes.io/component=voter'])).items;
+      const left = await stepVoterRestart(client, quiet, e, {
+        voterPods: pods,
+        statefulSet: sts,
+        leaderSid: 2,
+        voterCount: 3,
+        sidOfPod: (name) => Number(name.split('-').at(-1)) + 1,
+      });
+      const restarted = left && /restarted (\S+),/.exec(left)?.[1];
+      if (restarted) order.push(restarted);
+      return left === null ? true : undefined;
+    });
+    assert.deepEqual(order, ['zk-voter-2', 'zk-voter-0', 'zk-voter-1']);
   });
 
   test('CEL rejects an even number of voters', async () => {

@@ -29,6 +29,15 @@ function ownNamespace(): string {
   }
 }
 
+/** A flag's value in seconds; a typo fails at start rather than turning into NaN timers. */
+export function positiveSeconds(flag: string, value: string | undefined, dflt: number): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`--${flag} must be a positive number of seconds, got "${value}"`);
+  return n;
+}
+
 export async function runOperator(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -62,7 +71,7 @@ export async function runOperator(argv: string[]): Promise<void> {
     leaseNamespace: values['lease-namespace'] ?? ownNamespace(),
     identity,
     listen: values.listen ?? process.env.ZKE_OPERATOR_LISTEN ?? '127.0.0.1:8081',
-    resyncMs: Number(values.resync ?? 300) * 1000,
+    resyncMs: positiveSeconds('resync', values.resync, 300) * 1000,
   });
   await manager.start();
   log.info(

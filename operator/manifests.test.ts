@@ -19,8 +19,12 @@ test('the ClusterRole covers every kind the operator applies, and no wildcard', 
   assert.ok(allows(rules, 'zkensemble.dev', 'zkensembles/status', 'patch'));
   assert.ok(!allows(rules, 'zkensemble.dev', 'zkensembles', 'update'), 'the spec is the user’s');
   assert.ok(allows(rules, '', 'pods', 'patch'));
-  assert.ok(!allows(rules, '', 'pods', 'delete'));
-  assert.ok(!allows(rules, '', 'secrets', 'get'));
+  assert.ok(allows(rules, '', 'pods', 'delete'), 'rolling restarts delete voter pods');
+  assert.ok(!allows(rules, '', 'pods', 'create'));
+  // Its own credentials Secret only: made once, read back; never listed, changed or deleted.
+  assert.ok(allows(rules, '', 'secrets', 'get') && allows(rules, '', 'secrets', 'create'));
+  for (const verb of ['list', 'watch', 'patch', 'update', 'delete'])
+    assert.ok(!allows(rules, '', 'secrets', verb), `secrets ${verb}`);
   for (const r of rules)
     for (const f of [...r.apiGroups, ...r.resources, ...r.verbs]) assert.notEqual(f, '*');
 });

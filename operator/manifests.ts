@@ -27,9 +27,11 @@ export const OPERATOR_RULES = [
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: RW },
   { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: RW },
   { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors'], verbs: RW },
-  // Observer server ids are pod annotations.
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch'] },
-  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  // Observer server ids are pod annotations; a rolling restart deletes voter pods one by one.
+  { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch', 'patch', 'delete'] },
+  // The super user's password (credentials.ts), made once and read on every reconcile.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create'] },
 ];
 
 export const LEASE_RULES = [

@@ -21,6 +21,8 @@ export const OWNED_KEYS: readonly string[] = [
   'sslQuorum',
   'learner.allowList',
   'learner.sharedSecretFile',
+  // The operator's super user, which it reconfigures the ensemble as.
+  'DigestAuthenticationProvider.superDigest',
 ];
 
 /** Key prefixes the operator owns: membership lines, hierarchical quorums, quorum TLS, metrics. */

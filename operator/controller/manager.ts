@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../../peer/log.ts';
+import type { EnsembleAccess } from '../membership/ensemble-access.ts';
 import type { OperatorSettings } from '../render/contract.ts';
 import {
   COMPONENT_LABEL,
@@ -34,6 +35,10 @@ export interface ManagerOptions {
   /** host:port of the health/metrics server. */
   listen: string;
   resyncMs?: number;
+  /** How soon an ensemble still changing (membership, rolling restart) is looked at again. Default 5 s. */
+  progressMs?: number;
+  /** How to reach running ensembles (default: directly, as in-cluster). */
+  access?: (password: string) => EnsembleAccess;
   leaseDurationSeconds?: number;
   retryPeriodMs?: number;
 }
@@ -86,7 +91,7 @@ export class Manager {
     collectDefaultMetrics({ register: this.registry, prefix: 'zkensemble_operator_' });
     this.reconciles = new Counter({
       name: 'zkensemble_operator_reconciles_total',
-      help: 'Reconciles by result (applied, invalid, gone, error)',
+      help: 'Reconciles by result (applied, progressing, invalid, gone, error)',
       labelNames: ['result'],
       registers: [this.registry],
     });
@@ -124,13 +129,21 @@ export class Manager {
 
   private lead(): void {
     const recorder = eventRecorder(this.o.client, this.o.log, this.o.identity);
-    const ctx = { client: this.o.client, settings: this.o.settings, recorder, log: this.o.log };
+    const ctx = {
+      client: this.o.client,
+      settings: this.o.settings,
+      recorder,
+      log: this.o.log,
+      ...(this.o.access ? { access: this.o.access } : {}),
+    };
     this.queue.start(async (key) => {
       const [ns, name] = key.split('/') as [string, string];
       const end = this.duration.startTimer();
       try {
         const result = await reconcile(ctx, ns, name);
         if (result === 'gone') this.known.delete(key);
+        // Watches do not cover the ensemble's own progress (a reconfig committing, a member syncing).
+        if (result === 'progressing') this.queue.addAfter(key, this.o.progressMs ?? 5000);
         this.reconciles.inc({ result });
         end({ result });
       } catch (err) {

@@ -6,6 +6,7 @@ import type { Logger } from '../../peer/log.ts';
 import { withDefaults } from '../api/defaults.ts';
 import type { ZkEnsemble, ZkEnsembleStatus } from '../api/types.generated.ts';
 import { validateEnsemble } from '../api/validate.ts';
+import { type EnsembleAccess, superDigest, zkEnsembleAccess } from '../membership/ensemble-access.ts';
 import { DYNAMIC_CONFIG_FILE, type OperatorSettings, SERVER_ID_ANNOTATION } from '../render/contract.ts';
 import { membersFromConfigText } from '../render/dynamic-config.ts';
 import { renderEnsemble } from '../render/ensemble.ts';
@@ -17,12 +18,21 @@ import {
   REGION_LABEL,
   selectorLabels,
 } from '../render/labels.ts';
-import { desiredMembers, type Member, type ObserverPodInfo } from '../render/members.ts';
+import { desiredMembers, type Member, type ObserverPodInfo, voterSid } from '../render/members.ts';
 import { ensembleNames } from '../render/names.ts';
 import type { KubeObject } from '../render/objects.ts';
 import { assignObserverIds } from '../render/server-ids.ts';
+import { ensureSuperPassword } from './credentials.ts';
 import type { Recorder } from './events.ts';
 import { isNotFound, type KubeClient, type KubeObj } from './kube.ts';
+import {
+  isReady,
+  observeEnsemble,
+  type PodLike,
+  stepMembership,
+  stepVoterRestart,
+  votersOf,
+} from './membership.ts';
 import { objectsToPrune } from './prune.ts';
 import { collectionPath, ENSEMBLES, OWNED, objectKey, objectPath, PODS, resourceOf } from './resources.ts';
 import { computeStatus, invalidSpecStatus, statusChanged, type WorkloadState } from './status.ts';
@@ -34,9 +44,14 @@ export interface ReconcileContext {
   settings: OperatorSettings;
   recorder: Recorder;
   log: Logger;
+  /** How to reach a running ensemble, given the super user's password (default: as a client, directly). */
+  access?: (password: string) => EnsembleAccess;
 }
 
-export type ReconcileResult = 'gone' | 'invalid' | 'applied';
+const defaultAccess = (password: string) => zkEnsembleAccess({ password });
+
+/** progressing: the ensemble is still on its way to the spec; reconcile again soon. */
+export type ReconcileResult = 'gone' | 'invalid' | 'applied' | 'progressing';
 
 export async function reconcile(
   ctx: ReconcileContext,
@@ -68,40 +83,60 @@ export async function reconcile(
 
   const e = withDefaults(raw);
   const uid = e.metadata.uid!;
+  const where = `${namespace}/${name}`;
   const ownedSelector = labelSelector({ [INSTANCE_LABEL]: name, [MANAGED_BY_LABEL]: MANAGED_BY });
   const existing = (
     await Promise.all(OWNED.map((r) => listOwned(client, r, namespace, ownedSelector)))
   ).flat();
   const existingByKey = new Map(existing.map((o) => [objectKey(o), o]));
-
   const names = ensembleNames(name);
-  const committed = await currentMembership(existingByKey, names.dynamicConfig);
-  const observerPods = await assignIds(ctx, e, committed.members);
-  const members = desiredMembers(e, ctx.settings, observerPods);
-  const desired = renderEnsemble({
+
+  const password = await ensureSuperPassword(client, e);
+  const access = (ctx.access ?? defaultAccess)(password);
+  // The ConfigMap holds the membership last read from the ensemble (or, before it first ran, the one
+  // it starts with); the ensemble itself, when it answers, is the truth.
+  const stored = storedMembership(existingByKey, names.dynamicConfig);
+  const seen = await observeEnsemble(access, stored.members);
+  const view = 'view' in seen ? seen.view : undefined;
+
+  const [voterPods, observerPods] = await Promise.all([
+    listPods(client, e, 'voter'),
+    listPods(client, e, 'observer'),
+  ]);
+  const base = view ?? stored;
+  const committedMembers = nameObserversByIp(base.members, observerPods);
+  const withIds = await assignIds(ctx, e, committedMembers, observerPods);
+  const desired = desiredMembers(e, ctx.settings, withIds);
+  // Before the ensemble first runs there is nothing to reconfigure: it starts with the spec's members.
+  const membership =
+    base.members.length > 0
+      ? { members: committedMembers, ...(base.version !== undefined ? { version: base.version } : {}) }
+      : { members: desired };
+  const rendered = renderEnsemble({
     ensemble: e,
     settings: ctx.settings,
-    membership: { members, version: committed.version },
+    membership,
+    superDigest: superDigest(password),
   });
 
   const applied = new Map<string, KubeObj>();
-  for (const obj of desired) {
+  for (const obj of rendered) {
     const res = await applyObject(client, obj);
     applied.set(objectKey(obj), res.body);
     const old = existingByKey.get(objectKey(obj));
     if (res.code === 201 || !old) {
       await ctx.recorder.event(raw, 'Normal', 'Created', `created ${obj.kind} ${obj.metadata.name}`);
-      log.info({ ensemble: `${namespace}/${name}`, object: objectKey(obj) }, 'created');
+      log.info({ ensemble: where, object: objectKey(obj) }, 'created');
     } else if (
       old.metadata.resourceVersion !== res.body.metadata.resourceVersion &&
       specChanged(old, res.body)
     ) {
       await ctx.recorder.event(raw, 'Normal', 'Updated', `updated ${obj.kind} ${obj.metadata.name}`);
-      log.info({ ensemble: `${namespace}/${name}`, object: objectKey(obj) }, 'updated');
+      log.info({ ensemble: where, object: objectKey(obj) }, 'updated');
     }
   }
 
-  for (const o of objectsToPrune(existing, desired, uid)) {
+  for (const o of objectsToPrune(existing, rendered, uid)) {
     const r = resourceOf(o.apiVersion!, o.kind!);
     try {
       await client.delete(objectPath(r, namespace, o.metadata.name));
@@ -109,7 +144,44 @@ export async function reconcile(
       if (!isNotFound(err)) throw err;
     }
     await ctx.recorder.event(raw, 'Normal', 'Deleted', `deleted ${o.kind} ${o.metadata.name}`);
-    log.info({ ensemble: `${namespace}/${name}`, object: objectKey(o) }, 'deleted');
+    log.info({ ensemble: where, object: objectKey(o) }, 'deleted');
+  }
+
+  const pending: string[] = [];
+  let acted = false;
+  if (view) {
+    const synced = new Set<number>();
+    for (const p of voterPods) {
+      const sid = voterSidOfPod(name, p.metadata.name);
+      if (sid !== undefined && isReady(p)) synced.add(sid);
+    }
+    for (const o of withIds) {
+      const pod = observerPods.find((p) => p.metadata.name === o.name);
+      if (pod && isReady(pod)) synced.add(o.sid);
+    }
+    const progress = await stepMembership(
+      { access, recorder: ctx.recorder, log },
+      raw,
+      view,
+      desired,
+      synced,
+    );
+    pending.push(...progress.pending);
+    acted = progress.acted;
+  } else if ('unreachable' in seen && base.members.length > 0) {
+    pending.push(`ensemble not reachable: ${seen.unreachable}`);
+  }
+  const sts = applied.get(`StatefulSet/${names.voterStatefulSet}`);
+  // Restarts wait for the membership: a reconfig and a restart at once could cost the quorum.
+  if (!acted) {
+    const rollout = await stepVoterRestart(client, { recorder: ctx.recorder, log }, raw, {
+      voterPods,
+      statefulSet: sts,
+      leaderSid: view?.leaderSid,
+      voterCount: votersOf(membership.members).length,
+      sidOfPod: (pod) => voterSidOfPod(name, pod),
+    });
+    if (rollout) pending.push(rollout);
   }
 
   const observers = new Map<string, WorkloadState>();
@@ -117,19 +189,24 @@ export async function reconcile(
     const d = applied.get(`Deployment/${names.observerDeployment(r.name)}`);
     if (d) observers.set(r.name, workloadState(d));
   }
-  const sts = applied.get(`StatefulSet/${names.voterStatefulSet}`);
+  const leader =
+    view?.leaderSid !== undefined
+      ? membership.members.find((m) => m.sid === view.leaderSid && m.role === 'voter')?.pod
+      : undefined;
   const status = computeStatus(
     e,
     {
       ...(sts ? { voters: workloadState(sts) } : {}),
       observers,
-      members,
-      configVersion: committed.version,
+      members: membership.members,
+      ...(membership.version !== undefined ? { configVersion: membership.version } : {}),
+      ...(leader !== undefined ? { leader } : {}),
+      pending,
     },
     new Date().toISOString(),
   );
   await writeStatus(client, raw, status);
-  return 'applied';
+  return pending.length > 0 ? 'progressing' : 'applied';
 }
 
 /** Listed kinds carry apiVersion/kind on the list, not on each item; put them back. */
@@ -141,7 +218,7 @@ async function listOwned(
 ): Promise<KubeObj[]> {
   try {
     const list = await client.list(collectionPath(r, namespace), labelSelector);
-    return list.items.map((o) => ({ ...o, apiVersion: r.apiVersion, kind: r.kind }));
+    return list.items.map((o) => ({ apiVersion: r.apiVersion, kind: r.kind, ...o }));
   } catch (err) {
     if (r.optional && isNotFound(err)) return [];
     throw err;
@@ -171,10 +248,10 @@ function workloadState(o: KubeObj): WorkloadState {
   };
 }
 
-async function currentMembership(
+function storedMembership(
   existing: Map<string, KubeObj>,
   configMapName: string,
-): Promise<{ members: Member[]; version?: number }> {
+): { members: Member[]; version?: number } {
   const cm = existing.get(`ConfigMap/${configMapName}`);
   const text = (cm?.data as Record<string, string> | undefined)?.[DYNAMIC_CONFIG_FILE];
   if (!text) return { members: [] };
@@ -185,8 +262,28 @@ async function currentMembership(
   }
 }
 
-interface PodLike extends KubeObj {
-  status?: { podIP?: string };
+function listPods(client: KubeClient, e: ZkEnsemble, role: 'voter' | 'observer'): Promise<PodLike[]> {
+  const path = collectionPath(PODS, e.metadata.namespace!);
+  return client.list<PodLike>(path, labelSelector(selectorLabels(e, role))).then((l) => l.items);
+}
+
+/** Observers in a config are known by IP only; name them by the pod that has that IP now. */
+function nameObserversByIp(members: readonly Member[], pods: readonly PodLike[]): Member[] {
+  const byIp = new Map(pods.filter((p) => p.status?.podIP).map((p) => [p.status!.podIP!, p]));
+  return members.map((m) => {
+    const pod = m.role === 'observer' && m.pod === undefined ? byIp.get(m.host) : undefined;
+    if (!pod) return m;
+    const region = pod.metadata.labels?.[REGION_LABEL];
+    return { ...m, pod: pod.metadata.name, ...(region ? { region } : {}) };
+  });
+}
+
+/** A voter pod's server id: its StatefulSet ordinal + 1. */
+function voterSidOfPod(ensemble: string, pod: string): number | undefined {
+  const prefix = `${ensembleNames(ensemble).voterStatefulSet}-`;
+  if (!pod.startsWith(prefix)) return undefined;
+  const ordinal = pod.slice(prefix.length);
+  return /^\d+$/.test(ordinal) ? voterSid(Number(ordinal)) : undefined;
 }
 
 /**
@@ -196,17 +293,10 @@ interface PodLike extends KubeObj {
 async function assignIds(
   ctx: ReconcileContext,
   e: ZkEnsemble,
-  committed: Member[],
+  known: Member[],
+  pods: readonly PodLike[],
 ): Promise<ObserverPodInfo[]> {
   const ns = e.metadata.namespace!;
-  const pods = (
-    await ctx.client.list<PodLike>(collectionPath(PODS, ns), labelSelector(selectorLabels(e, 'observer')))
-  ).items;
-  const byIp = new Map(pods.filter((p) => p.status?.podIP).map((p) => [p.status!.podIP!, p.metadata.name]));
-  // Observers in a config are known by IP only; name them by the pod that has that IP now.
-  const known = committed.map((m) =>
-    m.role === 'observer' && m.pod === undefined && byIp.has(m.host) ? { ...m, pod: byIp.get(m.host)! } : m,
-  );
   const assignments = assignObserverIds(
     pods.map((p) => ({
       name: p.metadata.name,

@@ -19,6 +19,10 @@ export interface ObservedState {
   observers: Map<string, WorkloadState>;
   members: readonly Member[];
   configVersion?: number;
+  /** Pod name of the leader, when the ensemble said. */
+  leader?: string;
+  /** Why the ensemble is not yet what the spec asks for (membership, rolling restart, reachability). */
+  pending?: readonly string[];
 }
 
 function condition(
@@ -79,6 +83,7 @@ export function computeStatus(e: ZkEnsemble, observed: ObservedState, now: strin
     lagging.push(`voters ${readyVoters}/${desiredVoters} ready`);
   for (const r of regions)
     if (!r.current || r.ready < r.desired) lagging.push(`region ${r.name} ${r.ready}/${r.desired} ready`);
+  lagging.push(...(observed.pending ?? []));
 
   const hasQuorum = readyVoters >= quorum;
   const conditions = [
@@ -115,7 +120,7 @@ export function computeStatus(e: ZkEnsemble, observed: ObservedState, now: strin
     ...(m.region !== undefined ? { region: m.region } : {}),
   }));
   return {
-    ...(e.status?.leader !== undefined ? { leader: e.status.leader } : {}),
+    ...(observed.leader !== undefined ? { leader: observed.leader } : {}),
     observedGeneration: gen,
     conditions,
     readyVoters,

@@ -28,12 +28,14 @@ export interface RenderInput {
   ensemble: ZkEnsemble | ZkEnsembleInput;
   settings: OperatorSettings;
   membership: Membership;
+  /** Digest of the operator's super user password (zoo.cfg); none leaves reconfig to ACLs. */
+  superDigest?: string;
 }
 
 export function renderEnsemble(input: RenderInput): KubeObject[] {
   const e = withDefaults(input.ensemble);
   const { settings, membership } = input;
-  const zooCfg = renderStaticConfig(e);
+  const zooCfg = renderStaticConfig(e, input.superDigest ? { superDigest: input.superDigest } : {});
   const hash = configHash(zooCfg);
   const regions = e.spec.observers.regions;
   const objects: (KubeObject | null)[] = [

@@ -13,6 +13,8 @@ export function ensembleNames(name: string) {
     serviceMonitor: name,
     /** Secret the pods mount when spec.security.quorumTLS.generateCA is true (nothing fills it yet). */
     generatedQuorumTls: `${name}-quorum-tls`,
+    /** Secret with the super user's password the operator reconfigures with (credentials.ts). */
+    operatorCredentials: `${name}-operator-credentials`,
     voterPod: (ordinal: number) => `${name}-voter-${ordinal}`,
     observerDeployment: (region: string) => `${name}-observer-${region}`,
     observerHpa: (region: string) => `${name}-observer-${region}`,

@@ -40,7 +40,12 @@ export function zooCfgEntryProblem(key: string, value: number | string): string 
   return null;
 }
 
-function ownedSettings(e: ZkEnsemble): [string, string][] {
+export interface StaticConfigOptions {
+  /** `super:<digest>` of the password the operator reconfigures with (ensemble-access.ts). */
+  superDigest?: string;
+}
+
+function ownedSettings(e: ZkEnsemble, o: StaticConfigOptions): [string, string][] {
   const owned: [string, string][] = [
     ['dataDir', DATA_DIR],
     ['clientPort', String(PORTS.client)],
@@ -65,11 +70,12 @@ function ownedSettings(e: ZkEnsemble): [string, string][] {
   if (sec.learnerAllowList && sec.learnerAllowList.length > 0)
     owned.push(['learner.allowList', sec.learnerAllowList.join(',')]);
   if (sec.sharedSecret) owned.push(['learner.sharedSecretFile', `${CONFIG_DIR}/${SHARED_SECRET_PATH}`]);
+  if (o.superDigest) owned.push(['DigestAuthenticationProvider.superDigest', o.superDigest]);
   return owned;
 }
 
 /** zoo.cfg text; entries zooCfgEntryProblem refuses are left out (validate.ts reports them). */
-export function renderStaticConfig(e: ZkEnsemble): string {
+export function renderStaticConfig(e: ZkEnsemble, o: StaticConfigOptions = {}): string {
   const user = Object.entries(e.spec.zooCfg).filter(([k, v]) => zooCfgEntryProblem(k, v) === null);
   const merged = new Map<string, string>(Object.entries(ZOO_DEFAULTS));
   for (const [k, v] of user) merged.set(k, String(v).trim());
@@ -80,7 +86,7 @@ export function renderStaticConfig(e: ZkEnsemble): string {
     '# Change spec.zooCfg instead of this file.\n',
     ...tunables.map(line),
     '# Owned by the operator.\n',
-    ...ownedSettings(e).map(line),
+    ...ownedSettings(e, o).map(line),
   ].join('');
 }
 
