@@ -322,6 +322,67 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
     assert.deepEqual(order, ['zk-voter-2', 'zk-voter-0', 'zk-voter-1']);
   });
 
+  test('voter volumes grow once the storage class allows it, without restarting pods; they never shrink', async () => {
+    const spec = (size: string) =>
+      yaml(
+        ensemble([{ ...EAST, replicas: 3 }], {
+          zooCfg: { maxClientCnxns: 100 },
+          voters: { replicas: 3, storage: { size, storageClassName: 'manual' } },
+        }),
+      );
+    const podUids = async () =>
+      (await kget(['pods', '-l', 'app.kubernetes.io/component=voter'])).items
+        .map((p: { metadata: { name: string; uid: string } }) => `${p.metadata.name}=${p.metadata.uid}`)
+        .sort();
+    const before = await podUids();
+    await cp.kubectl(['apply', '-f', '-'], { input: spec('2Gi') });
+    // Static volumes of a class that does not exist: the API server refuses to grow their claims.
+    const refused = await until('VolumesCannotGrow', 60_000, async () => {
+      const e = await kget(['zkensemble', 'zk']);
+      const c = (e.status?.conditions ?? []).find((x: { type: string }) => x.type === 'Degraded');
+      return c?.status === 'True' && c.reason === 'VolumesCannotGrow' ? c : undefined;
+    });
+    assert.match(refused.message, /cannot grow to 2Gi/);
+    assert.match(await eventsAbout('zk'), /VolumesCannotGrow/);
+    const templateSize = async () =>
+      (await kget(['statefulset', 'zk-voter'])).spec.volumeClaimTemplates[0].spec.resources.requests.storage;
+    assert.equal(await templateSize(), '1Gi');
+
+    await cp.kubectl(['apply', '-f', '-'], {
+      input: yaml({
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name: 'manual' },
+        provisioner: 'kubernetes.io/no-provisioner',
+        allowVolumeExpansion: true,
+      }),
+    });
+    await until('the StatefulSet recreated with 2Gi claims', 90_000, async () =>
+      (await templateSize()) === '2Gi' ? true : undefined,
+    );
+    const claims = (await kget(['pvc', '-l', 'app.kubernetes.io/component=voter'])).items;
+    assert.equal(claims.length, 3);
+    for (const c of claims) assert.equal(c.spec.resources.requests.storage, '2Gi');
+    await until('the new StatefulSet to own the pods', 60_000, async () => {
+      const pods = (await kget(['pods', '-l', 'app.kubernetes.io/component=voter'])).items;
+      return pods.every((p: { metadata: { ownerReferences?: { kind: string }[] } }) =>
+        p.metadata.ownerReferences?.some((o) => o.kind === 'StatefulSet'),
+      )
+        ? true
+        : undefined;
+    });
+    assert.deepEqual(await podUids(), before, 'no voter pod was restarted');
+    await until('Degraded cleared', 30_000, async () => {
+      const e = await kget(['zkensemble', 'zk']);
+      const c = (e.status?.conditions ?? []).find((x: { type: string }) => x.type === 'Degraded');
+      return c?.status === 'False' ? true : undefined;
+    });
+
+    const shrink = await cp.tryKubectl(['apply', '-f', '-'], { input: spec('1Gi') });
+    assert.notEqual(shrink.code, 0);
+    assert.match(shrink.stderr, /voters.storage.size cannot shrink/);
+  });
+
   test('CEL rejects an even number of voters', async () => {
     const bad = ensemble([EAST], {}, 'even');
     (bad.spec.voters as { replicas: number }).replicas = 4;

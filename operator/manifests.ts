@@ -31,6 +31,8 @@ export const OPERATOR_RULES = [
   { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch', 'patch', 'delete'] },
   // The super user's password (credentials.ts), made once and read on every reconcile.
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
+  // Growing the voters' volumes (storage.ts).
+  { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['list', 'patch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },
 ];
 

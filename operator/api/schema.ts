@@ -127,6 +127,10 @@ const voters: Schema = {
           '(has(self.storageClassName) == has(oldSelf.storageClassName)) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)',
           'voters.storage.storageClassName cannot change: the volumes already exist',
         ),
+        cel(
+          '!has(oldSelf.size) || !has(self.size) || quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0',
+          'voters.storage.size cannot shrink: volumes only grow',
+        ),
       ],
     },
     resources: resources(RESOURCES_DOC, {

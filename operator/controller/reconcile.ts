@@ -36,6 +36,7 @@ import {
 import { objectsToPrune } from './prune.ts';
 import { collectionPath, ENSEMBLES, OWNED, objectKey, objectPath, PODS, resourceOf } from './resources.ts';
 import { computeStatus, invalidSpecStatus, statusChanged, type WorkloadState } from './status.ts';
+import { planVoterVolumes } from './storage.ts';
 
 export const FIELD_MANAGER = 'zkensemble-operator';
 
@@ -112,8 +113,23 @@ export async function reconcile(
     base.members.length > 0
       ? { members: committedMembers, ...(base.version !== undefined ? { version: base.version } : {}) }
       : { members: desired };
+  const oldSts = existingByKey.get(`StatefulSet/${names.voterStatefulSet}`);
+  if (oldSts?.metadata.deletionTimestamp) return 'progressing'; // being replaced (storage.ts)
+  const volumes = await planVoterVolumes(client, e, oldSts);
+  if (volumes.kind === 'recreating') {
+    await ctx.recorder.event(raw, 'Normal', 'VolumesGrowing', `voter volumes growing to ${volumes.size}`);
+    log.info({ ensemble: where, size: volumes.size }, 'volumes asked to grow; StatefulSet recreated next');
+    return 'progressing';
+  }
+  const sized = {
+    ...e,
+    spec: {
+      ...e.spec,
+      voters: { ...e.spec.voters, storage: { ...e.spec.voters.storage, size: volumes.size } },
+    },
+  };
   const rendered = renderEnsemble({
-    ensemble: e,
+    ensemble: sized,
     settings: ctx.settings,
     membership,
     superDigest: superDigest(password),
@@ -202,9 +218,13 @@ export async function reconcile(
       ...(membership.version !== undefined ? { configVersion: membership.version } : {}),
       ...(leader !== undefined ? { leader } : {}),
       pending,
+      ...(volumes.problem ? { degraded: { reason: 'VolumesCannotGrow', message: volumes.problem } } : {}),
     },
     new Date().toISOString(),
   );
+  const was = raw.status?.conditions?.find((c) => c.type === 'Degraded');
+  if (volumes.problem && was?.message !== volumes.problem)
+    await ctx.recorder.event(raw, 'Warning', 'VolumesCannotGrow', volumes.problem);
   await writeStatus(client, raw, status);
   return pending.length > 0 ? 'progressing' : 'applied';
 }

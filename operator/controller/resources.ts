@@ -51,6 +51,11 @@ export function objectPath(
 
 export const ENSEMBLES: Resource = { apiVersion: `${GROUP}/${VERSION}`, kind: 'ZkEnsemble', plural: PLURAL };
 export const PODS: Resource = { apiVersion: 'v1', kind: 'Pod', plural: 'pods' };
+export const PVCS: Resource = {
+  apiVersion: 'v1',
+  kind: 'PersistentVolumeClaim',
+  plural: 'persistentvolumeclaims',
+};
 export const SECRETS: Resource = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets' };
 export const EVENTS: Resource = { apiVersion: 'v1', kind: 'Event', plural: 'events' };
 export const LEASES: Resource = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', plural: 'leases' };

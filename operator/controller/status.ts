@@ -23,6 +23,8 @@ export interface ObservedState {
   leader?: string;
   /** Why the ensemble is not yet what the spec asks for (membership, rolling restart, reachability). */
   pending?: readonly string[];
+  /** Something the operator cannot do until the user acts (e.g. volumes that cannot grow). */
+  degraded?: { reason: string; message: string };
 }
 
 function condition(
@@ -109,9 +111,11 @@ export function computeStatus(e: ZkEnsemble, observed: ObservedState, now: strin
     lagging.length > 0
       ? condition(prev, 'Progressing', 'True', 'RollingOut', lagging.join(', '), gen, now)
       : condition(prev, 'Progressing', 'False', 'UpToDate', 'all members ready', gen, now),
-    hasQuorum || !hadQuorum(prev)
-      ? condition(prev, 'Degraded', 'False', 'AsExpected', 'the spec is valid', gen, now)
-      : condition(prev, 'Degraded', 'True', 'QuorumLost', `fewer than ${quorum} voters ready`, gen, now),
+    !hasQuorum && hadQuorum(prev)
+      ? condition(prev, 'Degraded', 'True', 'QuorumLost', `fewer than ${quorum} voters ready`, gen, now)
+      : observed.degraded
+        ? condition(prev, 'Degraded', 'True', observed.degraded.reason, observed.degraded.message, gen, now)
+        : condition(prev, 'Degraded', 'False', 'AsExpected', 'the spec is valid', gen, now),
   ];
   const members: MemberStatus[] = observed.members.map((m) => ({
     sid: m.sid,
