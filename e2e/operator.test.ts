@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { CRD_PATH } from '../operator/api/generate.ts';
 import { KubeClient, loadKubeConfig } from '../operator/controller/kube.ts';
@@ -381,6 +382,36 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
     const shrink = await cp.tryKubectl(['apply', '-f', '-'], { input: spec('1Gi') });
     assert.notEqual(shrink.code, 0);
     assert.match(shrink.stderr, /voters.storage.size cannot shrink/);
+  });
+
+  test('generateCA: the operator issues the quorum certificate, and a new one rolls the pods', async () => {
+    const tlsSpec = (regions: object[]) =>
+      yaml(ensemble(regions, { security: { quorumTLS: { generateCA: true } } }, 'zt'));
+    const hash = async () =>
+      (await kget(['statefulset', 'zt-voter'])).spec.template.metadata.annotations[
+        'zkensemble.dev/config-hash'
+      ];
+    await cp.kubectl(['apply', '-f', '-'], { input: tlsSpec([EAST]) });
+    const first = await until('the voters of zt', 30_000, hash);
+    const leaf = await kget(['secret', 'zt-quorum-tls']);
+    assert.ok(leaf.data['tls-combined.pem'] && leaf.data['ca.crt']);
+    assert.equal(leaf.metadata.ownerReferences[0].name, 'zt');
+    assert.ok(await exists('secret', 'zt-quorum-ca'));
+    const cert = new X509Certificate(Buffer.from(leaf.data['tls-combined.pem'], 'base64'));
+    assert.match(cert.subjectAltName ?? '', /\*\.zt-observers-east\.zk\.svc/);
+    // A new region needs a certificate valid for its observers' names: issued, and the pods roll.
+    await cp.kubectl(['apply', '-f', '-'], { input: tlsSpec([EAST, { ...WEST, name: 'north' }]) });
+    const second = await until('a new pod template hash', 30_000, async () => {
+      const h = await hash();
+      return h !== first ? h : undefined;
+    });
+    assert.notEqual(second, first);
+    const reissued = new X509Certificate(
+      Buffer.from((await kget(['secret', 'zt-quorum-tls'])).data['tls-combined.pem'], 'base64'),
+    );
+    assert.match(reissued.subjectAltName ?? '', /\*\.zt-observers-north\.zk\.svc/);
+    assert.match(await eventsAbout('zt'), /CertificateIssued/);
+    await cp.kubectl(['-n', NS, 'delete', 'zkensemble', 'zt', '--wait=false']);
   });
 
   test('CEL rejects an even number of voters', async () => {

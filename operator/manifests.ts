@@ -29,8 +29,9 @@ export const OPERATOR_RULES = [
   { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors'], verbs: RW },
   // Observer server ids are pod annotations; a rolling restart deletes voter pods one by one.
   { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch', 'patch', 'delete'] },
-  // The super user's password (credentials.ts), made once and read on every reconcile.
-  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
+  // The super user's password (credentials.ts), made once and read on every reconcile; the generated
+  // quorum CA and member certificate (quorum-tls.ts), the latter re-issued in place.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update'] },
   // Growing the voters' volumes (storage.ts).
   { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['list', 'patch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },

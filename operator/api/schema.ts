@@ -266,7 +266,8 @@ const security: Schema = {
         secretName: { type: 'string', maxLength: 253 },
         generateCA: {
           type: 'boolean',
-          description: 'Reserved: the operator does not create the CA and certificate yet; use secretName.',
+          description:
+            'The operator makes a CA (Secret <name>-quorum-ca, which only it reads) and one certificate for all members (Secret <name>-quorum-tls), re-issued when regions change or a third of its year is left; members restart onto it.',
         },
         hostnameVerification: { type: 'boolean', default: true },
       },

@@ -134,7 +134,11 @@ export interface ObserversSpec {
 
 export interface QuorumTlsSpec {
   secretName?: string;
-  /** Reserved: the operator does not create the CA and certificate yet; use secretName. */
+  /**
+   * The operator makes a CA (Secret <name>-quorum-ca, which only it reads) and one certificate for all
+   * members (Secret <name>-quorum-tls), re-issued when regions change or a third of its year is left;
+   * members restart onto it.
+   */
   generateCA?: boolean;
   hostnameVerification: boolean;
 }
@@ -284,7 +288,11 @@ export interface ObserversSpecInput {
 
 export interface QuorumTlsSpecInput {
   secretName?: string;
-  /** Reserved: the operator does not create the CA and certificate yet; use secretName. */
+  /**
+   * The operator makes a CA (Secret <name>-quorum-ca, which only it reads) and one certificate for all
+   * members (Secret <name>-quorum-tls), re-issued when regions change or a third of its year is left;
+   * members restart onto it.
+   */
   generateCA?: boolean;
   hostnameVerification?: boolean;
 }

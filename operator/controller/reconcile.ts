@@ -34,6 +34,7 @@ import {
   votersOf,
 } from './membership.ts';
 import { objectsToPrune } from './prune.ts';
+import { ensureGeneratedQuorumTls } from './quorum-tls.ts';
 import { collectionPath, ENSEMBLES, OWNED, objectKey, objectPath, PODS, resourceOf } from './resources.ts';
 import { computeStatus, invalidSpecStatus, statusChanged, type WorkloadState } from './status.ts';
 import { planVoterVolumes } from './storage.ts';
@@ -128,11 +129,22 @@ export async function reconcile(
       voters: { ...e.spec.voters, storage: { ...e.spec.voters.storage, size: volumes.size } },
     },
   };
+  const tls = await ensureGeneratedQuorumTls(client, e, ctx.settings);
+  if (tls?.reissued) {
+    await ctx.recorder.event(
+      raw,
+      'Normal',
+      'CertificateIssued',
+      `quorum certificate issued: ${tls.reissued}`,
+    );
+    log.info({ ensemble: where, why: tls.reissued }, 'quorum certificate issued');
+  }
   const rendered = renderEnsemble({
     ensemble: sized,
     settings: ctx.settings,
     membership,
     superDigest: superDigest(password),
+    ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
   });
 
   const applied = new Map<string, KubeObj>();

@@ -30,13 +30,16 @@ export interface RenderInput {
   membership: Membership;
   /** Digest of the operator's super user password (zoo.cfg); none leaves reconfig to ACLs. */
   superDigest?: string;
+  /** Fingerprint of the generated quorum certificate (generateCA): a new one restarts the pods. */
+  tlsFingerprint?: string;
 }
 
 export function renderEnsemble(input: RenderInput): KubeObject[] {
   const e = withDefaults(input.ensemble);
   const { settings, membership } = input;
   const zooCfg = renderStaticConfig(e, input.superDigest ? { superDigest: input.superDigest } : {});
-  const hash = configHash(zooCfg);
+  // The pod template carries a hash of what members read only at start-up.
+  const hash = configHash(input.tlsFingerprint ? `${zooCfg}\n${input.tlsFingerprint}` : zooCfg);
   const regions = e.spec.observers.regions;
   const objects: (KubeObject | null)[] = [
     serviceAccount(e),

@@ -11,8 +11,10 @@ export function ensembleNames(name: string) {
     dynamicConfig: `${name}-dynamic`,
     serviceAccount: name,
     serviceMonitor: name,
-    /** Secret the pods mount when spec.security.quorumTLS.generateCA is true (nothing fills it yet). */
+    /** Secret the pods mount when spec.security.quorumTLS.generateCA is true (quorum-tls.ts fills it). */
     generatedQuorumTls: `${name}-quorum-tls`,
+    /** The generated quorum CA's certificate and key: only the operator reads it. */
+    generatedQuorumCa: `${name}-quorum-ca`,
     /** Secret with the super user's password the operator reconfigures with (credentials.ts). */
     operatorCredentials: `${name}-operator-credentials`,
     voterPod: (ordinal: number) => `${name}-voter-${ordinal}`,
