@@ -6,6 +6,8 @@
 // and fails as root without a working `ip netns`. Members log at debug level, so a test can tell how
 // a member was synced (DIFF/TRUNC/SNAP). PARTITION_SERVER=zookeeper runs the same tests against
 // Apache ZooKeeper; PARTITION_KEEP=1 keeps data dirs and member logs (always kept when a test fails).
+// Read-only mode (readonlymode.enabled) is tested here too: with the unmodified kazoo client as well
+// as this repository's own.
 
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -19,7 +21,7 @@ import { createNetwork, type NetnsNetwork, netnsMissing, removeStaleNamespaces }
 import { type DumpedNode, type NsAgent, type NsOp, type NsReply, startAgent } from './lib/ns-client.ts';
 import { stopChild } from './lib/process.ts';
 import { skipUnlessRoot } from './lib/root-only.ts';
-import { modeOf, REPO_ROOT, ZK_CLASSPATH } from './lib/servers.ts';
+import { DEBIAN_PYTHON, modeOf, REPO_ROOT, ZK_CLASSPATH } from './lib/servers.ts';
 import { until } from './lib/wait.ts';
 
 const skip = await skipUnlessRoot('network namespaces need CAP_NET_ADMIN', netnsMissing);
@@ -32,6 +34,8 @@ const SERVER = process.env.PARTITION_SERVER === 'zookeeper' ? 'zookeeper' : 'pee
 interface NsMember {
   sid: number;
   observer: boolean;
+  /** readonlymode.enabled (zoo.cfg for the peer, a JVM flag for ZooKeeper). */
+  readOnlyMode: boolean;
   host: string;
   addr: string;
   dataDir: string;
@@ -53,7 +57,11 @@ class NsEnsemble {
     this.root = root;
   }
 
-  static async create(voters: number, observers: number): Promise<NsEnsemble> {
+  static async create(
+    voters: number,
+    observers: number,
+    opts: { readOnlyMode?: (sid: number) => boolean } = {},
+  ): Promise<NsEnsemble> {
     const total = voters + observers;
     const hosts = [...Array.from({ length: total }, (_, i) => `m${i + 1}`), 'c'];
     const net = await createNetwork(hosts, '10.231.0', (name, i) =>
@@ -70,6 +78,7 @@ class NsEnsemble {
         e.members.set(sid, {
           sid,
           observer: sid > voters,
+          readOnlyMode: opts.readOnlyMode?.(sid) ?? false,
           host,
           addr: net.host(host).addr,
           dataDir,
@@ -93,6 +102,10 @@ class NsEnsemble {
           '4lw.commands.whitelist=*',
           'admin.enableServer=false',
           ...(m.observer ? ['peerType=observer'] : []),
+          ...(m.readOnlyMode && SERVER === 'peer' ? ['readonlymode.enabled=true'] : []),
+          // ZooKeeper 3.8.0's read-only server never answers the ConnectRequest of a new global
+          // session (zkCli -r, kazoo and this repository's client alike); local sessions it serves.
+          ...(m.readOnlyMode && SERVER === 'zookeeper' ? ['localSessionsEnabled=true'] : []),
           ...servers,
         ];
         writeFileSync(m.configPath, `${lines.join('\n')}\n`);
@@ -120,6 +133,7 @@ class NsEnsemble {
             '-Xmx256m',
             '-Dzookeeper.root.logger=INFO,CONSOLE',
             '-Dzookeeper.admin.enableServer=false',
+            ...(m.readOnlyMode ? ['-Dreadonlymode.enabled=true'] : []),
             'org.apache.zookeeper.server.quorum.QuorumPeerMain',
             m.configPath,
           ]
@@ -157,26 +171,33 @@ class NsEnsemble {
   ops(
     sid: number,
     ops: NsOp[],
-    opts: { from?: string; timeoutMs?: number; conn?: string } = {},
+    opts: { from?: string; timeoutMs?: number; conn?: string; readOnly?: boolean } = {},
   ): Promise<NsReply> {
     return this.agent(opts.from ?? 'c').request({
       host: this.member(sid).addr,
       port: CLIENT_PORT,
       timeoutMs: opts.timeoutMs ?? 3000,
       conn: opts.conn,
+      readOnly: opts.readOnly,
       ops,
     });
   }
 
-  /** `Mode:` from srvr, or null when the member does not serve; asked from `from` (default `c`). */
-  async mode(sid: number, from = 'c'): Promise<string | null> {
+  /** A four-letter word's reply from member sid, or null when it does not answer. */
+  async word(sid: number, word: string, from = 'c'): Promise<string | null> {
     const r = await this.agent(from).request({
       host: this.member(sid).addr,
       port: CLIENT_PORT,
       timeoutMs: 1000,
-      fourLetter: 'srvr',
+      fourLetter: word,
     });
-    return r.ok ? modeOf(r.results[0]?.text ?? '') : null;
+    return r.ok ? (r.results[0]?.text ?? '') : null;
+  }
+
+  /** `Mode:` from srvr, or null when the member does not serve; asked from `from` (default `c`). */
+  async mode(sid: number, from = 'c'): Promise<string | null> {
+    const text = await this.word(sid, 'srvr', from);
+    return text === null ? null : modeOf(text);
   }
 
   async modes(sids: number[], from = 'c'): Promise<Map<number, string | null>> {
@@ -184,7 +205,7 @@ class NsEnsemble {
     return new Map(sids.map((s, i) => [s, got[i]!]));
   }
 
-  /** Waits until every member in sids serves and exactly one of them leads; returns its sid. */
+  /** Waits until every member in sids serves (not read-only) and exactly one leads; returns its sid. */
   waitFormed(sids: number[], timeoutMs: number, from = 'c'): Promise<number> {
     let last = '';
     return until(
@@ -194,7 +215,8 @@ class NsEnsemble {
         const modes = await this.modes(sids, from);
         last = [...modes].map(([s, m]) => `${s}=${m}`).join(' ');
         const leaders = sids.filter((s) => modes.get(s) === 'leader');
-        return [...modes.values()].every((m) => m !== null) && leaders.length === 1 ? leaders[0]! : null;
+        const serving = [...modes.values()].every((m) => m !== null && m !== 'read-only');
+        return serving && leaders.length === 1 ? leaders[0]! : null;
       },
       { everyMs: 150, detail: () => `modes: ${last}` },
     );
@@ -661,5 +683,220 @@ describe('partitions: 2 of 5 voters in network namespaces', { skip }, () => {
   }, async (t) => {
     if (cutOff === undefined) return t.skip('the minority test did not complete');
     await restartAndCompare(e, cutOff, all, '/minority');
+  });
+});
+
+/** A phase line of e2e/clients/kazoo_read_only.py. */
+type KazooPhase = Record<string, string | boolean> & { phase: string };
+
+/** kazoo_read_only.py in namespace `from` against member sid: its phases, as they come. */
+function kazooReadOnly(e: NsEnsemble, sid: number, from: string, path: string, deadlineS: number) {
+  const script = join(REPO_ROOT, 'e2e', 'clients', 'kazoo_read_only.py');
+  const p = e.net.spawn(
+    from,
+    [
+      'setpriv',
+      '--pdeathsig',
+      'KILL',
+      DEBIAN_PYTHON,
+      script,
+      `${e.member(sid).addr}:${CLIENT_PORT}`,
+      path,
+    ].concat(String(deadlineS)),
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const phases: KazooPhase[] = [];
+  let stderr = '';
+  let buf = '';
+  p.stdout?.on('data', (c: Buffer) => {
+    buf += c.toString();
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line) phases.push(JSON.parse(line) as KazooPhase);
+    }
+  });
+  p.stderr?.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-4000);
+  });
+  return {
+    next(phase: string, timeoutMs: number): Promise<KazooPhase> {
+      return until(
+        `kazoo phase ${phase}`,
+        timeoutMs,
+        async () => phases.find((x) => x.phase === phase) ?? null,
+        {
+          everyMs: 100,
+          detail: () => `phases: ${JSON.stringify(phases)}; stderr: ${stderr}`,
+        },
+      );
+    },
+    stop: () => stopChild(p, { graceMs: 2000 }),
+  };
+}
+
+describe('partitions: read-only mode (readonlymode.enabled) in network namespaces', { skip }, () => {
+  let e: NsEnsemble;
+  const all = [1, 2, 3, 4];
+  before(async () => {
+    e = await NsEnsemble.create(3, 1, { readOnlyMode: () => true });
+    await e.waitFormed(all, 30_000);
+  });
+  afterEach(keepLogsOnFailure(() => e));
+  after(async () => {
+    await e?.close();
+  });
+
+  test('a cut-off observer serves reads to read-only clients only, refuses writes and sync with NOTREADONLY, and serves read/write again after healing', {
+    timeout: 120_000,
+  }, async (t) => {
+    const leader = await e.waitFormed(all, 20_000);
+    const O = 'm4';
+    const w = await e.ops(leader, [{ op: 'create', path: '/ro-before', data: 'before' }]);
+    assert.equal(w.ok && w.results[0]?.err, Err.OK, JSON.stringify(w));
+    // In the ensemble, a client that accepts read-only gets an ordinary session.
+    const inEnsemble = await e.ops(
+      4,
+      [
+        { op: 'sync', path: '/' },
+        { op: 'get', path: '/ro-before' },
+      ],
+      { from: O, readOnly: true },
+    );
+    assert.equal(inEnsemble.ok && inEnsemble.results[1]?.data, 'before', JSON.stringify(inEnsemble));
+    assert.equal(inEnsemble.readOnly, false);
+
+    await e.net.isolate(O);
+    const cutAt = Date.now();
+    for (let i = 0; i < 5; i++) {
+      const x = await e.ops(leader, [{ op: 'create', path: `/ro-during-${i}`, data: `d${i}` }]);
+      assert.equal(x.ok && x.results[0]?.err, Err.OK, JSON.stringify(x));
+    }
+    const roRead = await until('the cut-off observer to serve a read-only client', 30_000, async () => {
+      const x = await e.ops(4, [{ op: 'get', path: '/ro-before' }], {
+        from: O,
+        readOnly: true,
+        timeoutMs: 1500,
+      });
+      return x.ok && x.readOnly === true ? x : null;
+    });
+    const readOnlyMs = Date.now() - cutAt;
+    assert.equal(roRead.results[0]?.data, 'before');
+    assert.equal(await e.mode(4, O), 'read-only');
+    assert.equal(await e.word(4, 'isro', O), 'ro');
+
+    // A client that does not accept a read-only server is refused: the connection is closed.
+    const plain = await e.ops(4, [{ op: 'get', path: '/ro-before' }], { from: O, timeoutMs: 2000 });
+    assert.ok(!plain.ok && plain.code !== 'TIMEOUT', `plain client: ${JSON.stringify(plain)}`);
+    // Writes and sync: NOTREADONLY. Reads: the tree as it was when the observer was cut off.
+    const ro = await e.ops(
+      4,
+      [
+        { op: 'create', path: '/ro-lost', data: 'lost' },
+        { op: 'set', path: '/ro-before', data: 'changed' },
+        { op: 'delete', path: '/ro-before' },
+        { op: 'sync', path: '/' },
+        { op: 'get', path: '/ro-during-0' },
+        { op: 'get', path: '/ro-before' },
+      ],
+      { from: O, readOnly: true },
+    );
+    assert.ok(ro.ok, JSON.stringify(ro));
+    assert.deepEqual(
+      ro.results.map((r) => r.err),
+      [Err.NOTREADONLY, Err.NOTREADONLY, Err.NOTREADONLY, Err.NOTREADONLY, Err.NONODE, Err.OK],
+    );
+    assert.equal(ro.results[5]?.data, 'before');
+    // A read-only session that stays open until after the heal.
+    const kept = await e.ops(4, [{ op: 'get', path: '/ro-before' }], { from: O, readOnly: true, conn: 'ro' });
+    assert.equal(kept.ok && kept.readOnly, true, JSON.stringify(kept));
+
+    // The unmodified kazoo client: refused without read_only=True, served with it.
+    const kz = kazooReadOnly(e, 4, O, '/ro-before', 75);
+    try {
+      assert.equal((await kz.next('plain', 20_000)).connected, false, 'kazoo without read_only connected');
+      const kro = await kz.next('ro', 20_000);
+      assert.deepEqual(
+        [kro.state, kro.data, kro.create, kro.sync],
+        ['CONNECTED_RO', 'before', 'NotReadOnlyCallError', 'NotReadOnlyCallError'],
+      );
+
+      await e.net.heal();
+      const healedAt = Date.now();
+      const back = await until(
+        'the observer to serve read/write clients the writes it missed',
+        30_000,
+        async () => {
+          const y = await e.ops(
+            4,
+            [
+              { op: 'sync', path: '/' },
+              { op: 'get', path: '/ro-during-4' },
+            ],
+            { from: O, timeoutMs: 2000 },
+          );
+          return y.ok && y.results[1]?.err === Err.OK ? y : null;
+        },
+      );
+      const backMs = Date.now() - healedAt;
+      assert.equal(back.results[1]?.data, 'd4');
+      assert.equal(await e.mode(4, O), 'observer');
+      assert.equal(await e.word(4, 'isro', O), 'rw');
+      // The read-only session's connection was closed; the same client now gets a read/write one.
+      const rw = await e.ops(4, [{ op: 'create', path: '/ro-after', data: 'a' }], {
+        from: O,
+        readOnly: true,
+        conn: 'ro',
+      });
+      assert.ok(rw.ok && rw.results[0]?.err === Err.OK, JSON.stringify(rw));
+      assert.equal(rw.readOnly, false);
+      const krw = await kz.next('rw', 40_000);
+      assert.deepEqual([krw.state, krw.create], ['CONNECTED', 'ok']);
+      const kazooRwMs = Date.now() - healedAt;
+
+      await e.waitFormed(all, 20_000);
+      const tree = await e.converged([leader, 4], 15_000);
+      for (const p of ['/ro-during-4', '/ro-after', '/ro-before-kazoo-rw'])
+        assert.ok(tree[p], `${p} is there`);
+      for (const p of ['/ro-lost', '/ro-before-kazoo-ro']) assert.ok(!tree[p], `${p} was never written`);
+      assert.equal(tree['/ro-before']?.data, 'before');
+      t.diagnostic(
+        `observer cut off: served read-only clients after ${readOnlyMs} ms; after healing it served ` +
+          `read/write clients within ${backMs} ms, and kazoo was back read/write after ${kazooRwMs} ms`,
+      );
+    } finally {
+      await kz.stop();
+    }
+  });
+
+  test('a voter cut off from the majority serves read-only clients too, then follows again', {
+    timeout: 60_000,
+  }, async () => {
+    const leader = await e.waitFormed(all, 20_000);
+    const voter = [1, 2, 3].find((s) => s !== leader)!;
+    const V = `m${voter}`;
+    await e.net.isolate(V);
+    const got = await until('the cut-off voter to serve a read-only client', 30_000, async () => {
+      const x = await e.ops(
+        voter,
+        [
+          { op: 'get', path: '/ro-before' },
+          { op: 'create', path: '/ro-voter-lost', data: 'lost' },
+        ],
+        { from: V, readOnly: true, timeoutMs: 1500 },
+      );
+      return x.ok && x.readOnly === true ? x : null;
+    });
+    assert.deepEqual(
+      got.results.map((r) => r.err),
+      [Err.OK, Err.NOTREADONLY],
+    );
+    assert.equal(got.results[0]?.data, 'before');
+    assert.equal(await e.mode(voter, V), 'read-only');
+    await e.net.heal();
+    await e.waitFormed(all, 30_000);
+    assert.notEqual(await e.mode(voter), 'read-only');
+    const tree = await e.converged(all, 15_000);
+    assert.ok(!tree['/ro-voter-lost']);
   });
 });

@@ -7,7 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { observabilitySettings } from './admin/settings.ts';
 import { loadDynamicConfig } from './config/dynamic-config.ts';
 import { ConfigError, isStandalone, parseZooConfig, type ZooConfig } from './config/zoocfg.ts';
-import { adminUrl, connectString, prepareLocalEnsemble, spawnMember } from './ensemble/local.ts';
+import {
+  adminUrl,
+  connectString,
+  observerMasterLayout,
+  prepareLocalEnsemble,
+  spawnMember,
+} from './ensemble/local.ts';
 import { type RunningMember, startMember } from './ensemble/member.ts';
 import { log } from './log.ts';
 import { type RunningPeer, startPeer } from './peer.ts';
@@ -15,9 +21,11 @@ import { type RunningPeer, startPeer } from './peer.ts';
 const USAGE = `usage: zkensemble <command>
   peer CONFIG     run one server from a ZooKeeper zoo.cfg (standalone when it lists no other servers)
   peer --k8s DIR  run one server of a ZkEnsemble pod from the operator's config in DIR
-  local [--voters N --observers M]
+  local [--voters N --observers M [--observer-master]]
                   run a standalone peer on 127.0.0.1:2181, or a loopback ensemble of N voters and
-                  M observers (one process each), with temporary data dirs
+                  M observers (one process each), with temporary data dirs; --observer-master
+                  makes the observers sync from followers (observerMasterPort, one 127.0.0.<id>
+                  address per member)
   bench [opts]    load-test the peer side by side with Apache ZooKeeper (see 'bench --help')
   operator [opts]  run the Kubernetes operator (see 'operator --help')`;
 
@@ -158,7 +166,8 @@ async function runLocal(args: string[]): Promise<void> {
     );
     await serveUntilSignal(peer);
   } else {
-    await serveUntilSignal(await startLocalEnsemble(dataDir, voters, observers));
+    const observerMaster = args.includes('--observer-master');
+    await serveUntilSignal(await startLocalEnsemble(dataDir, voters, observers, observerMaster));
   }
   rmSync(dataDir, { recursive: true, force: true });
 }
@@ -168,8 +177,10 @@ async function startLocalEnsemble(
   root: string,
   voters: number,
   observers: number,
+  observerMaster: boolean,
 ): Promise<{ stop(): Promise<void> }> {
-  const members = await prepareLocalEnsemble(root, voters, observers);
+  const om = observerMaster ? await observerMasterLayout() : null;
+  const members = await prepareLocalEnsemble(root, voters, observers, om?.extra, undefined, om?.layout);
   const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'zkensemble');
   const procs = members.map((m) => {
     const p = spawnMember(bin, m, process.env);
@@ -179,6 +190,7 @@ async function startLocalEnsemble(
   });
   console.log(
     `zkensemble: local ensemble of ${voters} voters and ${observers} observers starting (data in ${root})\n` +
+      (om ? `observers sync from followers on port ${om.extra.observerMasterPort}\n` : '') +
       `connect string ${connectString(members)}\n` +
       `admin (/commands, /metrics, /readyz) ${members.map((m) => `${m.sid}=${adminUrl(m)}`).join(' ')}`,
   );

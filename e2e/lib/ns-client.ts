@@ -36,6 +36,8 @@ export interface NsRequest {
   timeoutMs?: number;
   sessionTimeoutMs?: number;
   conn?: string;
+  /** Send readOnly=true in the ConnectRequest: a read-only server may take the session. */
+  readOnly?: boolean;
   ops?: NsOp[];
   fourLetter?: string;
 }
@@ -70,6 +72,8 @@ export interface NsReply {
   error?: string;
   /** ECONNREFUSED, EHOSTUNREACH, ... , CLOSED, TIMEOUT or REFUSED (a handshake answered with timeOut 0). */
   code?: string;
+  /** The ConnectResponse's readOnly flag, when a session was opened or used. */
+  readOnly?: boolean;
   ms: number;
 }
 
@@ -152,6 +156,7 @@ async function connect(req: NsRequest, deadline: number): Promise<ZkConnection> 
     port: req.port,
     timeOut: sessionTimeout,
     connectTimeoutMs: Math.max(1, deadline - Date.now()),
+    readOnly: req.readOnly === true,
   });
   if (!c.session || c.session.timeOut <= 0) {
     c.destroy();
@@ -165,6 +170,7 @@ export async function handle(req: NsRequest): Promise<NsReply> {
   const deadline = started + (req.timeoutMs ?? 5000);
   const results: NsOpResult[] = [];
   let conn: ZkConnection | null = null;
+  let readOnly: boolean | undefined;
   let timer: NodeJS.Timeout | undefined;
   const work = async (): Promise<void> => {
     if (req.fourLetter) {
@@ -193,6 +199,7 @@ export async function handle(req: NsRequest): Promise<NsReply> {
         kept.set(req.conn, { conn: c, pinger: setInterval(() => c.ping().catch(() => {}), every) });
       }
     }
+    readOnly = (conn as ZkConnection).session?.readOnly;
     for (const op of req.ops ?? []) results.push(await runOp(conn, op));
     if (!req.conn) {
       // Close the session so it does not linger until it expires; bounded, best effort.
@@ -207,12 +214,26 @@ export async function handle(req: NsRequest): Promise<NsReply> {
         timer = setTimeout(() => reject(new RequestTimeout('request timed out')), deadline - Date.now());
       }),
     ]);
-    return { id: req.id, ok: true, results, ms: Date.now() - started };
+    return {
+      id: req.id,
+      ok: true,
+      results,
+      ms: Date.now() - started,
+      ...(readOnly === undefined ? {} : { readOnly }),
+    };
   } catch (e) {
     const err = e as Error & { code?: string };
     if (req.conn) forget(req.conn);
     const code = err.code ?? (err.name === 'ConnectionClosedError' ? 'CLOSED' : 'ERROR');
-    return { id: req.id, ok: false, results, error: err.message, code, ms: Date.now() - started };
+    return {
+      id: req.id,
+      ok: false,
+      results,
+      error: err.message,
+      code,
+      ms: Date.now() - started,
+      ...(readOnly === undefined ? {} : { readOnly }),
+    };
   } finally {
     clearTimeout(timer);
     if (!req.conn) (conn as ZkConnection | null)?.destroy();

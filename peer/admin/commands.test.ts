@@ -5,9 +5,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ZkConnection } from '../client/connection.ts';
 import { CreateFlags, Err } from '../protocol/constants.ts';
-import type { ZkServer } from '../server/zkserver.ts';
+import { NO_WRITES } from '../server/read-only.ts';
+import { ZkServer } from '../server/zkserver.ts';
+import { serverSettings } from '../server-settings.ts';
+import { DataTree } from '../tree/datatree.ts';
 import { COMMANDS, type CommandContext, findCommand, redactedConfigText, runCommand } from './commands.ts';
 import { answerFourLetterWord } from './four-letter.ts';
+import { isReady } from './status.ts';
 import { memoryServer, SteeredStatus, testConfig } from './testutil.ts';
 
 describe('commands on a serving server', () => {
@@ -188,6 +192,45 @@ describe('commands on a serving server', () => {
     assert.doesNotMatch(text, /D\/InIHSb7/);
     assert.match(redactedConfigText(new Map([['learner.sharedSecretFile', '/s']])), /sharedSecretFile=\/s/);
   });
+});
+
+test('a member serving read-only clients: isro, srvr, mntr and readiness say so', async () => {
+  const cfg = testConfig('readonlymode.enabled=true\n');
+  const server = new ZkServer(
+    new DataTree(),
+    new Map(),
+    serverSettings(cfg, 1, 'read-only'),
+    () => NO_WRITES,
+  );
+  const { port } = await server.listen('127.0.0.1', 0);
+  const client = await ZkConnection.connect({ port, readOnly: true });
+  try {
+    const status = new SteeredStatus(1, server, cfg);
+    const ctx: CommandContext = { status, cfg };
+    status.readOnly = true;
+    assert.equal(runCommand('isro', ctx).read_only, true);
+    assert.equal(answerFourLetterWord('isro', ctx), 'ro');
+    const srvr = answerFourLetterWord('srvr', ctx);
+    assert.match(srvr, /^Zookeeper version: .*\nREAD-ONLY mode; serving only read-only clients\nLatency/);
+    assert.match(srvr, /\nMode: read-only\n/);
+    const mntr = runCommand('mntr', ctx);
+    assert.equal(mntr.server_state, 'read-only');
+    assert.deepEqual([mntr.global_sessions, mntr.local_sessions], [0, 1]);
+    assert.equal(isReady(status), false, 'a read-only member is not ready');
+    // A read/write server answers rw and prints no READ-ONLY line.
+    const rw = await memoryServer(cfg);
+    try {
+      const standalone = new SteeredStatus(1, rw.server, cfg);
+      standalone.standalone = true;
+      assert.equal(answerFourLetterWord('isro', { status: standalone, cfg }), 'rw');
+      assert.doesNotMatch(answerFourLetterWord('srvr', { status: standalone, cfg }), /READ-ONLY/);
+    } finally {
+      await rw.server.close();
+    }
+  } finally {
+    client.destroy();
+    await server.close();
+  }
 });
 
 test('not serving, unknown commands, and the command table', () => {

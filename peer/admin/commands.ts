@@ -91,7 +91,7 @@ function serverStats(ctx: CommandContext): CommandResult {
   const [dataDirSize, logDirSize] = dirSizes(ctx.cfg);
   const out: CommandResult = {
     version: VERSION_LINE,
-    read_only: false,
+    read_only: server.readOnly,
     server_stats: {
       packets_sent: st.sent,
       packets_received: st.received,
@@ -224,7 +224,8 @@ function leaderInfo(ctx: CommandContext): CommandResult {
   const quorum = status.quorum();
   const view = status.view();
   if (!quorum || !view) throw new CommandError('server is not initialized');
-  const leaderSid = view.mode === 'leader' ? status.sid : (view.master()?.sid ?? -1);
+  const master = view.master();
+  const leaderSid = view.mode === 'leader' ? status.sid : (master?.leader ?? master?.sid ?? -1);
   return {
     is_leader: view.mode === 'leader',
     leader_id: leaderSid,
@@ -370,7 +371,7 @@ export const COMMANDS: readonly Command[] = [
     aliases: ['icfg'],
     run: (ctx) => ({ initial_configuration: redactedConfigText(ctx.cfg.raw) }),
   },
-  { name: 'is_read_only', aliases: ['isro'], run: () => ({ read_only: false }) },
+  { name: 'is_read_only', aliases: ['isro'], run: (ctx) => ({ read_only: serving(ctx).readOnly }) },
   { name: 'last_snapshot', aliases: ['lsnp'], run: lastSnapshot },
   { name: 'leader', aliases: ['lead'], run: leaderInfo },
   { name: 'monitor', aliases: ['mntr'], run: monitor },

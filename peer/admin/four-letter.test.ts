@@ -215,6 +215,7 @@ test('errors, ruok, isro, resets and words this server does not implement', () =
   );
   assert.equal(renderFourLetter('ruok', {}), 'imok');
   assert.equal(renderFourLetter('isro', { read_only: false }), 'rw');
+  assert.equal(renderFourLetter('isro', { read_only: true }), 'ro');
   assert.equal(renderFourLetter('srst', {}), 'Server stats reset.\n');
   assert.equal(renderFourLetter('crst', {}), 'Connection stats reset.\n');
   assert.equal(renderFourLetter('gtmk', {}), 'gtmk is not supported by this server.\n');
@@ -234,4 +235,7 @@ test('the whitelist: srvr only by default; a listed word runs; ruok answers whil
     answerFourLetterWord('srvr', ctx),
     'This ZooKeeper instance is not currently serving requests\n',
   );
+  // IsroCommand prints `null` while no server runs.
+  cfg.fourLetterWords.add('isro');
+  assert.equal(answerFourLetterWord('isro', ctx), 'null');
 });

@@ -208,5 +208,7 @@ export function answerFourLetterWord(word: string, ctx: CommandContext): string 
   if (!command) return `${word} is not supported by this server.\n`;
   const r = runCommand(command, ctx);
   if (r.error === NOT_SERVING && word === 'ruok') return 'imok';
+  // IsroCommand: `null` while no server runs (r/o clients probing for an r/w server read it so).
+  if (r.error === NOT_SERVING && word === 'isro') return 'null';
   return renderFourLetter(word, r);
 }

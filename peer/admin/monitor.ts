@@ -103,8 +103,9 @@ export function monitorValues(
     watch_count: server.watches.watchCount,
     ephemerals_count: server.tree.ephemeralCount(),
     approximate_data_size: server.tree.approximateDataSize,
-    global_sessions: server.sessions.sessions.size,
-    local_sessions: 0,
+    // A read-only server's sessions are its own (ZooKeeper's local sessions).
+    global_sessions: server.readOnly ? 0 : server.sessions.sessions.size,
+    local_sessions: server.readOnly ? server.sessions.sessions.size : 0,
     connection_drop_probability: 0,
     outstanding_tls_handshake: 0,
     auth_failed_count: st.authFailed,
@@ -126,6 +127,9 @@ export function monitorValues(
     out.min_proposal_size = status.stats.minProposalSize;
     out.max_proposal_size = status.stats.maxProposalSize;
   }
+  // As ZooKeeper's FollowerZooKeeperServer: a follower hosting observers reports how many are synced.
+  if (view?.mode === 'follower' && view.hostsObservers?.())
+    out.synced_observers = view.learners().filter((l) => l.synced).length;
   if (view?.mode === 'observer') out.observer_master_id = view.master()?.sid ?? -1;
   memberCounters(out, status.stats);
   return out;

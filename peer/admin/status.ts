@@ -10,8 +10,11 @@ import { counterOf, epochOf } from '../quorum/zab-common.ts';
 import { Tally } from '../server/stats.ts';
 import type { ServerMode, ZkServer } from '../server/zkserver.ts';
 
-/** `role` label values; `looking` while an ensemble member is between roles (election). */
-export type RoleName = 'leader' | 'follower' | 'observer' | 'standalone' | 'looking';
+/**
+ * `role` label values; `looking` while an ensemble member is between roles (election), and
+ * `read-only` while it looks and serves read-only clients (readonlymode.enabled).
+ */
+export type RoleName = 'leader' | 'follower' | 'observer' | 'standalone' | 'looking' | 'read-only';
 
 export type ZabState = 'discovery' | 'synchronization' | 'broadcast';
 
@@ -31,10 +34,12 @@ export interface LearnerInfo {
   established: number;
 }
 
-/** Whom a learner syncs from: its learner master (the leader, for now). */
+/** Whom a learner syncs from: its learner master, the leader or an observer's follower. */
 export interface MasterInfo {
   sid: number;
   address: string;
+  /** The leader, when the master is a follower (observerMasterPort); else the master itself. */
+  leader?: number;
 }
 
 /** What the current ensemble role reports (implemented by the member's roles). */
@@ -47,8 +52,10 @@ export interface RoleView {
   syncMode(): 'diff' | 'snap' | 'trunc' | null;
   /** Learners only. */
   master(): MasterInfo | null;
-  /** Leader only; empty elsewhere. */
+  /** The leader's learners, or an observer master's observers; empty elsewhere. */
   learners(): LearnerInfo[];
+  /** A follower that runs an observer master (observerMasterPort). */
+  hostsObservers?(): boolean;
   /** Leader only: when it was established (ms since the epoch), else 0. */
   establishedAt(): number;
 }
@@ -82,6 +89,8 @@ export class MemberStats {
   /** Leader side: learner connections admitted and refused (by reason kind). */
   learnersAdmitted = 0;
   readonly learnersRefused = new Map<string, number>();
+  /** Election-port connections refused (by reason kind): allow-list, quorum TLS. */
+  readonly electionsRefused = new Map<string, number>();
   /** Time from a txn's creation on the leader to its application here (propagation_latency). */
   readonly propagation = new Tally();
   /** Last txn applied here: its zxid, its creation time on the leader, when it was applied here. */
@@ -142,6 +151,10 @@ export class MemberStats {
 
   refused(kind: string): void {
     this.learnersRefused.set(kind, (this.learnersRefused.get(kind) ?? 0) + 1);
+  }
+
+  electionRefused(kind: string): void {
+    this.electionsRefused.set(kind, (this.electionsRefused.get(kind) ?? 0) + 1);
   }
 
   /** Learner side, in broadcast: a packet from the leader. */

@@ -46,6 +46,8 @@ export class SteeredStatus implements RoleStatus {
   readonly stats = new MemberStats();
   current: FakeRole | null = null;
   standalone = false;
+  /** Looking, with serverRef serving read-only clients (a member's read-only window). */
+  readOnly = false;
   serverRef: ZkServer | null;
   readonly config: QuorumConfig;
 
@@ -57,11 +59,11 @@ export class SteeredStatus implements RoleStatus {
 
   role(): RoleName {
     if (this.standalone) return 'standalone';
-    return (this.current?.mode as RoleName | undefined) ?? 'looking';
+    return (this.current?.mode as RoleName | undefined) ?? (this.readOnly ? 'read-only' : 'looking');
   }
 
   server(): ZkServer | null {
-    return this.standalone || this.current ? this.serverRef : null;
+    return this.standalone || this.current || this.readOnly ? this.serverRef : null;
   }
 
   view(): RoleView | null {

@@ -54,3 +54,29 @@ test('malformed lines and values name the line', () => {
     /larger than/,
   );
 });
+
+test('readonlymode.enabled turns read-only mode on and allows isro, as ZooKeeper does', () => {
+  const off = parseZooConfig('dataDir=/d\n');
+  assert.equal(off.readOnlyModeEnabled, false);
+  assert.deepEqual(off.fourLetterWords, new Set(['srvr']));
+  const on = parseZooConfig('dataDir=/d\nreadonlymode.enabled=true\n');
+  assert.equal(on.readOnlyModeEnabled, true);
+  assert.deepEqual(on.fourLetterWords, new Set(['srvr', 'isro']));
+  assert.equal(parseZooConfig('dataDir=/d\nzookeeper.readonlymode.enabled=yes\n').readOnlyModeEnabled, true);
+  assert.equal(
+    parseZooConfig('dataDir=/d\n4lw.commands.whitelist=*\nreadonlymode.enabled=true\n').fourLetterWords,
+    'all',
+  );
+  assert.throws(() => parseZooConfig('dataDir=/d\nreadonlymode.enabled=maybe\n'), ConfigError);
+});
+
+test('observerMasterPort and observerMaster.sizeLimit (either key form), as ZooKeeper reads them', () => {
+  const off = parseZooConfig('dataDir=/d\n');
+  assert.equal(off.observerMasterPort, null);
+  assert.equal(off.observerMasterSizeLimit, 32 * 1024 * 1024);
+  const on = parseZooConfig('dataDir=/d\nobserverMasterPort=2889\nzookeeper.observerMaster.sizeLimit=1000\n');
+  assert.equal(on.observerMasterPort, 2889);
+  assert.equal(on.observerMasterSizeLimit, 1000);
+  assert.deepEqual(on.unknown, []);
+  assert.throws(() => parseZooConfig('dataDir=/d\nobserverMasterPort=0\n'), /line 2: observerMasterPort=0/);
+});

@@ -57,6 +57,15 @@ export interface ZooConfig {
   quorumListenOnAllIPs: boolean;
   /** false: a single listed server still runs as an ensemble member, so reconfig can grow it. */
   standaloneEnabled: boolean;
+  /** `readonlymode.enabled`: a member cut off from its quorum serves read-only clients. */
+  readOnlyModeEnabled: boolean;
+  /**
+   * Followers serve observers on this port, and observers sync from a follower rather than the
+   * leader (zk-protocol.md §2.9); null: observers sync from the leader.
+   */
+  observerMasterPort: number | null;
+  /** Bytes of committed txns an observer master keeps for DIFF syncs (observerMaster.sizeLimit). */
+  observerMasterSizeLimit: number;
   /** Every key as written, for `conf` and diagnostics. */
   raw: Map<string, string>;
   /** Keys this server does not know, with their line numbers. */
@@ -126,6 +135,9 @@ const SETTERS: Record<string, Setter> = {
   reconfigEnabled: (c, v, l, k) => (c.reconfigEnabled = bool(v, l, k)),
   quorumListenOnAllIPs: (c, v, l, k) => (c.quorumListenOnAllIPs = bool(v, l, k)),
   standaloneEnabled: (c, v, l, k) => (c.standaloneEnabled = bool(v, l, k)),
+  'readonlymode.enabled': (c, v, l, k) => (c.readOnlyModeEnabled = bool(v, l, k)),
+  observerMasterPort: (c, v, l, k) => (c.observerMasterPort = int(1, 65535)(v, l, k)),
+  'observerMaster.sizeLimit': (c, v, l, k) => (c.observerMasterSizeLimit = positive(v, l, k)),
   peerType: (c, v, l) => {
     if (v !== 'observer' && v !== 'participant')
       throw new ConfigError(`line ${l}: peerType must be observer or participant`);
@@ -154,7 +166,6 @@ const KNOWN_IGNORED = new Set([
   'localSessionsEnabled',
   'localSessionsUpgradingEnabled',
   'digest.enabled',
-  'observerMasterPort',
 ]);
 
 export function defaults(): ZooConfig {
@@ -193,6 +204,9 @@ export function defaults(): ZooConfig {
     reconfigEnabled: false,
     quorumListenOnAllIPs: false,
     standaloneEnabled: true,
+    readOnlyModeEnabled: false,
+    observerMasterPort: null,
+    observerMasterSizeLimit: 32 * 1024 * 1024,
     raw: new Map(),
     unknown: [],
   };
@@ -250,6 +264,8 @@ export function parseZooConfig(text: string): ZooConfig {
   }
   if (c.dataDir === '') throw new ConfigError('dataDir is not set');
   if (c.dataLogDir === '') c.dataLogDir = c.dataDir;
+  // As ZooKeeper does: read-only clients probe servers with isro, so read-only mode allows it.
+  if (c.readOnlyModeEnabled && c.fourLetterWords !== 'all') c.fourLetterWords.add('isro');
   if (c.minSessionTimeout === -1) c.minSessionTimeout = 2 * c.tickTime;
   if (c.maxSessionTimeout === -1) c.maxSessionTimeout = 20 * c.tickTime;
   if (c.minSessionTimeout > c.maxSessionTimeout) {

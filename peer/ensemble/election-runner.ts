@@ -3,7 +3,7 @@
 // so that members still looking learn who leads.
 
 import type { Logger } from '../log.ts';
-import { ElectionTransport } from '../net/election-transport.ts';
+import { type ElectionSecurity, ElectionTransport } from '../net/election-transport.ts';
 import {
   type ElectionEffect,
   type ElectionInput,
@@ -25,6 +25,10 @@ export interface ElectionRunnerOptions {
   onNewerConfig?: (text: string) => boolean;
   /** Bind the election port here instead of this member's host (quorumListenOnAllIPs). */
   listenHost?: string;
+  /** Quorum TLS and the learner allow-list, for the election port too (default: neither). */
+  security?: ElectionSecurity;
+  /** An incoming election connection was refused (for logs and a counter). */
+  onRefused?: (reason: string, address: string) => void;
 }
 
 /** How often the core is ticked: finalizeWait (200 ms) needs a finer clock. */
@@ -54,6 +58,9 @@ export class ElectionRunner {
       onConnected: (sid) => this.step({ type: 'connected', sid }),
       onDisconnected: (sid) => this.step({ type: 'disconnected', sid }),
       log: opts.log,
+      security: opts.security,
+      onRefused: opts.onRefused,
+      localAddress: me?.host,
     });
   }
 

@@ -105,6 +105,21 @@ export interface LocalLayout {
   extraFor?: (sid: number) => Record<string, string | number>;
 }
 
+/**
+ * Observer masters on loopback: every follower listens on the same observerMasterPort (as ZooKeeper
+ * requires), so each member gets a loopback address of its own, 127.0.0.<sid> (Linux routes all of
+ * 127.0.0.0/8 to lo). Pass the result to prepareLocalEnsemble as its extra lines and layout.
+ */
+export async function observerMasterLayout(): Promise<{
+  extra: Record<string, string | number>;
+  layout: LocalLayout;
+}> {
+  return {
+    extra: { observerMasterPort: await freeLoopbackPort() },
+    layout: { hostFor: (sid) => `127.0.0.${sid}` },
+  };
+}
+
 /** Lays out data dirs, myid files and configs under root; ports are picked free on loopback. */
 export async function prepareLocalEnsemble(
   root: string,

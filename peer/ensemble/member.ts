@@ -36,6 +36,7 @@ import { readLogs } from '../persistence/txnlog-reader.ts';
 import { OpCode } from '../protocol/constants.ts';
 import { Leader, type LeaderEffect, type LeaderInput } from '../quorum/leader.ts';
 import { Learner, type LearnerEffect, type LearnerInput } from '../quorum/learner.ts';
+import { type MasterAddress, ObserverMasterList } from '../quorum/observer-master-list.ts';
 import {
   describePacket,
   encodeQuorumPacket,
@@ -53,14 +54,17 @@ import {
   renderQuorumConfig,
 } from '../quorum/quorum-config.ts';
 import { type DiskCompletion, epochOf, hex, type Proposal, type ZabTiming } from '../quorum/zab-common.ts';
+import { NO_WRITES, ReadOnlyWindow, readOnlyDelayMs } from '../server/read-only.ts';
 import { CONFIG_NODE, type ReconfigHost } from '../server/reconfig.ts';
 import type { WritePath } from '../server/write-path.ts';
 import type { ServerMode } from '../server/zkserver.ts';
 import { ZkServer } from '../server/zkserver.ts';
 import { serverSettings } from '../server-settings.ts';
 import type { DataTree } from '../tree/datatree.ts';
+import { recordConfig, recordedConfig } from './config-record.ts';
 import { DiskDriver } from './disk.ts';
 import { ElectionRunner } from './election-runner.ts';
+import { ObserverMasterHost } from './observer-master-host.ts';
 import { LeaderWritePath, LearnerWritePath } from './write-paths.ts';
 
 const COMMIT_LOG_COUNT = 500;
@@ -93,7 +97,11 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
   const loadStarted = Date.now();
   const loaded = await loadFromDisk(cfg);
   stats.dbInitTime.record(Date.now() - loadStarted);
-  const config = newestConfig(configFromServerLines(cfg.servers, cfg.configVersion), loaded.tree);
+  const config = newestConfig(
+    configFromServerLines(cfg.servers, cfg.configVersion),
+    recordedConfig(cfg.dataDir),
+  );
+  const logged = configInTree(loaded.tree);
   const me = config.members.get(sid);
   if (!me) throw new Error(`server.${sid} is not in the configuration`);
   await persistConfig(cfg, config, loaded.tree);
@@ -114,6 +122,11 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
     ...(cfg.quorumListenOnAllIPs ? { listenHost: '0.0.0.0' } : {}),
     log,
     onNewerConfig: (text) => (ctxRef ? adoptConfigText(ctxRef, text, 'an election notification') : false),
+    security: learnerSecurityFromConfig(cfg.raw),
+    onRefused: (reason, address) => {
+      stats.electionRefused(refusalReason(reason));
+      log.warn({ reason, address }, 'election connection refused');
+    },
   });
   await election.start();
   const ctx: RoleContext = {
@@ -127,6 +140,10 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
     epochs: { accepted: 0, current: 0 },
     stats,
     fourLetterWord: () => '',
+    observerMasters: new ObserverMasterList(Math.random),
+    readOnly: null,
+    joining: false,
+    logged,
   };
   ctxRef = ctx;
   const obs = await startObservability(cfg, memberStatus(ctx));
@@ -148,8 +165,12 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
       const currentEpoch = (await readEpoch(cfg.dataDir, 'currentEpoch')) ?? 0;
       log.info({ zxid: hex(db.tree.lastProcessedZxid), currentEpoch }, 'looking for a leader');
       stats.electionBegan(Date.now());
+      if (cfg.readOnlyModeEnabled) ctx.readOnly = readOnlyWhileLooking(ctx);
       const outcome = await election.elect(db.tree.lastProcessedZxid, currentEpoch);
       stats.electionEnded(Date.now());
+      // The role needs the client port, and read-only sessions must not outlive the partition.
+      await ctx.readOnly?.stop('election finished');
+      ctx.readOnly = null;
       if (ctx.stopping) break;
       // A newer config adopted during the election may have left this member out: idle (above).
       if (!ctx.config.members.has(sid)) continue;
@@ -164,6 +185,7 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
       await txnLog.flush();
       if (ctx.stopping) break;
       Object.assign(db, await loadFromDisk(cfg));
+      ctx.logged = configInTree(db.tree);
       configToTree(ctx.config, db.tree);
       // A role that never got to serve (a leader refusing us, one that is not really up yet) is
       // retried with exponential backoff rather than in a tight loop.
@@ -179,6 +201,7 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
     sid,
     async stop() {
       ctx.stopping = true;
+      await ctx.readOnly?.stop('shutting down');
       await ctx.current?.stop('shutting down');
       await election.close();
       await Promise.race([loop, new Promise((r) => setTimeout(r, 2000))]);
@@ -193,8 +216,8 @@ function memberStatus(ctx: RoleContext): RoleStatus {
   return {
     sid: ctx.sid,
     stats: ctx.stats,
-    role: () => ctx.current?.mode ?? 'looking',
-    server: () => ctx.current?.frontEnd() ?? null,
+    role: () => ctx.current?.mode ?? (ctx.readOnly?.server ? 'read-only' : 'looking'),
+    server: () => ctx.current?.frontEnd() ?? ctx.readOnly?.server ?? null,
     view: () => ctx.current,
     quorum: () => ctx.config,
   };
@@ -215,6 +238,40 @@ interface RoleContext {
   stats: MemberStats;
   /** Answers four-letter words on the client port (peer/admin/four-letter.ts). */
   fourLetterWord: (word: string) => string;
+  /** Observers with observerMasterPort: whom to sync from next (round robin over the followers). */
+  observerMasters: ObserverMasterList;
+  /** readonlymode.enabled: the read-only server of the current election, if any. */
+  readOnly: ReadOnlyWindow | null;
+  /**
+   * Not in the leader's config (NEWLEADER): a server waiting to be added by a reconfig. It keeps its
+   * own line through reconfigs that do not add it yet, where a member they remove stops.
+   */
+  joining: boolean;
+  /**
+   * /zookeeper/config as loaded from the snapshot and txn log: newer than config when the log holds
+   * a reconfig whose commit this member did not hear of (a leader activates it once established).
+   */
+  logged: QuorumConfig | null;
+}
+
+/** While looking (readonlymode.enabled): after a while, serve the tree as it is to read-only clients. */
+function readOnlyWhileLooking(ctx: RoleContext): ReadOnlyWindow {
+  return new ReadOnlyWindow({
+    delayMs: readOnlyDelayMs(ctx.cfg.tickTime),
+    log,
+    start: async () => {
+      const { cfg, sid, db } = ctx;
+      const me = ctx.config.members.get(sid);
+      const settings = serverSettings(cfg, sid, 'read-only');
+      const server = new ZkServer(db.tree, db.sessions, settings, () => NO_WRITES);
+      server.fourLetterWord = ctx.fourLetterWord;
+      const host = me?.clientAddress ?? cfg.clientPortAddress;
+      const port = me?.clientPort ?? cfg.clientPort;
+      await server.listen(host, port);
+      log.info({ host, port }, 'no quorum: serving read-only clients');
+      return server;
+    },
+  });
 }
 
 function describeInput(i: LeaderInput | LearnerInput): string {
@@ -243,15 +300,15 @@ async function loadFromDisk(cfg: ZooConfig): Promise<Pick<Db, 'tree' | 'sessions
 }
 
 /**
- * The config to start with: the one from the config files, unless the data tree holds a newer one
- * in /zookeeper/config (a reconfig committed after the files were last written, e.g. when they
- * are a read-only mount).
+ * The config to start with: the one from the config files, unless the data dir records a newer one
+ * that this member activated (a reconfig committed after the files were last written, e.g. when
+ * they are a read-only mount). Not the tree's /zookeeper/config: a reconfig in the txn log may
+ * never commit.
  */
-function newestConfig(fromFiles: QuorumConfig, tree: Db['tree']): QuorumConfig {
-  const inTree = configInTree(tree);
-  if (inTree && inTree.version > fromFiles.version) {
-    log.info({ version: inTree.version.toString(16) }, 'using the newer config found in /zookeeper/config');
-    return inTree;
+function newestConfig(fromFiles: QuorumConfig, recorded: QuorumConfig | null): QuorumConfig {
+  if (recorded && recorded.version > fromFiles.version) {
+    log.info({ version: recorded.version.toString(16) }, 'using the newer config recorded in the data dir');
+    return recorded;
   }
   return fromFiles;
 }
@@ -269,7 +326,7 @@ function configInTree(tree: Db['tree']): QuorumConfig | null {
 /**
  * Makes config the one on disk: /zookeeper/config (as ZooKeeper's initConfigInZKDatabase does,
  * without a txn) and the dynamic config file when there is one. A read-only file is left alone:
- * the tree has the config, and a restart finds it there.
+ * the data dir's record has the config (config-record.ts), and a restart finds it there.
  */
 async function persistConfig(cfg: ZooConfig, config: QuorumConfig, tree: Db['tree']): Promise<void> {
   const text = configToTree(config, tree);
@@ -294,9 +351,15 @@ function configToTree(config: QuorumConfig, tree: Db['tree']): string {
  * A config this member learnt (a committed reconfig, NEWLEADER, a notification): adopted when it
  * is newer than the one in force. Returns whether it was.
  */
-function adoptConfig(ctx: RoleContext, config: QuorumConfig, source: string): boolean {
-  if (config.version <= ctx.config.version) return false;
+function adoptConfig(ctx: RoleContext, learnt: QuorumConfig, source: string): boolean {
+  if (learnt.version <= ctx.config.version) return false;
   const before = ctx.config;
+  const mine = before.members.get(ctx.sid);
+  if (learnt.members.has(ctx.sid)) ctx.joining = false;
+  const config =
+    ctx.joining && mine && !learnt.members.has(ctx.sid)
+      ? { ...learnt, members: new Map([...learnt.members, [ctx.sid, mine]]) }
+      : learnt;
   ctx.config = config;
   log.info(
     {
@@ -307,8 +370,21 @@ function adoptConfig(ctx: RoleContext, config: QuorumConfig, source: string): bo
     },
     'config activated',
   );
+  try {
+    recordConfig(ctx.cfg.dataDir, config);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'cannot record the activated config in the data dir');
+  }
   void persistConfig(ctx.cfg, config, ctx.db.tree);
   return true;
+}
+
+function leaderConfigHas(text: string, sid: number): boolean {
+  try {
+    return parseDynamicConfig(text).members.has(sid);
+  } catch {
+    return true;
+  }
 }
 
 function adoptConfigText(ctx: RoleContext, text: string, source: string): boolean {
@@ -464,6 +540,9 @@ abstract class Role<I extends LeaderInput | LearnerInput> implements RoleView {
   learners(): LearnerInfo[] {
     return [];
   }
+  hostsObservers(): boolean {
+    return false;
+  }
   establishedAt(): number {
     return 0;
   }
@@ -566,7 +645,19 @@ class Leading extends Role<LeaderInput> {
         this.apply(e.data);
         this.path?.appliedUpTo(e.zxid);
         return;
-      case 'established':
+      case 'established': {
+        const logged = this.ctx.logged;
+        if (logged && logged.version > this.ctx.config.version) {
+          // The initial history, committed now, holds a reconfig proposed before the last leader
+          // change that this member had not activated; the core counts the votes of the config it
+          // started with. Activate the new one and re-elect under it, before any learner serves
+          // (stopping closes the links: the UPTODATEs that follow are not sent).
+          adoptConfig(this.ctx, logged, 'the initial history of this epoch');
+          void this.stop(
+            `established with reconfig ${hex(logged.version)} in its history: re-electing under it`,
+          );
+          return;
+        }
         this.ctx.election.setPeerEpoch(e.epoch);
         void this.serve((s) => {
           this.path = new LeaderWritePath(
@@ -591,6 +682,7 @@ class Leading extends Role<LeaderInput> {
           return this.path;
         }).catch((err) => void this.stop(`cannot serve clients: ${(err as Error).message}`));
         return;
+      }
       case 'activate':
         // The config itself was adopted when the reconfig txn was applied, just before.
         log.info({ zxid: hex(e.zxid), designatedLeader: e.designatedLeader }, 'reconfig committed');
@@ -686,6 +778,10 @@ class Following extends Role<LearnerInput> {
   private readonly leaderSid: number;
   private link: QuorumLink | null = null;
   private path: LearnerWritePath | null = null;
+  /** An observer with observerMasterPort: the follower it syncs from (null: the leader). */
+  private learnerMaster: MasterAddress | null = null;
+  /** A follower with observerMasterPort: the observers it hosts. */
+  private readonly observerMaster: ObserverMasterHost | null;
 
   constructor(ctx: RoleContext, leaderSid: number) {
     super(ctx);
@@ -703,26 +799,43 @@ class Following extends Role<LearnerInput> {
       configVersion: ctx.config.version,
       now: Date.now(),
     });
+    const omPort = ctx.cfg.observerMasterPort;
+    this.observerMaster = this.mode === 'follower' && omPort !== null ? this.hostObservers(omPort) : null;
+  }
+
+  /** Whom to sync from: the leader, or with observerMasterPort an observer's next follower. */
+  private syncSource(): MasterAddress {
+    const { cfg, config } = this.ctx;
+    const leader = config.members.get(this.leaderSid);
+    if (!leader) throw new Error(`leader ${this.leaderSid} is not a member`);
+    const viaMaster =
+      this.mode === 'observer' && cfg.observerMasterPort !== null
+        ? this.ctx.observerMasters.pick(config, cfg.observerMasterPort, this.leaderSid)
+        : null;
+    return viaMaster ?? { sid: this.leaderSid, host: leader.host, port: leader.quorumPort };
   }
 
   protected async begin(): Promise<void> {
     const { cfg, config } = this.ctx;
-    const leader = config.members.get(this.leaderSid);
-    if (!leader) throw new Error(`leader ${this.leaderSid} is not a member`);
     const security = learnerSecurityFromConfig(cfg.raw);
     let link: QuorumLink | null = null;
     for (let attempt = 0; attempt < 5 && !link; attempt++) {
+      const source = this.syncSource();
       try {
         link = await connectToLeader(
-          { host: leader.host, port: leader.quorumPort },
+          { host: source.host, port: source.port },
           security,
           cfg.tickTime * cfg.initLimit,
           config.members.get(this.ctx.sid)!.host,
         );
+        if (source.sid !== this.leaderSid) {
+          this.learnerMaster = source;
+          log.info({ master: source.sid, leader: this.leaderSid }, 'syncing from an observer master');
+        }
       } catch (err) {
         log.info(
-          { leader: this.leaderSid, attempt, err: (err as Error).message },
-          'cannot reach the leader yet',
+          { leader: this.leaderSid, master: source.sid, attempt, err: (err as Error).message },
+          source.sid === this.leaderSid ? 'cannot reach the leader yet' : 'cannot reach the observer master',
         );
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -740,6 +853,7 @@ class Following extends Role<LearnerInput> {
             tree.lastProcessedZxid = p.zxid;
             this.ctx.db.tree = tree;
             this.ctx.db.sessions = sessions;
+            this.observerMaster?.step({ kind: 'reset', lastZxid: p.zxid });
             this.input({ kind: 'packet', packet: p });
             return reader.rest;
           });
@@ -754,7 +868,42 @@ class Following extends Role<LearnerInput> {
   }
 
   protected step(i: LearnerInput): void {
+    const om = this.observerMaster;
+    if (om && i.kind === 'tick') om.step(i);
+    else if (om && this.core.serving) {
+      // The leader answers syncs and revalidations in the order it is asked, this member's own and
+      // its observers' alike: the observer master keeps that order to route each answer.
+      if (i.kind === 'request' && i.request.type === OpCode.sync) om.step({ kind: 'local-sync' });
+      else if (i.kind === 'revalidate') om.step({ kind: 'local-revalidate', sessionId: i.sessionId });
+    }
     for (const e of this.core.step(i)) this.execute(e);
+  }
+
+  /** A follower with observerMasterPort serves observers from what it commits (zk-protocol.md §2.9). */
+  private hostObservers(port: number): ObserverMasterHost {
+    const { ctx } = this;
+    const db = ctx.db;
+    const me = ctx.config.members.get(ctx.sid)!;
+    return new ObserverMasterHost({
+      sid: ctx.sid,
+      timing: this.timing,
+      lastZxid: db.tree.lastProcessedZxid,
+      committedLog: db.committedLog,
+      sizeLimit: ctx.cfg.observerMasterSizeLimit,
+      config: () => this.ctx.config,
+      listen: { host: ctx.cfg.quorumListenOnAllIPs ? '0.0.0.0' : me.host, port },
+      security: learnerSecurityFromConfig(ctx.cfg.raw),
+      stats: ctx.stats,
+      log,
+      toLeader: (p) => this.link?.send(p),
+      state: () => ({ tree: db.tree, sessions: this.server?.sessions.snapshot() ?? db.sessions }),
+      localSyncDone: () => this.path?.syncDone(),
+      localRevalidated: (sessionId, valid) => this.path?.revalidated(sessionId, valid),
+      touch: (touches) => {
+        const now = Date.now();
+        for (const t of touches) this.server?.sessions.touch(t.sessionId, now);
+      },
+    });
   }
 
   private execute(e: LearnerEffect): void {
@@ -775,6 +924,7 @@ class Following extends Role<LearnerInput> {
             db.tree = r.tree;
             db.sessions = r.sessions;
             configToTree(this.ctx.config, db.tree);
+            this.observerMaster?.step({ kind: 'reset', lastZxid: db.tree.lastProcessedZxid });
             this.paused = false;
             this.input({ kind: 'tick', now: Date.now() });
           })
@@ -788,8 +938,12 @@ class Following extends Role<LearnerInput> {
         return;
       case 'apply':
         this.apply(e.data);
+        this.observerMaster?.step({ kind: 'committed', zxid: e.zxid, data: e.data });
         return;
       case 'uptodate':
+        // The txns of the sync are applied just before UPTODATE: a reconfig among them may have
+        // taken this role away (its COMMITANDACTIVATE came while the config was still the old one).
+        if (this.leaveIfConfigMovedOn()) return;
         this.ctx.stats.syncEnded(this.mode, this.syncMode(), Date.now());
         this.ctx.election.setPeerEpoch(e.epoch);
         void this.serve((s) => {
@@ -801,6 +955,7 @@ class Following extends Role<LearnerInput> {
           );
           return this.path;
         }).catch((err) => void this.stop(`cannot serve clients: ${(err as Error).message}`));
+        void this.observerMaster?.serve(e.epoch);
         return;
       case 'ping':
         this.link?.send(
@@ -808,17 +963,22 @@ class Following extends Role<LearnerInput> {
         );
         return;
       case 'sync-done':
-        this.path?.syncDone();
+        if (this.observerMaster) this.observerMaster.step({ kind: 'leader-sync' });
+        else this.path?.syncDone();
         return;
       case 'revalidated':
-        this.path?.revalidated(e.sessionId, e.valid);
+        if (this.observerMaster)
+          this.observerMaster.step({ kind: 'leader-revalidated', sessionId: e.sessionId, valid: e.valid });
+        else this.path?.revalidated(e.sessionId, e.valid);
         return;
       case 'leader-config':
         // NEWLEADER carries the leader's config: a learner that missed a reconfig (SNAP) gets it here.
+        this.ctx.joining = !leaderConfigHas(e.text, this.ctx.sid);
         adoptConfigText(this.ctx, e.text, 'NEWLEADER');
         this.leaveIfConfigMovedOn();
         return;
       case 'activate':
+        this.observerMaster?.step({ kind: 'activated', zxid: e.zxid, designatedLeader: e.designatedLeader });
         if (e.designatedLeader !== this.leaderSid) {
           void this.stop(`reconfig: server ${e.designatedLeader} leads the new config`);
           return;
@@ -834,17 +994,27 @@ class Following extends Role<LearnerInput> {
     }
   }
 
-  /** A role this member no longer has under the config in force (removed, or changed type). */
-  private leaveIfConfigMovedOn(): void {
+  /** A role this member no longer has under the config in force (removed, or changed type): stops. */
+  private leaveIfConfigMovedOn(): boolean {
     const me = this.ctx.config.members.get(this.ctx.sid);
     const mode = me?.role === 'observer' ? 'observer' : 'follower';
-    if (!me) void this.stop('reconfig removed this member');
-    else if (mode !== this.mode) void this.stop(`reconfig made this member a ${me.role}`);
-    else if (!this.ctx.config.members.has(this.leaderSid)) void this.stop('reconfig removed the leader');
+    let why: string | null = null;
+    if (!me) why = 'reconfig removed this member';
+    else if (mode !== this.mode) why = `reconfig made this member a ${me.role}`;
+    else if (!this.ctx.config.members.has(this.leaderSid)) why = 'reconfig removed the leader';
+    else if (
+      this.learnerMaster &&
+      this.ctx.config.members.get(this.learnerMaster.sid)?.role !== 'participant'
+    )
+      why = `reconfig: observer master ${this.learnerMaster.sid} is no longer a voter`;
+    if (why !== null) void this.stop(why);
+    return why !== null;
   }
 
   protected async teardown(): Promise<void> {
     this.path?.abandon();
+    // Its observers go looking for another master; the listener closes with the role.
+    await this.observerMaster?.stop('the observer master stopped following');
     this.link?.close('leaving role');
     this.link = null;
   }
@@ -858,7 +1028,15 @@ class Following extends Role<LearnerInput> {
     return m === 'DIFF' ? 'diff' : m === 'SNAP' ? 'snap' : m === 'TRUNC' ? 'trunc' : null;
   }
   override master() {
+    const om = this.learnerMaster;
+    if (om) return { sid: om.sid, address: `${om.host}:${om.port}`, leader: this.leaderSid };
     const m = this.ctx.config.members.get(this.leaderSid);
     return { sid: this.leaderSid, address: m ? `${m.host}:${m.quorumPort}` : '' };
+  }
+  override learners() {
+    return this.observerMaster?.learners(this.ctx.config) ?? [];
+  }
+  override hostsObservers() {
+    return this.observerMaster !== null;
   }
 }

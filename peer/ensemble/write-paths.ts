@@ -88,7 +88,10 @@ export class LearnerWritePath implements WritePath {
   private readonly ask: (sessionId: bigint, timeout: number) => void;
   private readonly sink: CommitSink;
   private readonly syncs: [bigint, number][] = [];
-  private readonly revalidations = new Map<bigint, ((valid: boolean) => void)[]>();
+  private readonly revalidations = new Map<
+    bigint,
+    Array<{ resolve: (valid: boolean) => void; reject: (err: Error) => void }>
+  >();
 
   constructor(
     forward: (r: ForwardedRequest) => void,
@@ -101,11 +104,11 @@ export class LearnerWritePath implements WritePath {
   }
 
   revalidate(sessionId: bigint, timeout: number): Promise<boolean> {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const waiting = this.revalidations.get(sessionId);
-      if (waiting) waiting.push(resolve);
+      if (waiting) waiting.push({ resolve, reject });
       else {
-        this.revalidations.set(sessionId, [resolve]);
+        this.revalidations.set(sessionId, [{ resolve, reject }]);
         this.ask(sessionId, timeout);
       }
     });
@@ -115,12 +118,18 @@ export class LearnerWritePath implements WritePath {
   revalidated(sessionId: bigint, valid: boolean): void {
     const waiting = this.revalidations.get(sessionId) ?? [];
     this.revalidations.delete(sessionId);
-    for (const w of waiting) w(valid);
+    for (const w of waiting) w.resolve(valid);
   }
 
-  /** The leader is gone: nobody can vouch for a session now. */
+  /**
+   * The leader is gone: nobody can vouch for a session now. That is no verdict: the client's
+   * connection is dropped (it tries another server, as with ZooKeeper, whose learner shuts down),
+   * rather than told that its session expired while the quorum may still hold it.
+   */
   abandon(): void {
-    for (const id of [...this.revalidations.keys()]) this.revalidated(id, false);
+    const waiting = [...this.revalidations.values()].flat();
+    this.revalidations.clear();
+    for (const w of waiting) w.reject(new Error('the leader is gone'));
   }
 
   write(w: WriteRequest): void {

@@ -1,5 +1,6 @@
-// A bounded label for why a learner connection was refused: learner-guard.ts and quorum-link.ts
-// report free text (it goes to the log), the metric needs a small fixed set of values.
+// A bounded label for why a learner or election connection was refused: learner-guard.ts,
+// quorum-link.ts and election-transport.ts report free text (it goes to the log), the metric needs a
+// small fixed set of values.
 
 export const REFUSAL_REASONS = [
   'allow_list',

@@ -117,6 +117,20 @@ test('leader side: per-learner queues, synced counts, refusals by reason', async
   );
 });
 
+test('refused election connections, by reason, apart from learner refusals', async () => {
+  status.stats.electionRefused('tls_handshake');
+  const f = await scrape();
+  assert.equal(
+    sampleValue(f, 'zkensemble_election_connections_refused_total', { reason: 'tls_handshake' }),
+    1,
+  );
+  assert.equal(sampleValue(f, 'zkensemble_election_connections_refused_total', { reason: 'allow_list' }), 0);
+  assert.equal(
+    sampleValue(f, 'zkensemble_learner_connections_refused_total', { reason: 'tls_handshake' }),
+    0,
+  );
+});
+
 test('learner side: lag in txns and ms, INFORMs counted as commits', async () => {
   status.current = { mode: 'observer', masterSid: 2 };
   const s = status.stats;

@@ -1,9 +1,9 @@
 // Prometheus metrics for one server: ZooKeeper's metric names (zk-protocol.md §7: raw names, counters
 // without `_total`, a null gauge as 0) and zkensemble_* series for what ZooKeeper does not export
-// (replication lag, learner masters, per-learner queues, refused learner connections). Every value
-// is read from live state when scraped (collect callbacks); nothing is counted twice. Every series
-// carries the labels role, region and ensemble; role is re-read on each scrape, so it moves with
-// failovers.
+// (replication lag, learner masters, per-learner queues, refused learner and election
+// connections). Every value is read from live state when scraped (collect callbacks); nothing is
+// counted twice. Every series carries the labels role, region and ensemble; role is re-read on
+// each scrape, so it moves with failovers.
 
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 import { counterValues, type MonitorValues, monitorValues, processInfo } from '../admin/monitor.ts';
@@ -222,15 +222,17 @@ export class PeerMetrics {
       });
     perLearner(
       'zkensemble_learner_queued_bytes',
-      'Leader side: bytes queued for a learner and not yet taken by its socket',
+      'Leader (or observer master) side: bytes queued for a learner and not yet taken by its socket',
       (l) => l.queuedBytes,
     );
-    perLearner('zkensemble_learner_synced', 'Leader side: 1 once a learner got UPTODATE', (l) =>
-      l.synced ? 1 : 0,
+    perLearner(
+      'zkensemble_learner_synced',
+      'Leader (or observer master) side: 1 once a learner got UPTODATE',
+      (l) => (l.synced ? 1 : 0),
     );
     new Counter({
       name: 'zkensemble_learner_connections_refused_total',
-      help: 'Leader side: learner connections refused, by reason',
+      help: 'Leader (or observer master) side: learner connections refused, by reason',
       labelNames: ['reason'],
       registers,
       collect() {
@@ -241,8 +243,19 @@ export class PeerMetrics {
       },
     });
     new Counter({
+      name: 'zkensemble_election_connections_refused_total',
+      help: 'Election-port connections refused (allow-list, quorum TLS), by reason',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const reason of REFUSAL_REASONS)
+          this.inc({ reason }, status.stats.electionsRefused.get(reason) ?? 0);
+      },
+    });
+    new Counter({
       name: 'zkensemble_learner_connections_admitted_total',
-      help: 'Leader side: learner connections admitted',
+      help: 'Leader (or observer master) side: learner connections admitted',
       registers,
       collect() {
         this.reset();

@@ -1,13 +1,27 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { test } from 'node:test';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createCa, issueCert } from '../../e2e/lib/pki.ts';
 import { log } from '../log.ts';
+import { refusalReason } from '../metrics/refusal-reason.ts';
 import { encodeInitialMessage, type InetAddr } from '../quorum/election-wire.ts';
-import { ElectionTransport } from './election-transport.ts';
+import { parseAllowList } from './cidr.ts';
+import { type ElectionSecurity, ElectionTransport } from './election-transport.ts';
+import { learnerSecurityFromConfig } from './learner-guard.ts';
 
-function cluster(sids: number[]) {
+interface NodeOptions {
+  security?: ElectionSecurity;
+  localAddress?: string;
+}
+
+function cluster(sids: number[], options: (sid: number) => NodeOptions = () => ({})) {
   const addrs = new Map<number, InetAddr>();
   const inbox: string[] = [];
+  /** Refused incoming connections, as `sid: reason`. */
+  const refused: string[] = [];
   const nodes = new Map<number, ElectionTransport>();
   for (const sid of sids) {
     nodes.set(
@@ -19,6 +33,8 @@ function cluster(sids: number[]) {
         onMessage: (from, body) => inbox.push(`${from}->${sid}:${body.toString()}`),
         log,
         connectTimeoutMs: 1000,
+        onRefused: (reason) => refused.push(`${sid}: ${reason}`),
+        ...options(sid),
       }),
     );
   }
@@ -27,7 +43,7 @@ function cluster(sids: number[]) {
     await t.start();
     addrs.set(sid, { host: '127.0.0.1', port: t.listenPort! });
   };
-  return { nodes, inbox, start, addrs };
+  return { nodes, inbox, refused, start, addrs };
 }
 
 async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
@@ -104,4 +120,87 @@ test('a connection claiming our own sid or sending garbage is dropped', async ()
   } finally {
     await c.nodes.get(5)!.close();
   }
+});
+
+test('with an allow-list, members dial from their own address; others are refused', async () => {
+  const allowList = parseAllowList('127.0.0.1/32,127.0.0.2/32');
+  const c = cluster([1, 2, 3], (sid) => ({
+    security: { allowList, tls: null },
+    // Member 3 dials from 127.0.0.3, which is not on the list.
+    localAddress: `127.0.0.${sid}`,
+  }));
+  for (const sid of [1, 2, 3]) await c.start(sid);
+  try {
+    c.nodes.get(2)!.send(1, Buffer.from('listed'));
+    c.nodes.get(3)!.send(1, Buffer.from('unlisted'));
+    c.nodes.get(3)!.send(2, Buffer.from('unlisted'));
+    await until('the listed message', () => c.inbox.length >= 1);
+    await until('refusals of 3', () => c.refused.length >= 2);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(c.inbox, ['2->1:listed']);
+    assert.ok(
+      c.refused.every((r) => /^[12]: address not in learner.allowList$/.test(r)),
+      c.refused.join('; '),
+    );
+    assert.equal(refusalReason(c.refused[0]!), 'allow_list');
+  } finally {
+    for (const t of c.nodes.values()) await t.close();
+  }
+});
+
+describe('quorum TLS on the election port', () => {
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'zke-election-tls-'));
+    const ca = await createCa(dir, 'ca', 'zkensemble-test-ca');
+    const pem = (file: string) => readFileSync(join(dir, file));
+    for (const [name, signer] of [
+      ['m1', ca],
+      ['m2', ca],
+      ['intruder', null],
+    ] as const) {
+      const issued = await issueCert(dir, name, {
+        subject: `/CN=${name}`,
+        ext: 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        ca: signer,
+      });
+      writeFileSync(join(dir, `${name}.pem`), Buffer.concat([pem(issued.key), pem(issued.cert)]));
+    }
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const security = (name: string): ElectionSecurity =>
+    learnerSecurityFromConfig(
+      new Map([
+        ['sslQuorum', 'true'],
+        ['ssl.quorum.keyStore.location', join(dir, `${name}.pem`)],
+        ['ssl.quorum.trustStore.location', join(dir, 'ca.crt')],
+      ]),
+    );
+
+  test('members with CA-signed certificates exchange notifications; a self-signed peer and plain TCP deliver none', async () => {
+    // 3 has a self-signed certificate; 4 speaks plain TCP. Both are higher sids: they dial.
+    const c = cluster([1, 2, 3, 4], (sid) =>
+      sid === 4 ? {} : { security: security(sid === 3 ? 'intruder' : `m${sid}`) },
+    );
+    for (const sid of [1, 2, 3, 4]) await c.start(sid);
+    try {
+      c.nodes.get(1)!.send(2, Buffer.from('one-to-two'));
+      c.nodes.get(2)!.send(1, Buffer.from('two-to-one'));
+      for (const from of [3, 4])
+        for (const to of [1, 2]) c.nodes.get(from)!.send(to, Buffer.from('intruding'));
+      await until('the members’ messages', () => c.inbox.length >= 2);
+      // Each member refuses each outsider in the TLS handshake (what OpenSSL reports varies).
+      await until('both outsiders refused by both members', () =>
+        [1, 2].every((sid) => c.refused.filter((r) => r.startsWith(`${sid}: TLS: `)).length >= 2),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual([...c.inbox].sort(), ['1->2:one-to-two', '2->1:two-to-one']);
+      assert.ok(c.nodes.get(1)!.isConnected(2));
+      const kinds = new Set(c.refused.map((r) => refusalReason(r.replace(/^\d+: /, ''))));
+      assert.deepEqual([...kinds], ['tls_handshake']);
+    } finally {
+      for (const t of c.nodes.values()) await t.close();
+    }
+  });
 });

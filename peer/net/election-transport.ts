@@ -2,8 +2,12 @@
 // connection per pair, initiated by the higher sid (a lower sid that connects is dialled back),
 // an initial message naming the sender, then length-prefixed frames. Like ZooKeeper, only the
 // newest unsent message to a member is kept: an election only cares about the latest vote.
+// With quorum TLS (sslQuorum) connections are mutual TLS, as learner links are, and the learner
+// allow-list applies here too: a member refused here cannot even vote or learn who leads.
 
+import { lookup } from 'node:dns/promises';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from '../log.ts';
 import {
   decodeInitialMessage,
@@ -15,6 +19,15 @@ import {
   readFrame,
   shouldInitiateConnection,
 } from '../quorum/election-wire.ts';
+import {
+  clientTlsOptions,
+  type LearnerSecurity,
+  screenConnection,
+  serverTlsOptions,
+} from './learner-guard.ts';
+
+/** What the election port checks: the learner allow-list and quorum TLS (no shared secret). */
+export type ElectionSecurity = Pick<LearnerSecurity, 'allowList' | 'tls'>;
 
 export interface ElectionTransportOptions {
   mySid: number;
@@ -27,6 +40,15 @@ export interface ElectionTransportOptions {
   onDisconnected?: (sid: number) => void;
   log: Logger;
   connectTimeoutMs?: number;
+  /** Default: plain TCP, anyone may connect. */
+  security?: ElectionSecurity;
+  /** Called for every refused incoming connection (for logs and a counter). */
+  onRefused?: (reason: string, address: string) => void;
+  /**
+   * This member's own address, to dial from when an allow-list is in force (the members' allow-lists
+   * check the source address; a host name is resolved first).
+   */
+  localAddress?: string;
 }
 
 export class ElectionTransport {
@@ -42,10 +64,26 @@ export class ElectionTransport {
     this.opts = opts;
   }
 
+  private get security(): ElectionSecurity {
+    return this.opts.security ?? { allowList: null, tls: null };
+  }
+
+  private refused(reason: string, address: string): void {
+    this.opts.onRefused?.(reason, address);
+  }
+
   async start(): Promise<void> {
     const at = this.opts.listen;
     if (!at) return;
-    const server = net.createServer((s) => this.accept(s));
+    const t = this.security.tls;
+    const server = t
+      ? tls.createServer(serverTlsOptions(t), (s) => this.accept(s))
+      : net.createServer((s) => this.accept(s));
+    if (t) {
+      server.on('tlsClientError', (err: Error, socket: net.Socket) =>
+        this.refused(`TLS: ${err.message}`, socket.remoteAddress ?? 'unknown'),
+      );
+    }
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -84,26 +122,67 @@ export class ElectionTransport {
     const addr = this.opts.addressOf(sid);
     if (!addr) return;
     this.dialing.add(sid);
-    const socket = net.connect({ host: addr.host, port: addr.port });
+    this.localBinding().then(
+      (local) => this.dial(sid, addr, local),
+      () => this.dial(sid, addr, {}),
+    );
+  }
+
+  /** Where to dial from: this member's own address when an allow-list is in force, else anywhere. */
+  private async localBinding(): Promise<{ localAddress?: string }> {
+    const own = this.opts.localAddress;
+    if (!own || !this.security.allowList) return {};
+    return { localAddress: net.isIP(own) ? own : (await lookup(own)).address };
+  }
+
+  private dial(sid: number, addr: InetAddr, local: { localAddress?: string }): void {
+    if (this.closed) {
+      this.dialing.delete(sid);
+      return;
+    }
+    const t = this.security.tls;
+    const socket = t
+      ? tls.connect({
+          host: addr.host,
+          port: addr.port,
+          ...(net.isIP(addr.host) ? {} : { servername: addr.host }),
+          ...local,
+          ...clientTlsOptions(t),
+        })
+      : net.connect({ host: addr.host, port: addr.port, ...local });
     socket.setNoDelay(true);
     const timer = setTimeout(() => socket.destroy(), this.opts.connectTimeoutMs ?? 5000);
-    socket.once('connect', () => {
+    // The dial ends once: connected, failed, or destroyed by the timer (which emits no error).
+    let pending = true;
+    const settle = () => {
+      if (!pending) return;
+      pending = false;
       clearTimeout(timer);
       this.dialing.delete(sid);
+    };
+    socket.once(t ? 'secureConnect' : 'connect', () => {
+      settle();
       const me = this.opts.listen ? [this.opts.listen] : [];
       socket.write(encodeInitialMessage(this.opts.mySid, me));
       if (shouldInitiateConnection(this.opts.mySid, sid)) this.adopt(sid, socket);
       else socket.end(); // the other side dials back
     });
-    socket.once('error', () => {
-      clearTimeout(timer);
-      this.dialing.delete(sid);
+    socket.once('error', (e) => {
+      settle();
       socket.destroy();
+      if (t) this.opts.log.debug({ sid, err: e.message }, 'election connection failed');
     });
+    socket.once('close', settle);
   }
 
   private accept(socket: net.Socket): void {
     if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    const screened = screenConnection(socket, this.security);
+    if (screened) {
+      this.refused(screened, socket.remoteAddress ?? 'unknown');
       socket.destroy();
       return;
     }

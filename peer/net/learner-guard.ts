@@ -143,6 +143,21 @@ function readExactly(socket: net.Socket, n: number, timeoutMs: number): Promise<
 }
 
 /**
+ * The checks that need no exchange of messages: the address allow-list and, on TLS sockets, the
+ * client certificate (verified by the TLS layer). The reason for a refusal, or null. The election
+ * port applies these too.
+ */
+export function screenConnection(
+  socket: net.Socket,
+  sec: Pick<LearnerSecurity, 'allowList' | 'tls'>,
+): string | null {
+  const address = socket.remoteAddress ?? 'unknown';
+  if (sec.allowList && !inAllowList(sec.allowList, address)) return 'address not in learner.allowList';
+  if (sec.tls && !(socket as tls.TLSSocket).authorized) return 'no valid client certificate';
+  return null;
+}
+
+/**
  * Leader side: decides whether a freshly accepted learner connection may proceed. For TLS sockets
  * the client certificate was already verified by the TLS layer. Resolves false (and closes the
  * socket) on refusal.
@@ -159,9 +174,8 @@ export async function admitLearner(
     socket.destroy();
     return false;
   };
-  if (sec.allowList && !inAllowList(sec.allowList, address))
-    return refuse('address not in learner.allowList');
-  if (sec.tls && !(socket as tls.TLSSocket).authorized) return refuse('no valid client certificate');
+  const screened = screenConnection(socket, sec);
+  if (screened) return refuse(screened);
   if (!sec.secret) return true;
   const nonce = randomBytes(NONCE_BYTES);
   socket.write(Buffer.concat([MAGIC, nonce]));

@@ -666,6 +666,35 @@ describe('Leader: reconfig', () => {
     assert.deepEqual([...l.syncedFollowers()].sort(), [1, 2, 5]);
   });
 
+  test('an ACK does not outlive a re-sync, even when the learner comes back as an observer', () => {
+    // Found by the Zab simulation (sim/zab-sim.test.ts, reconfig runs): the server being added as a
+    // voter acks the reconfig as a follower, restarts as an observer, and the TRUNC of its sync
+    // removes the txn it acked. Its old ACK must not help commit the reconfig.
+    const l = newLeader();
+    establish(l);
+    join(l, 5);
+    const next = verifierFor([1, 2, 3, 5], [4], z(2, 1));
+    l.step({ kind: 'propose', zxid: z(2, 1), data: Buffer.from('r'), config: next });
+    l.step({ kind: 'fsynced', zxid: z(2, 1) });
+    l.step({ kind: 'packet', conn: 5, packet: packet(PacketType.ACK, z(2, 1)) });
+    l.step({ kind: 'disconnected', conn: 5 });
+    l.step({ kind: 'connected', conn: 6 });
+    l.step({ kind: 'packet', conn: 6, packet: learnerInfo(PacketType.OBSERVERINFO, 5, 2) });
+    const sync = l.step({
+      kind: 'packet',
+      conn: 6,
+      packet: packet(PacketType.ACKEPOCH, z(2, 1), encodeAckEpoch(2)),
+    });
+    assert.equal(types(sends(sync, 6))[0], 'TRUNC');
+    const e = l.step({ kind: 'packet', conn: 2, packet: packet(PacketType.ACK, z(2, 1)) });
+    assert.deepEqual(
+      e.filter((x) => x.type === 'apply'),
+      [],
+      '{1,2} plus the void ACK of 5 is no quorum of {1,2,3,5}',
+    );
+    assert.equal(l.reconfigInProgress, true);
+  });
+
   test('a leader that the reconfig turns into a non-voter names an acking voter and steps down', () => {
     const l = withObserver();
     join(l, 3);

@@ -19,14 +19,22 @@
 
 import { JuteError } from '../jute/archive.ts';
 import {
+  committedPackets,
+  decideSync,
+  informAndActivatePacket,
+  informPacket,
+  readLearnerHello,
+  type SyncEffect,
+  type SyncMode,
+  syncOpening,
+} from './learner-sync.ts';
+import {
   decodeAckEpoch,
-  decodeLearnerInfo,
   decodeRequest,
   decodeRevalidateRequest,
   decodeTouchTable,
   describePacket,
   encodeCommitAndActivate,
-  encodeInformAndActivate,
   encodeLeaderInfo,
   encodeRevalidateReply,
   type ForwardedRequest,
@@ -41,7 +49,6 @@ import {
   counterOf,
   type DiskEffect,
   type EpochKind,
-  epochOf,
   hex,
   makeZxid,
   type Proposal,
@@ -51,119 +58,7 @@ import {
   type ZabTiming,
 } from './zab-common.ts';
 
-// --- choosing how to sync a learner (LearnerHandler.syncFollower / queueCommittedProposals) ---
-
-export type SyncMode = 'DIFF' | 'TRUNC' | 'SNAP';
-
-export interface SyncPlan {
-  mode: SyncMode;
-  /** zxid of the DIFF or TRUNC packet; for SNAP, the zxid the snapshot is taken at. */
-  zxid: number;
-  /** Committed txns to send after the DIFF/TRUNC packet, each as PROPOSAL + COMMIT (or INFORM). */
-  proposals: Proposal[];
-  /** Where the learner stands once those are sent: forwarding continues after this zxid. */
-  lastZxid: number;
-}
-
-export interface SyncSource {
-  /** The leader's last applied zxid. */
-  lastProcessedZxid: number;
-  /** The most recent committed proposals held in memory, oldest first, ending at lastProcessedZxid. */
-  committedLog: readonly Proposal[];
-  /**
-   * Proposals read from the on-disk txn log for a learner older than the committed log
-   * (ZKDatabase.getProposalsFromTxnLog): oldest first, starting at or before the learner's zxid.
-   * Null when txn-log sync is disabled or the log does not reach back that far.
-   */
-  txnLog?: readonly Proposal[] | null;
-}
-
-interface WalkState {
-  op: { mode: 'DIFF' | 'TRUNC'; zxid: number } | null;
-  proposals: Proposal[];
-}
-
-// Queues the proposals of `log` after peerLastZxid (up to maxZxid), deciding DIFF or TRUNC at the
-// first one; returns the last zxid queued. Leaves st.op null if only a snapshot will do (a TRUNC
-// would have to cross an epoch boundary).
-function walk(
-  log: readonly Proposal[],
-  peerLastZxid: number,
-  maxZxid: number | null,
-  lastCommittedZxid: number,
-  st: WalkState,
-): number {
-  const peerAtNewEpoch = counterOf(peerLastZxid) === 0;
-  let queued = peerLastZxid;
-  let prev = -1;
-  for (const p of log) {
-    const z = p.zxid;
-    if (maxZxid !== null && z > maxZxid) break;
-    if (z < peerLastZxid) {
-      prev = z;
-      continue;
-    }
-    if (st.op === null) {
-      if (z === peerLastZxid) {
-        st.op = { mode: 'DIFF', zxid: lastCommittedZxid };
-        continue;
-      }
-      if (peerAtNewEpoch) {
-        st.op = { mode: 'DIFF', zxid: lastCommittedZxid };
-      } else if (z > peerLastZxid) {
-        // The learner has txns this history lacks (it may have led before). TRUNC may not cross an
-        // epoch boundary: the learner could not truncate that far, so that case needs a snapshot.
-        if (epochOf(z) !== epochOf(peerLastZxid)) return queued;
-        st.op = { mode: 'TRUNC', zxid: prev };
-      }
-    }
-    if (z <= queued) continue;
-    st.proposals.push(p);
-    queued = z;
-  }
-  if (st.op === null && peerAtNewEpoch) st.op = { mode: 'DIFF', zxid: lastCommittedZxid };
-  return queued;
-}
-
-/**
- * How to bring a learner whose last logged zxid is peerLastZxid up to date (zk-protocol.md §2.3 step
- * 6): (a) it is where the leader is: empty DIFF; (b) it is past the committed log (and not at the
- * start of an epoch): TRUNC to the end of the log; (c) it is within the committed log: DIFF (or a
- * same-epoch TRUNC) plus the txns it misses; (d) it is older than the committed log but the txn log
- * reaches back to it: the same from the txn log, then the committed log; (e) otherwise SNAP.
- */
-export function decideSync(peerLastZxid: number, src: SyncSource): SyncPlan {
-  const { lastProcessedZxid, committedLog } = src;
-  const snap: SyncPlan = {
-    mode: 'SNAP',
-    zxid: lastProcessedZxid,
-    proposals: [],
-    lastZxid: lastProcessedZxid,
-  };
-  let minCommitted = lastProcessedZxid;
-  let maxCommitted = lastProcessedZxid;
-  if (committedLog.length > 0) {
-    minCommitted = committedLog[0]!.zxid;
-    maxCommitted = committedLog[committedLog.length - 1]!.zxid;
-  }
-  const st: WalkState = { op: null, proposals: [] };
-  let last: number;
-  if (peerLastZxid === lastProcessedZxid) {
-    return { mode: 'DIFF', zxid: peerLastZxid, proposals: [], lastZxid: peerLastZxid };
-  } else if (peerLastZxid > maxCommitted && counterOf(peerLastZxid) !== 0) {
-    return { mode: 'TRUNC', zxid: maxCommitted, proposals: [], lastZxid: maxCommitted };
-  } else if (minCommitted <= peerLastZxid && peerLastZxid <= maxCommitted) {
-    last = walk(committedLog, peerLastZxid, null, maxCommitted, st);
-  } else if (peerLastZxid < minCommitted && src.txnLog && src.txnLog.length > 0) {
-    if (src.txnLog[0]!.zxid > peerLastZxid) return snap;
-    last = walk(src.txnLog, peerLastZxid, minCommitted, maxCommitted, st);
-    last = walk(committedLog, last, null, maxCommitted, st);
-  } else {
-    return snap;
-  }
-  if (st.op === null) return snap;
-  return { mode: st.op.mode, zxid: st.op.zxid, proposals: st.proposals, lastZxid: last };
-}
+export { decideSync, type SyncMode, type SyncPlan, type SyncSource } from './learner-sync.ts';
 
 // --- the leader state machine ---
 
@@ -189,12 +84,8 @@ export type LeaderInput =
   | { kind: 'revalidated'; conn: number; sessionId: bigint; valid: boolean };
 
 export type LeaderEffect =
-  | { type: 'send'; conn: number; packet: QuorumPacket }
-  /**
-   * Write SNAP(zxid), then the snapshot body of the tree as of that zxid, then the string
-   * "BenWasHere" on this connection, in order with the other sends (persistence/snapstream.ts).
-   */
-  | { type: 'send-snapshot'; conn: number; zxid: number }
+  /** send, and send-snapshot (SNAP, the snapshot body, the signature): learner-sync.ts. */
+  | SyncEffect
   | { type: 'close'; conn: number; reason: string }
   | DiskEffect
   /** A committed txn, in zxid order: apply it to the tree and answer its client. */
@@ -548,35 +439,23 @@ export class Leader {
       txnLog: c.peerLastZxid < minCommitted && this.readTxnLog ? this.readTxnLog(c.peerLastZxid) : null,
     });
     c.syncMode = plan.mode;
-    if (plan.mode === 'SNAP') out.push({ type: 'send-snapshot', conn: c.conn, zxid: plan.zxid });
-    else this.send(c, packet(plan.mode === 'DIFF' ? PacketType.DIFF : PacketType.TRUNC, plan.zxid), out);
-    for (const p of plan.proposals) this.sendCommitted(c, p, out);
-    if (c.kind === 'follower') {
-      for (const p of this.outstanding) {
-        // An ACK this learner sent over an earlier connection no longer holds: a TRUNC (or SNAP) may
-        // remove the txn from its log before it logs it again, and a commit counted on the old ACK
-        // would then rest on a quorum that does not hold the txn. It acks the re-sent proposal anew.
-        if (c.sid !== null) p.acks.delete(c.sid);
-        if (p.zxid > plan.lastZxid) this.send(c, this.proposalPacket(p), out);
-      }
+    syncOpening(c.conn, c.kind, plan, out);
+    for (const p of this.outstanding) {
+      // An ACK this learner sent over an earlier connection no longer holds: a TRUNC (or SNAP) may
+      // remove the txn from its log before it logs it again, and a commit counted on the old ACK
+      // would then rest on a quorum that does not hold the txn. A follower acks the re-sent proposal
+      // anew; one that acked as a follower and comes back as an observer (a server being added as
+      // a voter by the pending reconfig, restarted as an observer) does not ack at all.
+      if (c.sid !== null) p.acks.delete(c.sid);
+      if (c.kind === 'follower' && p.zxid > plan.lastZxid) this.send(c, this.proposalPacket(p), out);
     }
     const config = Buffer.from(this.verifier.toString(), 'utf8');
     this.send(c, packet(PacketType.NEWLEADER, this.newLeaderZxid, config), out);
     c.phase = 'syncing';
   }
 
-  /** A committed txn: PROPOSAL + COMMIT to a follower, INFORM to an observer. */
-  private sendCommitted(c: Conn, p: Proposal, out: LeaderEffect[]): void {
-    if (c.kind === 'observer') {
-      this.send(c, packet(PacketType.INFORM, p.zxid, p.data), out);
-    } else {
-      this.send(c, this.proposalPacket(p), out);
-      this.send(c, packet(PacketType.COMMIT, p.zxid), out);
-    }
-  }
-
   private proposalPacket(p: Proposal): QuorumPacket {
-    return packet(PacketType.PROPOSAL, p.zxid, p.data);
+    return committedPackets('follower', p)[0]!;
   }
 
   private moreRecentThanLeader(currentEpoch: number, lastZxid: number): boolean {
@@ -635,25 +514,9 @@ export class Leader {
   }
 
   private onLearnerInfo(c: Conn, p: QuorumPacket, out: LeaderEffect[]): void {
-    if (p.type !== PacketType.FOLLOWERINFO && p.type !== PacketType.OBSERVERINFO) {
-      this.unexpected(c, p, 'FOLLOWERINFO or OBSERVERINFO', out);
-      return;
-    }
-    const info = decodeLearnerInfo(p.data);
-    if (info === null || info.sid === null) {
-      this.close(c, 'LearnerInfo without a server id', out);
-      return;
-    }
-    if (info.protocolVersion < ZAB_PROTOCOL_VERSION) {
-      this.close(c, `learner protocol version 0x${info.protocolVersion.toString(16)} is pre-Zab 1.0`, out);
-      return;
-    }
-    if (info.configVersion !== null && info.configVersion > this.verifier.version) {
-      this.close(c, 'Follower is ahead of the leader (has a later activated configuration)', out);
-      return;
-    }
-    if (info.sid === this.sid) {
-      this.close(c, `learner claims the leader's own sid ${this.sid}`, out);
+    const info = readLearnerHello(p, { sid: this.sid, configVersion: this.verifier.version });
+    if (typeof info === 'string') {
+      this.close(c, info, out);
       return;
     }
     for (const other of this.conns.values()) {
@@ -661,8 +524,8 @@ export class Leader {
         this.close(other, `replaced by a new connection from sid ${info.sid}`, out);
     }
     c.sid = info.sid;
-    c.kind = p.type === PacketType.OBSERVERINFO ? 'observer' : 'follower';
-    c.acceptedEpoch = epochOf(p.zxid);
+    c.kind = info.kind;
+    c.acceptedEpoch = info.acceptedEpoch;
     c.phase = 'info';
     const voter = c.kind === 'follower' && this.verifier.isVoter(c.sid);
     if (!this.epochSettled) {
@@ -808,7 +671,7 @@ export class Leader {
         if (this._phase === 'stopped') return;
       } else {
         const commit = packet(PacketType.COMMIT, p.zxid);
-        const inform = packet(PacketType.INFORM, p.zxid, p.data);
+        const inform = informPacket(p);
         for (const c of this.conns.values()) {
           if (!this.isForwarding(c)) continue;
           this.send(c, c.kind === 'follower' ? commit : inform, out);
@@ -841,7 +704,7 @@ export class Leader {
       designated = acked[0] ?? this.sid;
     }
     const commit = packet(PacketType.COMMITANDACTIVATE, p.zxid, encodeCommitAndActivate(designated));
-    const inform = packet(PacketType.INFORMANDACTIVATE, p.zxid, encodeInformAndActivate(designated, p.data));
+    const inform = informAndActivatePacket(p, designated);
     for (const c of this.conns.values()) {
       if (!this.isForwarding(c)) continue;
       this.send(c, c.kind === 'follower' ? commit : inform, out);

@@ -1,6 +1,8 @@
 // A standalone ZooKeeper server: the client port, sessions, the request pipeline
 // (prep → txn log with group commit → apply → reply) and the data tree.
 // Reads run against the applied tree; a read waits behind earlier writes of its own connection.
+// In read-only mode (a member cut off from its quorum) writes and syncs are refused up front and
+// sessions live on this server only; see peer/server/read-only.ts.
 
 import net from 'node:net';
 import { JuteError, JuteReader, JuteWriter } from '../jute/archive.ts';
@@ -37,7 +39,7 @@ import { RequestStats } from './stats.ts';
 import { WatchManager } from './watches.ts';
 import type { WritePath } from './write-path.ts';
 
-export type ServerMode = 'standalone' | 'leader' | 'follower' | 'observer';
+export type ServerMode = 'standalone' | 'leader' | 'follower' | 'observer' | 'read-only';
 
 export interface ServerSettings {
   serverId: number;
@@ -87,6 +89,13 @@ export class ZkServer implements ConnectionHost {
   fourLetterWord: (word: string) => string = (word) => `${word} is not supported by this server.\n`;
   readonly stats = new RequestStats();
   private closingDown = false;
+  /**
+   * Read-only mode, as ZooKeeper's ReadOnlyZooKeeperServer: only clients that accept it, writes
+   * and sync answered NOTREADONLY, sessions created and expired here without a txn.
+   */
+  readonly readOnly: boolean;
+  /** Read-only mode: the quorum's sessions as this member last knew them. */
+  private readonly quorumSessions: ReadonlySet<bigint>;
 
   constructor(
     tree: DataTree,
@@ -100,7 +109,10 @@ export class ZkServer implements ConnectionHost {
     this.view = new PendingView(tree);
     const now = Date.now();
     this.sessions = new SessionTracker(settings.serverId, settings.tickTime, now);
-    for (const [id, timeout] of sessions) this.sessions.add(id, timeout, now);
+    this.readOnly = settings.mode === 'read-only';
+    // A read-only server tracks only its own sessions; the quorum's are not its to keep alive.
+    this.quorumSessions = this.readOnly ? new Set(sessions.keys()) : new Set();
+    if (!this.readOnly) for (const [id, timeout] of sessions) this.sessions.add(id, timeout, now);
     tree.trigger = (path, type, zxid, acl) => this.fire(path, type, zxid, acl);
     this.writePath = writePath(this);
   }
@@ -202,6 +214,11 @@ export class ZkServer implements ConnectionHost {
       conn.close(`malformed ConnectRequest: ${(e as Error).message}`);
       return;
     }
+    if (this.readOnly && req.readOnly !== true) {
+      log.info({ conn: conn.id }, 'refusing a client that does not accept a read-only server');
+      conn.close('not a read-only client');
+      return;
+    }
     if (req.lastZxidSeen > this.tree.lastProcessedZxid) {
       log.info(
         { conn: conn.id, clientZxid: hex(req.lastZxidSeen), serverZxid: hex(this.tree.lastProcessedZxid) },
@@ -215,6 +232,10 @@ export class ZkServer implements ConnectionHost {
       this.settings.maxSessionTimeout,
     );
     conn.sessionTimeout = timeout;
+    if (this.readOnly) {
+      this.connectReadOnly(conn, req, timeout);
+      return;
+    }
     if (req.sessionId === 0n) {
       const id = this.sessions.newSessionId();
       conn.hold();
@@ -261,6 +282,34 @@ export class ZkServer implements ConnectionHost {
     );
   }
 
+  /**
+   * Read-only mode: a new session is created here, without a txn, and dies with this server (the
+   * quorum never hears of it). A quorum session is refused without a verdict, as ZooKeeper does:
+   * only the quorum knows whether it is alive, and the client tries another server.
+   */
+  private connectReadOnly(conn: ClientConnection, req: ConnectRequest, timeout: number): void {
+    const now = Date.now();
+    if (req.sessionId === 0n) {
+      const id = this.sessions.newSessionId();
+      this.sessions.add(id, timeout, now);
+      this.finishSession(conn, id, timeout, req.readOnly, true);
+      return;
+    }
+    if (this.quorumSessions.has(req.sessionId)) {
+      log.info(
+        { conn: conn.id, session: hex(req.sessionId) },
+        'refusing to renew a quorum session in read-only mode',
+      );
+      conn.close('quorum session on a read-only server');
+      return;
+    }
+    const previous = this.bySession.get(req.sessionId);
+    if (previous && previous !== conn) previous.close('client reconnected');
+    const valid =
+      req.passwd.equals(sessionPassword(req.sessionId)) && this.sessions.touch(req.sessionId, now);
+    this.finishSession(conn, req.sessionId, timeout, req.readOnly, valid);
+  }
+
   private finishSession(
     conn: ClientConnection,
     id: bigint,
@@ -277,7 +326,7 @@ export class ZkServer implements ConnectionHost {
       timeOut: valid ? timeout : 0,
       sessionId: valid ? id : 0n,
       passwd: valid ? sessionPassword(id) : Buffer.alloc(16),
-      readOnly: readOnlyByte === undefined ? undefined : false,
+      readOnly: readOnlyByte === undefined ? undefined : this.readOnly,
     });
     w.endFrame(mark);
     conn.send(w.toBuffer());
@@ -314,6 +363,12 @@ export class ZkServer implements ConnectionHost {
       conn.closeAfterFlush(`unsupported opcode ${type}`);
       return;
     }
+    if (this.readOnly && REFUSED_WHEN_READ_ONLY.has(type)) {
+      // ZooKeeper's ReadOnlyRequestProcessor: refused by opcode, before the body is even parsed.
+      this.pendingFor(conn, xid, type, () => this.frame(xid, Err.NOTREADONLY), receivedAt);
+      conn.pump();
+      return;
+    }
     try {
       req = readRequest(type, r);
     } catch (e) {
@@ -348,6 +403,10 @@ export class ZkServer implements ConnectionHost {
         this.writePath.sync(conn.sessionId, xid);
         return;
       }
+      case OpCode.closeSession:
+        if (this.readOnly) this.closeReadOnlySession(conn, xid, receivedAt);
+        else this.submitWrite(conn, xid, req.type, req, receivedAt, frame.subarray(8));
+        return;
       default:
         if (WRITE_OPS.has(req.type))
           this.submitWrite(conn, xid, req.type, req, receivedAt, frame.subarray(8));
@@ -369,6 +428,17 @@ export class ZkServer implements ConnectionHost {
     const p: Pending = { xid, type, run, reply: null, closeAfter: false, receivedAt };
     conn.enqueue(p);
     return p;
+  }
+
+  /** Read-only mode: the session is this server's alone, so it ends here, in request order. */
+  private closeReadOnlySession(conn: ClientConnection, xid: number, receivedAt: number): void {
+    const id = conn.sessionId;
+    const close = () => {
+      this.sessions.remove(id);
+      return this.frame(xid, Err.OK);
+    };
+    this.pendingFor(conn, xid, OpCode.closeSession, close, receivedAt).closeAfter = true;
+    conn.pump();
   }
 
   onSent(conn: ClientConnection, p: Pending): void {
@@ -493,10 +563,7 @@ export class ZkServer implements ConnectionHost {
       return this.readOrThrow(conn, xid, req);
     } catch (e) {
       if (!(e instanceof KeeperError)) throw e;
-      return this.frame(
-        req.type === OpCode.setWatches || req.type === OpCode.setWatches2 ? Xid.setWatches : xid,
-        e.code,
-      );
+      return this.frame(xid, e.code);
     }
   }
 
@@ -603,7 +670,9 @@ export class ZkServer implements ConnectionHost {
       case OpCode.setWatches:
       case OpCode.setWatches2:
         this.setWatches(conn, req);
-        return this.frame(Xid.setWatches, Err.OK);
+        // The request's own xid, as ZooKeeper answers (FinalRequestProcessor): the Java client
+        // sends -8, node-zookeeper-client its next xid, and both match replies on it.
+        return this.frame(xid, Err.OK);
       default:
         throw new KeeperError(Err.UNIMPLEMENTED);
     }
@@ -674,6 +743,15 @@ export class ZkServer implements ConnectionHost {
   // ---- background work ----------------------------------------------------------------------
 
   private expireSessions(): void {
+    if (this.readOnly) {
+      // Its own sessions: nothing to log, and nothing of theirs in the tree.
+      for (const id of this.sessions.expire(Date.now())) {
+        log.info({ session: hex(id) }, 'read-only session expired');
+        this.sessions.remove(id);
+        this.bySession.get(id)?.close('session expired');
+      }
+      return;
+    }
     if (!this.writePath.authoritative) return;
     for (const id of this.sessions.expire(Date.now())) {
       log.info({ session: hex(id) }, 'session expired');
@@ -740,6 +818,12 @@ const WRITE_OPS = new Set<number>([
   OpCode.reconfig,
   OpCode.closeSession,
   OpCode.createSession,
+]);
+
+/** Refused with NOTREADONLY in read-only mode (ReadOnlyRequestProcessor's list, createSession too). */
+const REFUSED_WHEN_READ_ONLY = new Set<number>([
+  ...[...WRITE_OPS].filter((op) => op !== OpCode.closeSession),
+  OpCode.sync,
 ]);
 
 /** Opcodes a client may send (ZooKeeper's Request.isValid); anything else is UNIMPLEMENTED. */
