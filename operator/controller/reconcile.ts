@@ -147,46 +147,20 @@ export async function reconcile(
     ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
   });
 
-  const applied = new Map<string, KubeObj>();
-  for (const obj of rendered) {
-    const res = await applyObject(client, obj);
-    applied.set(objectKey(obj), res.body);
-    const old = existingByKey.get(objectKey(obj));
-    if (res.code === 201 || !old) {
-      await ctx.recorder.event(raw, 'Normal', 'Created', `created ${obj.kind} ${obj.metadata.name}`);
-      log.info({ ensemble: where, object: objectKey(obj) }, 'created');
-    } else if (
-      old.metadata.resourceVersion !== res.body.metadata.resourceVersion &&
-      specChanged(old, res.body)
-    ) {
-      await ctx.recorder.event(raw, 'Normal', 'Updated', `updated ${obj.kind} ${obj.metadata.name}`);
-      log.info({ ensemble: where, object: objectKey(obj) }, 'updated');
-    }
-  }
-
-  for (const o of objectsToPrune(existing, rendered, uid)) {
-    const r = resourceOf(o.apiVersion!, o.kind!);
-    try {
-      await client.delete(objectPath(r, namespace, o.metadata.name));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    await ctx.recorder.event(raw, 'Normal', 'Deleted', `deleted ${o.kind} ${o.metadata.name}`);
-    log.info({ ensemble: where, object: objectKey(o) }, 'deleted');
-  }
+  const applied = await applyAll(ctx, raw, rendered, existingByKey);
+  await pruneAll(ctx, raw, objectsToPrune(existing, rendered, uid));
 
   const pending: string[] = [];
   let acted = false;
   if (view) {
+    // A pod is ready once its member serves in sync with the leader: what "synced" means to a reconfig.
     const synced = new Set<number>();
     for (const p of voterPods) {
       const sid = voterSidOfPod(name, p.metadata.name);
       if (sid !== undefined && isReady(p)) synced.add(sid);
     }
-    for (const o of withIds) {
-      const pod = observerPods.find((p) => p.metadata.name === o.name);
-      if (pod && isReady(pod)) synced.add(o.sid);
-    }
+    const readyPods = new Set(observerPods.filter(isReady).map((p) => p.metadata.name));
+    for (const o of withIds) if (readyPods.has(o.name)) synced.add(o.sid);
     const progress = await stepMembership(
       { access, recorder: ctx.recorder, log },
       raw,
@@ -239,6 +213,54 @@ export async function reconcile(
     await ctx.recorder.event(raw, 'Warning', 'VolumesCannotGrow', volumes.problem);
   await writeStatus(client, raw, status);
   return pending.length > 0 ? 'progressing' : 'applied';
+}
+
+/** Applies every rendered object; an Event for each one created or changed. */
+async function applyAll(
+  ctx: ReconcileContext,
+  about: ZkEnsemble,
+  rendered: readonly KubeObject[],
+  existing: ReadonlyMap<string, KubeObj>,
+): Promise<Map<string, KubeObj>> {
+  const where = `${about.metadata.namespace}/${about.metadata.name}`;
+  const applied = new Map<string, KubeObj>();
+  for (const obj of rendered) {
+    const res = await applyObject(ctx.client, obj);
+    applied.set(objectKey(obj), res.body);
+    const old = existing.get(objectKey(obj));
+    const what = `${obj.kind} ${obj.metadata.name}`;
+    if (res.code === 201 || !old) {
+      await ctx.recorder.event(about, 'Normal', 'Created', `created ${what}`);
+      ctx.log.info({ ensemble: where, object: objectKey(obj) }, 'created');
+    } else if (
+      old.metadata.resourceVersion !== res.body.metadata.resourceVersion &&
+      specChanged(old, res.body)
+    ) {
+      await ctx.recorder.event(about, 'Normal', 'Updated', `updated ${what}`);
+      ctx.log.info({ ensemble: where, object: objectKey(obj) }, 'updated');
+    }
+  }
+  return applied;
+}
+
+async function pruneAll(
+  ctx: ReconcileContext,
+  about: ZkEnsemble,
+  leftovers: readonly KubeObj[],
+): Promise<void> {
+  for (const o of leftovers) {
+    const r = resourceOf(o.apiVersion!, o.kind!);
+    try {
+      await ctx.client.delete(objectPath(r, about.metadata.namespace!, o.metadata.name));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    await ctx.recorder.event(about, 'Normal', 'Deleted', `deleted ${o.kind} ${o.metadata.name}`);
+    ctx.log.info(
+      { ensemble: `${about.metadata.namespace}/${about.metadata.name}`, object: objectKey(o) },
+      'deleted',
+    );
+  }
 }
 
 /** Listed kinds carry apiVersion/kind on the list, not on each item; put them back. */
