@@ -40,6 +40,8 @@ export interface MasterInfo {
   address: string;
   /** The leader, when the master is a follower (observerMasterPort); else the master itself. */
   leader?: number;
+  /** An observer's round trip to its follower, as measured when it chose it (ms). */
+  rttMs?: number;
 }
 
 /** What the current ensemble role reports (implemented by the member's roles). */

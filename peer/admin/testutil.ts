@@ -36,6 +36,8 @@ export interface FakeRole {
   mode: RoleView['mode'];
   zab?: ReturnType<RoleView['zabState']>;
   masterSid?: number;
+  /** The measured round trip to the master (observers with observer masters). */
+  masterRttMs?: number;
   learners?: LearnerInfo[];
 }
 
@@ -76,7 +78,9 @@ export class SteeredStatus implements RoleStatus {
       zabState: () => r.zab ?? 'broadcast',
       syncMode: () => null,
       master: () =>
-        r.masterSid === undefined ? null : { sid: r.masterSid, address: `127.0.0.1:${2887 + r.masterSid}` },
+        r.masterSid === undefined
+          ? null
+          : { sid: r.masterSid, address: `127.0.0.1:${2887 + r.masterSid}`, rttMs: r.masterRttMs },
       learners: () => r.learners ?? [],
       establishedAt: () => (r.mode === 'leader' ? this.startedAt : 0),
     };

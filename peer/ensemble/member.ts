@@ -64,6 +64,12 @@ import type { DataTree } from '../tree/datatree.ts';
 import { recordConfig, recordedConfig } from './config-record.ts';
 import { DiskDriver } from './disk.ts';
 import { ElectionRunner } from './election-runner.ts';
+import { measureMasters, PROBE_DEFAULTS } from './master-probe.ts';
+
+/** An observer on a far master looks for a nearer one this often, this many times. */
+const SETTLE_EVERY_MS = 10_000;
+const SETTLE_ROUNDS = 30;
+
 import { ObserverMasterHost } from './observer-master-host.ts';
 import { LeaderWritePath, LearnerWritePath } from './write-paths.ts';
 
@@ -238,7 +244,7 @@ interface RoleContext {
   stats: MemberStats;
   /** Answers four-letter words on the client port (peer/admin/four-letter.ts). */
   fourLetterWord: (word: string) => string;
-  /** Observers with observerMasterPort: whom to sync from next (round robin over the followers). */
+  /** Observers with observerMasterPort: whom to sync from next (the nearest followers first). */
   observerMasters: ObserverMasterList;
   /** readonlymode.enabled: the read-only server of the current election, if any. */
   readOnly: ReadOnlyWindow | null;
@@ -780,6 +786,7 @@ class Following extends Role<LearnerInput> {
   private path: LearnerWritePath | null = null;
   /** An observer with observerMasterPort: the follower it syncs from (null: the leader). */
   private learnerMaster: MasterAddress | null = null;
+  private settleTimer: NodeJS.Timeout | null = null;
   /** A follower with observerMasterPort: the observers it hosts. */
   private readonly observerMaster: ObserverMasterHost | null;
 
@@ -803,15 +810,33 @@ class Following extends Role<LearnerInput> {
     this.observerMaster = this.mode === 'follower' && omPort !== null ? this.hostObservers(omPort) : null;
   }
 
-  /** Whom to sync from: the leader, or with observerMasterPort an observer's next follower. */
-  private syncSource(): MasterAddress {
+  /**
+   * Whom to sync from: the leader, or with observerMasterPort an observer's next follower, nearest
+   * first (measured here when the list asks for it).
+   */
+  private async syncSource(): Promise<MasterAddress> {
     const { cfg, config } = this.ctx;
     const leader = config.members.get(this.leaderSid);
     if (!leader) throw new Error(`leader ${this.leaderSid} is not a member`);
-    const viaMaster =
-      this.mode === 'observer' && cfg.observerMasterPort !== null
-        ? this.ctx.observerMasters.pick(config, cfg.observerMasterPort, this.leaderSid)
-        : null;
+    let viaMaster: MasterAddress | null = null;
+    const port = cfg.observerMasterPort;
+    if (this.mode === 'observer' && port !== null) {
+      const masters = this.ctx.observerMasters;
+      const todo = masters.toMeasure(config, port, this.leaderSid, Date.now());
+      if (todo.length > 0) {
+        const localAddress = config.members.get(this.ctx.sid)!.host;
+        const rtts = await measureMasters(todo, { ...PROBE_DEFAULTS, localAddress });
+        masters.measured(config, this.leaderSid, rtts, Date.now());
+        log.info(
+          {
+            leader: this.leaderSid,
+            rttMs: Object.fromEntries([...rtts].map(([s, ms]) => [s, +ms.toFixed(3)])),
+          },
+          'measured the round trip to each observer master',
+        );
+      }
+      viaMaster = masters.pick(config, port, this.leaderSid);
+    }
     return viaMaster ?? { sid: this.leaderSid, host: leader.host, port: leader.quorumPort };
   }
 
@@ -820,7 +845,7 @@ class Following extends Role<LearnerInput> {
     const security = learnerSecurityFromConfig(cfg.raw);
     let link: QuorumLink | null = null;
     for (let attempt = 0; attempt < 5 && !link; attempt++) {
-      const source = this.syncSource();
+      const source = await this.syncSource();
       try {
         link = await connectToLeader(
           { host: source.host, port: source.port },
@@ -831,8 +856,10 @@ class Following extends Role<LearnerInput> {
         if (source.sid !== this.leaderSid) {
           this.learnerMaster = source;
           log.info({ master: source.sid, leader: this.leaderSid }, 'syncing from an observer master');
+          this.settleOnNearestMaster(source.sid);
         }
       } catch (err) {
+        if (source.sid !== this.leaderSid) this.ctx.observerMasters.failed(source.sid);
         log.info(
           { leader: this.leaderSid, master: source.sid, attempt, err: (err as Error).message },
           source.sid === this.leaderSid ? 'cannot reach the leader yet' : 'cannot reach the observer master',
@@ -1011,7 +1038,48 @@ class Following extends Role<LearnerInput> {
     return why !== null;
   }
 
+  /**
+   * A master chosen while some followers did not answer yet (an ensemble starting up) may be the far
+   * one: measure again now and then, and move when a nearer master answers. A sync costs a DIFF; a
+   * WAN link for the observer's whole life costs more.
+   */
+  private settleOnNearestMaster(current: number): void {
+    const masters = this.ctx.observerMasters;
+    const port = this.ctx.cfg.observerMasterPort;
+    if (port === null || masters.allMeasured(this.ctx.config, this.leaderSid)) return;
+    let rounds = 0;
+    this.settleTimer = setInterval(async () => {
+      const { config } = this.ctx;
+      const localAddress = config.members.get(this.ctx.sid)?.host;
+      const todo = masters.candidates(config, port, this.leaderSid);
+      const rtts = await measureMasters(todo, {
+        ...PROBE_DEFAULTS,
+        ...(localAddress ? { localAddress } : {}),
+      });
+      if (this.settleTimer === null) return; // the role ended meanwhile
+      masters.measured(config, this.leaderSid, rtts, Date.now());
+      const nearer = masters.nearerThan(config, this.leaderSid, current);
+      if (nearer !== null) {
+        log.info(
+          { master: current, nearer, rttMs: rtts.get(nearer) },
+          'a nearer observer master answers: moving',
+        );
+        void this.stop(`moving to the nearer observer master ${nearer}`);
+      } else if (masters.allMeasured(config, this.leaderSid) || ++rounds >= SETTLE_ROUNDS)
+        this.stopSettling();
+    }, SETTLE_EVERY_MS);
+    this.settleTimer.unref();
+  }
+
+  private stopSettling(): void {
+    if (this.settleTimer) clearInterval(this.settleTimer);
+    this.settleTimer = null;
+  }
+
   protected async teardown(): Promise<void> {
+    this.stopSettling();
+    // Its master went (or this observer left it): measure again before choosing the next one.
+    if (this.learnerMaster && !this.ctx.stopping) this.ctx.observerMasters.lost(this.learnerMaster.sid);
     this.path?.abandon();
     // Its observers go looking for another master; the listener closes with the role.
     await this.observerMaster?.stop('the observer master stopped following');
@@ -1029,7 +1097,10 @@ class Following extends Role<LearnerInput> {
   }
   override master() {
     const om = this.learnerMaster;
-    if (om) return { sid: om.sid, address: `${om.host}:${om.port}`, leader: this.leaderSid };
+    if (om) {
+      const rttMs = this.ctx.observerMasters.rttOf(om.sid);
+      return { sid: om.sid, address: `${om.host}:${om.port}`, leader: this.leaderSid, rttMs };
+    }
     const m = this.ctx.config.members.get(this.leaderSid);
     return { sid: this.leaderSid, address: m ? `${m.host}:${m.quorumPort}` : '' };
   }

@@ -48,6 +48,19 @@ test('ZooKeeper gauges, counters and summaries, labelled with role, region and e
   assert.equal(sampleValue(f, 'zkensemble_learner_master', { master_sid: '2' }), 1);
 });
 
+test('an observer reports the measured round trip to its master, when it has one', async () => {
+  status.current = { mode: 'observer', masterSid: 2, masterRttMs: 1.5 };
+  let f = await scrape();
+  assert.equal(sampleValue(f, 'zkensemble_learner_master_rtt_seconds', { master_sid: '2' }), 0.0015);
+  assert.equal(
+    f.get('zkensemble_learner_master_rtt_seconds')!.metrics[0]!.labels?.master_address,
+    '127.0.0.1:2889',
+  );
+  status.current = { mode: 'observer', masterSid: 1 };
+  f = await scrape();
+  assert.equal(f.get('zkensemble_learner_master_rtt_seconds')?.metrics.length ?? 0, 0, 'not measured');
+});
+
 test('the role label moves with the role; looking while between roles', async () => {
   status.current = null;
   let f = await scrape();

@@ -208,6 +208,18 @@ export class PeerMetrics {
         if (m) this.set({ master_sid: String(m.sid), master_address: m.address }, 1);
       },
     });
+    new Gauge({
+      name: 'zkensemble_learner_master_rtt_seconds',
+      help: 'Observer with observer masters: round trip to its master, measured when it chose it',
+      labelNames: ['master_sid', 'master_address'],
+      registers,
+      collect() {
+        this.reset();
+        const m = status.view()?.master();
+        if (m?.rttMs !== undefined)
+          this.set({ master_sid: String(m.sid), master_address: m.address }, m.rttMs / 1000);
+      },
+    });
     const perLearner = (name: string, help: string, read: (l: LearnerInfo) => number) =>
       new Gauge({
         name,

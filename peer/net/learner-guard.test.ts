@@ -27,7 +27,8 @@ async function leader(sec: LearnerSecurity, useTls = false) {
   const onSocket = (s: net.Socket) => {
     received.push(
       (async () => {
-        if (!(await admitLearner(s, sec, (reason) => refused.push(reason), 2000))) return 'refused';
+        if ((await admitLearner(s, sec, (reason) => refused.push(reason), 2000)) !== 'admitted')
+          return 'refused';
         s.resume();
         const [chunk] = (await once(s, 'data')) as [Buffer];
         return chunk.toString();

@@ -1,6 +1,11 @@
 // Who may connect as a learner to a leader or observer master: an address allow-list, quorum TLS
 // with client certificates (like ZooKeeper's sslQuorum), and optionally a shared secret proved by
 // HMAC over a fresh nonce. Refusals are reported to the caller, which logs and counts them.
+//
+// A connection closed before it sent a single byte is not a refusal: observers measure their round
+// trip to each observer master by opening a connection and closing it at once
+// (peer/ensemble/master-probe.ts), and so do TCP health checks. Such a connection is closed
+// quietly, neither counted nor logged as refused.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -110,6 +115,13 @@ function proof(secret: Buffer, nonce: Buffer): Buffer {
   return createHmac('sha256', secret).update(nonce).update('learner').digest();
 }
 
+/** The peer closed (or reset) the connection before sending anything. */
+class ClosedBeforeAnyByte extends Error {
+  override name = 'ClosedBeforeAnyByte';
+}
+
+const TIMED_OUT = 'learner handshake timed out';
+
 /** Reads exactly n bytes; bytes that follow are put back for the next reader. */
 function readExactly(socket: net.Socket, n: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -120,7 +132,8 @@ function readExactly(socket: net.Socket, n: number, timeoutMs: number): Promise<
       socket.off('data', onData);
       socket.off('close', onClose);
       socket.off('error', onError);
-      if (err) reject(err);
+      if (err && have === 0 && err.message !== TIMED_OUT) reject(new ClosedBeforeAnyByte(err.message));
+      else if (err) reject(err);
       else resolve(value!);
     };
     const onData = (c: Buffer) => {
@@ -134,7 +147,7 @@ function readExactly(socket: net.Socket, n: number, timeoutMs: number): Promise<
     };
     const onClose = () => done(new Error('connection closed during the learner handshake'));
     const onError = (e: Error) => done(e);
-    const timer = setTimeout(() => done(new Error('learner handshake timed out')), timeoutMs);
+    const timer = setTimeout(() => done(new Error(TIMED_OUT)), timeoutMs);
     socket.on('data', onData);
     socket.once('close', onClose);
     socket.once('error', onError);
@@ -159,34 +172,75 @@ export function screenConnection(
 
 /**
  * Leader side: decides whether a freshly accepted learner connection may proceed. For TLS sockets
- * the client certificate was already verified by the TLS layer. Resolves false (and closes the
- * socket) on refusal.
+ * the client certificate was already verified by the TLS layer. 'refused' (reported to onRefused)
+ * and 'closed' (the peer left before sending anything) close the socket.
  */
 export async function admitLearner(
   socket: net.Socket,
   sec: LearnerSecurity,
   onRefused: (reason: string, address: string) => void,
   timeoutMs = 5000,
-): Promise<boolean> {
+): Promise<'admitted' | 'refused' | 'closed'> {
   const address = socket.remoteAddress ?? 'unknown';
   const refuse = (reason: string) => {
     onRefused(reason, address);
     socket.destroy();
-    return false;
+    return 'refused' as const;
   };
   const screened = screenConnection(socket, sec);
   if (screened) return refuse(screened);
-  if (!sec.secret) return true;
+  if (!sec.secret) {
+    // A learner speaks first (FOLLOWERINFO, OBSERVERINFO): wait for that, so that a probe's
+    // connection is not admitted as a learner.
+    if (await closesBeforeSending(socket, timeoutMs)) {
+      socket.destroy();
+      return 'closed';
+    }
+    return 'admitted';
+  }
   const nonce = randomBytes(NONCE_BYTES);
   socket.write(Buffer.concat([MAGIC, nonce]));
   let answer: Buffer;
   try {
     answer = await readExactly(socket, 32, timeoutMs);
   } catch (e) {
-    return refuse((e as Error).message);
+    if (!(e instanceof ClosedBeforeAnyByte)) return refuse((e as Error).message);
+    socket.destroy();
+    return 'closed';
   }
   if (!timingSafeEqual(answer, proof(sec.secret, nonce))) return refuse('wrong shared secret');
-  return true;
+  return 'admitted';
+}
+
+/**
+ * Waits for the first bytes (put back for the next reader): false once they come, or after
+ * timeoutMs (the learner protocol's own timeouts deal with a silent peer); true if the peer closes
+ * (or resets) the connection first.
+ */
+function closesBeforeSending(socket: net.Socket, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (closed: boolean) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onClosed);
+      socket.off('close', onClosed);
+      socket.off('error', onClosed);
+      socket.pause();
+      resolve(closed);
+    };
+    const onData = (c: Buffer) => {
+      socket.pause();
+      socket.unshift(c);
+      done(false);
+    };
+    const onClosed = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('data', onData);
+    socket.once('end', onClosed);
+    socket.once('close', onClosed);
+    socket.once('error', onClosed);
+    socket.resume();
+  });
 }
 
 /** Learner side: answers the leader's shared-secret challenge, when a secret is configured. */

@@ -131,11 +131,17 @@ export interface LearnerListenerOptions {
 
 /** The leader's (or an observer master's) quorum-port listener. */
 export async function listenForLearners(opts: LearnerListenerOptions): Promise<net.Server> {
+  // A connection closed before sending anything is a probe (learner-guard.ts), not a refusal.
+  const quiet = (address: string) => opts.log.debug({ address }, 'connection closed before sending anything');
   const admit = (socket: net.Socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
     admitLearner(socket, opts.security, opts.onRefused).then(
-      (ok) => ok && opts.onLink(new QuorumLink(socket)),
+      (r) => {
+        if (r === 'admitted') opts.onLink(new QuorumLink(socket));
+        else if (r === 'closed') quiet(address);
+      },
       (err) => {
-        opts.onRefused(`admission failed: ${(err as Error).message}`, socket.remoteAddress ?? 'unknown');
+        opts.onRefused(`admission failed: ${(err as Error).message}`, address);
         socket.destroy();
       },
     );
@@ -144,9 +150,13 @@ export async function listenForLearners(opts: LearnerListenerOptions): Promise<n
     ? tls.createServer(serverTlsOptions(opts.security.tls), admit)
     : net.createServer(admit);
   if (opts.security.tls) {
-    server.on('tlsClientError', (err: Error, socket: net.Socket) =>
-      opts.onRefused(`TLS: ${err.message}`, socket.remoteAddress ?? 'unknown'),
-    );
+    server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+      // The TLS socket counts no bytes before the handshake; the TCP socket under it (_parent,
+      // internal to node:tls, so read defensively) does.
+      const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+      if (raw?.bytesRead === 0) quiet(raw.remoteAddress ?? 'unknown');
+      else opts.onRefused(`TLS: ${err.message}`, socket.remoteAddress ?? 'unknown');
+    });
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
