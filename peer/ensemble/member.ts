@@ -844,7 +844,8 @@ class Following extends Role<LearnerInput> {
     const { cfg, config } = this.ctx;
     const security = learnerSecurityFromConfig(cfg.raw);
     let link: QuorumLink | null = null;
-    for (let attempt = 0; attempt < 5 && !link; attempt++) {
+    // Right after an election the leader may not listen yet: retry soon, then back off (about 4.6 s in all).
+    for (let attempt = 0; attempt < 9 && !link; attempt++) {
       const source = await this.syncSource();
       try {
         link = await connectToLeader(
@@ -864,7 +865,7 @@ class Following extends Role<LearnerInput> {
           { leader: this.leaderSid, master: source.sid, attempt, err: (err as Error).message },
           source.sid === this.leaderSid ? 'cannot reach the leader yet' : 'cannot reach the observer master',
         );
-        await new Promise((r) => setTimeout(r, 200));
+        await new Promise((r) => setTimeout(r, Math.min(25 * 2 ** attempt, 1000)));
       }
     }
     if (!link) throw new Error(`leader ${this.leaderSid} unreachable`);
