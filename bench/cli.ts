@@ -1,6 +1,7 @@
-// `zkensemble bench`: command-line front end of the benchmark (see bench/run.ts).
+// `zkensemble bench`: command-line front end of the benchmarks: the suite (bench/suite/), ensembles
+// by topology (bench/ensemble.ts) and standalone servers (bench/run.ts).
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   ENSEMBLE_TARGETS,
@@ -12,8 +13,25 @@ import {
 } from './ensemble.ts';
 import { type LoadSettings, WORKLOADS, type Workload } from './loadgen.ts';
 import { type BenchOptions, renderMarkdown, runBenchmark, type Target } from './run.ts';
+import { readSuiteReport, writeSuiteReport } from './suite/output.ts';
+import { fullPlan, onlyWorkloads, smokePlan } from './suite/plan.ts';
+import { runSuite } from './suite/runner.ts';
+import { type SuitePlan, WORKLOAD_IDS, type WorkloadId } from './suite/types.ts';
 
 const USAGE = `usage: zkensemble bench [options]
+
+suite mode (bench/suite/): workloads W1 W3 W4 W5 W6 W7 W9 W10 on the peer and ZooKeeper
+  --suite NAME        full (about 25 minutes on 2 cores; docs/benchmarks.md) or smoke (toy sizes)
+  --out-dir DIR       write DIR/benchmarks.md, DIR/benchmarks/report.json and DIR/benchmarks/*.svg
+                      (default: the Markdown on stdout only)
+  --only LIST         run only these workloads, e.g. W4,W6
+  --rounds N          rounds of the throughput and latency cells (full: 3)
+  --scenario-rounds N rounds of the W7, W9, W10 cells (full: 2)
+  --notes FILE        Markdown to include in the report as its findings
+  --render JSON       re-render a report.json written before (with --out-dir and --notes), run nothing
+  --zk-heap, --quiet-wait, --cpu-prof DIR   as below
+
+standalone mode (bench/run.ts):
   --target LIST       servers to start and compare: zookeeper, peer, stub (default zookeeper,peer)
                       stub is a do-nothing server that measures the load generator's own ceiling
   --connect HOST:PORT load an already running server instead of starting any
@@ -50,7 +68,18 @@ function seconds(name: string, v: string | undefined, dflt: number): number {
   return Math.round(n * 1000);
 }
 
-type Parsed = (BenchOptions & { out?: string; ensemble?: undefined }) | { ensemble: EnsembleArgs };
+type Parsed =
+  | (BenchOptions & { out?: string; ensemble?: undefined; suite?: undefined })
+  | { ensemble: EnsembleArgs; suite?: undefined }
+  | { suite: SuiteArgs; ensemble?: undefined };
+
+export interface SuiteArgs {
+  plan: SuitePlan | null;
+  outDir?: string;
+  notes?: string;
+  render?: string;
+  cpuProfDir?: string;
+}
 type EnsembleArgs = EnsembleBenchOptions & { out?: string };
 type Values = Record<string, string | string[] | boolean | undefined>;
 
@@ -111,6 +140,54 @@ function parseEnsembleArgs(values: Values): EnsembleArgs {
   };
 }
 
+function parseSuiteArgs(values: Values): SuiteArgs {
+  const str = (k: string) => values[k] as string | undefined;
+  for (const k of [
+    'connect',
+    'topologies',
+    'workload',
+    'connections',
+    'inflight',
+    'value-size',
+    'warmup',
+    'duration',
+    'target',
+  ])
+    if (values[k] !== undefined) throw new Error(`--${k} does not apply to --suite`);
+  const render = str('render');
+  if (render !== undefined) {
+    if (str('suite') !== undefined) throw new Error('--render re-renders a report: no --suite with it');
+    return { plan: null, render, outDir: str('out-dir'), notes: str('notes') };
+  }
+  const name = str('suite')!;
+  if (name !== 'full' && name !== 'smoke') throw new Error(`--suite is full or smoke, not ${name}`);
+  let plan = name === 'full' ? fullPlan() : smokePlan();
+  const only = str('only');
+  if (only !== undefined) {
+    const ids = only.split(',').map((s) => s.trim().toUpperCase());
+    for (const id of ids)
+      if (!(WORKLOAD_IDS as readonly string[]).includes(id))
+        throw new Error(`--only: unknown workload ${id} (${WORKLOAD_IDS.join(', ')})`);
+    plan = onlyWorkloads(plan, ids as WorkloadId[]);
+  }
+  plan.rounds = positiveInt('rounds', str('rounds'), plan.rounds);
+  plan.scenarioRounds = positiveInt(
+    'scenario-rounds',
+    str('scenario-rounds'),
+    Math.min(plan.scenarioRounds, plan.rounds),
+  );
+  const heap = str('zk-heap');
+  if (heap !== undefined && !/^\d+[kmgKMG]?$/.test(heap))
+    throw new Error(`--zk-heap wants a JVM size such as 256m, got ${heap}`);
+  plan.params = {
+    ...plan.params,
+    zkHeap: heap ?? plan.params.zkHeap,
+    quietWaitMs: seconds('quiet-wait', str('quiet-wait'), plan.params.quietWaitMs / 1000),
+    config: { ...plan.params.config, ...parseConfig(values) },
+  };
+  return { plan, outDir: str('out-dir'), notes: str('notes'), cpuProfDir: str('cpu-prof') };
+}
+
 export function parseBenchArgs(argv: string[]): Parsed | null {
   const { values } = parseArgs({
     args: argv,
@@ -131,11 +208,21 @@ export function parseBenchArgs(argv: string[]): Parsed | null {
       'form-timeout': { type: 'string' },
       'cpu-prof': { type: 'string' },
       'quiet-wait': { type: 'string' },
+      suite: { type: 'string' },
+      'out-dir': { type: 'string' },
+      only: { type: 'string' },
+      'scenario-rounds': { type: 'string' },
+      notes: { type: 'string' },
+      render: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) return null;
+  if (values.suite !== undefined || values.render !== undefined) return { suite: parseSuiteArgs(values) };
+  for (const k of ['out-dir', 'only', 'scenario-rounds', 'notes'] as const) {
+    if (values[k] !== undefined) throw new Error(`--${k} needs --suite`);
+  }
   if (values.topologies !== undefined) return { ensemble: parseEnsembleArgs(values) };
   for (const k of ['zk-heap', 'form-timeout', 'cpu-prof', 'quiet-wait'] as const) {
     if (values[k] !== undefined) throw new Error(`--${k} needs --topologies`);
@@ -170,16 +257,35 @@ export async function runBench(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (opts.suite) return runSuiteCommand(opts.suite, argv);
   if (opts.ensemble) {
     const { out, ...bench } = opts.ensemble;
     const report = await runEnsembleBenchmark(bench);
     writeReports(renderEnsembleMarkdown(report), report, out);
     return report.cells.some((c) => !c.ok) ? 1 : 0;
   }
-  const { out, ensemble: _e, ...bench } = opts;
+  const { out, ensemble: _e, suite: _s, ...bench } = opts;
   const report = await runBenchmark(bench);
   writeReports(renderMarkdown(report), report, out);
   return 0;
+}
+
+async function runSuiteCommand(args: SuiteArgs, argv: string[]): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const notes = args.notes ? readFileSync(args.notes, 'utf8') : undefined;
+  const report = args.plan
+    ? await runSuite({
+        plan: args.plan,
+        log,
+        cpuProfDir: args.cpuProfDir,
+        command: `bin/zkensemble bench ${argv.join(' ')}`,
+      })
+    : readSuiteReport(args.render!);
+  const { markdown, files } = writeSuiteReport(report, args.outDir, notes);
+  if (files.length) log(`written: ${files.join(', ')}`);
+  else process.stdout.write(markdown);
+  const failed = report.cells.some((c) => !c.ok) || report.measurements.some((m) => !m.ok);
+  return failed ? 1 : 0;
 }
 
 /** Markdown on stdout; the JSON report into `out` when given. */

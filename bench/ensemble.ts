@@ -5,51 +5,35 @@
 // throughput, latency and CPU per role, and stops it. Round after round, the targets alternate within
 // each topology (and swap order every round). Every member is stopped by PID, on errors and signals too.
 
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { type Ensemble, startEnsemble } from '../e2e/lib/ensemble.ts';
-import { startZkEnsemble } from '../e2e/lib/zk-ensemble.ts';
+import {
+  ENSEMBLE_TARGETS,
+  type EnsembleTarget,
+  guardMembers,
+  isUp,
+  javaVersion,
+  keepProfiles,
+  killAllNow,
+  memberRoles,
+  parseTopologies,
+  sleep,
+  startCluster,
+  stopCluster,
+  TARGET_NAME,
+  type Topology,
+  waitQuiet,
+  waitServing,
+  withDeadline,
+} from './cluster.ts';
 import { Histogram, type HistogramSummary } from './histogram.ts';
 import { type HostInfo, hostInfo, serverVersion } from './host.ts';
-import {
-  type LoadResult,
-  type LoadSettings,
-  prepare,
-  processCpuSeconds,
-  runLoad,
-  type Workload,
-} from './loadgen.ts';
+import { type LoadSettings, prepare, runLoad, type Workload } from './loadgen.ts';
+import { type CpuByRole, type CpuSample, cpuBetween, noCpu, type Role, sampleCpu } from './procstat.ts';
+import { spreadConnections } from './workloads/throughput.ts';
 
-export type EnsembleTarget = 'peer' | 'zookeeper';
-export const ENSEMBLE_TARGETS: readonly EnsembleTarget[] = ['peer', 'zookeeper'];
-
-export interface Topology {
-  voters: number;
-  observers: number;
-  /** "3+2" */
-  label: string;
-}
-
-/** Parses "3+0,3+2,5" (a bare number means no observers). */
-export function parseTopologies(text: string): Topology[] {
-  const out: Topology[] = [];
-  for (const raw of text.split(',')) {
-    const s = raw.trim();
-    const m = /^(\d+)(?:\+(\d+))?$/.exec(s);
-    if (!m) throw new Error(`topology wants VOTERS+OBSERVERS (e.g. 3+2), got '${s}'`);
-    const voters = Number(m[1]);
-    const observers = Number(m[2] ?? 0);
-    if (voters < 2) throw new Error(`topology ${s}: an ensemble needs at least 2 voters`);
-    if (voters + observers > 15) throw new Error(`topology ${s}: at most 15 members on one machine`);
-    const label = `${voters}+${observers}`;
-    if (out.some((t) => t.label === label)) throw new Error(`topology ${label} given twice`);
-    out.push({ voters, observers, label });
-  }
-  if (out.length === 0) throw new Error('no topology given');
-  return out;
-}
+export { ENSEMBLE_TARGETS, type EnsembleTarget, parseTopologies, spreadConnections, type Topology };
 
 export interface EnsembleBenchOptions extends LoadSettings {
   topologies: Topology[];
@@ -66,29 +50,6 @@ export interface EnsembleBenchOptions extends LoadSettings {
   quietCores: number;
   /** Profile every peer member with --cpu-prof; the leader's profile is kept under this directory. */
   cpuProfDir?: string;
-}
-
-export type Role = 'leader' | 'follower' | 'observer';
-
-export interface CpuByRole {
-  /** In cores (1.0 = one core busy) over the measurement window; null when unmeasured. */
-  leader: number | null;
-  /** Sum over the followers. */
-  followers: number | null;
-  /** Sum over the observers (0 without observers). */
-  observers: number | null;
-  loadgen: number;
-  /** The whole machine: user + system + interrupts of every process. */
-  machine: number | null;
-  /**
-   * The kernel's own work, charged to no process: kernel threads (the ext4 journal committing the
-   * members' fsyncs, writeback) and interrupt/softirq time (mostly the loopback network).
-   */
-  kernel: number | null;
-  /** Time the hypervisor gave to other virtual machines while this one wanted to run. */
-  steal: number | null;
-  /** Processes other than the members, the load generator and kernel threads: other work. */
-  others: number | null;
 }
 
 export interface CellRecord {
@@ -195,176 +156,6 @@ export interface EnsembleBenchReport {
   histograms: Record<string, Array<[number, number]>>;
 }
 
-/** How many of `connections` go to each voter: as even as possible, lowest sids first. */
-export function spreadConnections(voterSids: number[], connections: number): Map<number, number> {
-  const out = new Map<number, number>();
-  voterSids.forEach((sid, i) => {
-    const n = Math.floor(connections / voterSids.length) + (i < connections % voterSids.length ? 1 : 0);
-    if (n > 0) out.set(sid, n);
-  });
-  return out;
-}
-
-interface MachineTimes {
-  /** user + nice + system */
-  processes: number;
-  /** irq + softirq */
-  irq: number;
-  steal: number;
-}
-
-/** CPU seconds of the whole machine (all cores) since boot, from /proc/stat; null if unreadable. */
-function machineTimes(): MachineTimes | null {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    // user nice system idle iowait irq softirq steal, in clock ticks
-    const v = line
-      .trim()
-      .split(/\s+/)
-      .slice(1, 9)
-      .map((x) => Number(x) / 100);
-    return { processes: v[0]! + v[1]! + v[2]!, irq: v[5]! + v[6]!, steal: v[7]! };
-  } catch {
-    return null;
-  }
-}
-
-interface ProcEntry {
-  comm: string;
-  /** A kernel thread (a child of kthreadd, pid 2). */
-  kernel: boolean;
-  seconds: number;
-}
-
-/** utime + stime of every process on the machine right now, from /proc/PID/stat. */
-function processTable(): Map<number, ProcEntry> {
-  const out = new Map<number, ProcEntry>();
-  let names: string[];
-  try {
-    names = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
-  } catch {
-    return out;
-  }
-  for (const n of names) {
-    try {
-      const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const f = stat.slice(close + 2).split(' ');
-      // f[1] is field 4 (ppid); utime and stime are fields 14 and 15.
-      out.set(Number(n), {
-        comm: stat.slice(stat.indexOf('(') + 1, close),
-        kernel: f[1] === '2' || n === '2',
-        seconds: (Number(f[11]) + Number(f[12])) / 100,
-      });
-    } catch {}
-  }
-  return out;
-}
-
-function machineBusySeconds(): number | null {
-  const t = machineTimes();
-  return t && t.processes + t.irq;
-}
-
-/** Waits until the machine's busy CPU over one second is below `cores`; returns the last reading. */
-async function waitQuiet(opts: EnsembleBenchOptions): Promise<number | null> {
-  const deadline = performance.now() + opts.quietWaitMs;
-  let logged = false;
-  for (;;) {
-    const a = machineBusySeconds();
-    const t0 = performance.now();
-    await sleep(1000);
-    const b = machineBusySeconds();
-    if (a === null || b === null) return null;
-    const busy = (b - a) / ((performance.now() - t0) / 1000);
-    if (busy < opts.quietCores || performance.now() > deadline) {
-      if (busy >= opts.quietCores)
-        opts.log(`  machine still busy (${busy.toFixed(2)} cores used by others): going on`);
-      return Math.round(busy * 100) / 100;
-    }
-    if (!logged)
-      opts.log(`  waiting for the machine to be idle (${busy.toFixed(2)} cores used by others)...`);
-    logged = true;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function running(e: Ensemble, sid: number): boolean {
-  const p = e.members.get(sid)?.process;
-  return !!p && p.exitCode === null && p.signalCode === null;
-}
-
-/** Rejects after ms (the caller's finally then stops the ensemble, which ends any pending load). */
-async function withDeadline<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Members of the ensemble being measured, so that signal and exit handlers can stop them by PID. */
-const live = new Set<Ensemble>();
-
-function killAllNow(): void {
-  for (const e of live) {
-    for (const m of e.members.values()) {
-      const p = m.process;
-      if (p?.pid && p.exitCode === null && p.signalCode === null) {
-        try {
-          process.kill(p.pid, 'SIGKILL');
-        } catch {}
-      }
-    }
-  }
-}
-
-/** On a signal: kill every member, remove the data dirs, exit. */
-function killAllAndClean(): void {
-  killAllNow();
-  for (const e of live) rmSync(e.root, { recursive: true, force: true, maxRetries: 3 });
-}
-
-async function startTargetEnsemble(
-  target: EnsembleTarget,
-  topo: Topology,
-  opts: EnsembleBenchOptions,
-  profDir: string | null,
-): Promise<Ensemble> {
-  if (target === 'zookeeper') {
-    return startZkEnsemble({
-      voters: topo.voters,
-      observers: topo.observers,
-      config: opts.config,
-      heap: opts.zkHeap,
-    });
-  }
-  // startEnsemble hands this process's environment to the members it spawns (synchronously, at the
-  // end of the call): profiling is switched on for exactly those spawns.
-  const saved = process.env.NODE_OPTIONS;
-  if (profDir) process.env.NODE_OPTIONS = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${profDir}`.trim();
-  try {
-    return await startEnsemble({
-      voters: topo.voters,
-      observers: topo.observers,
-      config: opts.config,
-      logLevel: 'warn',
-    });
-  } finally {
-    if (profDir) {
-      if (saved === undefined) delete process.env.NODE_OPTIONS;
-      else process.env.NODE_OPTIONS = saved;
-    }
-  }
-}
-
 function emptyCell(
   target: EnsembleTarget,
   topo: Topology,
@@ -415,8 +206,11 @@ async function runCell(
     target === 'peer' && opts.cpuProfDir ? join(opts.cpuProfDir, `${topo.label}-r${round}-tmp`) : null;
   if (profDir) mkdirSync(profDir, { recursive: true });
   const t0 = performance.now();
-  const e = await startTargetEnsemble(target, topo, opts, profDir);
-  live.add(e);
+  const e = await startCluster(target, topo, {
+    config: opts.config,
+    zkHeap: opts.zkHeap,
+    cpuProfDir: profDir,
+  });
   // Past its deadline, the caller has moved on: stop at the next step rather than load anything.
   const check = () => {
     if (abandoned.value) throw new Error('abandoned after its deadline');
@@ -427,31 +221,24 @@ async function runCell(
   let leaderSid = 0;
   try {
     check();
-    leaderSid = await e.waitFormed(opts.formTimeoutMs);
+    leaderSid = await waitServing(e, opts.formTimeoutMs);
     check();
     const formMs = Math.round(performance.now() - t0);
     const sids = [...e.members.keys()];
-    const roles: Record<string, Role> = {};
-    for (const sid of sids) {
-      const mode = await e.mode(sid);
-      roles[sid] = mode === 'leader' ? 'leader' : mode === 'observer' ? 'observer' : 'follower';
-    }
+    const roles = await memberRoles(e);
     version = await serverVersion('127.0.0.1', e.members.get(leaderSid)!.clientPort);
     const voters = sids.filter((sid) => !e.members.get(sid)!.observer);
     const spread = spreadConnections(voters, opts.connections);
     const base = { inflight: opts.inflight, valueSize: opts.valueSize };
+    const endpoints = [...spread].map(([sid, n]) => ({
+      host: '127.0.0.1',
+      port: e.members.get(sid)!.clientPort,
+      connections: n,
+      root: `/zkbench-${sid}`,
+    }));
     await Promise.all(
-      [...spread].map(([sid, n]) =>
-        prepare({
-          host: '127.0.0.1',
-          port: e.members.get(sid)!.clientPort,
-          connections: n,
-          root: `/zkbench-${sid}`,
-          workload: opts.workloads[0]!,
-          warmupMs: 0,
-          durationMs: 0,
-          ...base,
-        }),
+      endpoints.map((ep) =>
+        prepare({ ...ep, workload: opts.workloads[0]!, warmupMs: 0, durationMs: 0, ...base }),
       ),
     );
     for (const workload of opts.workloads) {
@@ -459,54 +246,24 @@ async function runCell(
         `  ${workload}: ${opts.connections} connections over voters ${[...spread.keys()].join(',')}...`,
       );
       const pids = new Map(sids.map((sid) => [sid, e.members.get(sid)!.process!.pid!]));
-      const sampleCpu = () => ({
-        at: performance.now(),
-        cpu: new Map(sids.map((sid) => [sid, processCpuSeconds(pids.get(sid)!)])),
-        self: process.cpuUsage(),
-        machine: machineTimes(),
-        procs: processTable(),
+      let s0: CpuSample | null = null;
+      let s1: CpuSample | null = null;
+      const result = await runLoad({
+        host: '127.0.0.1',
+        port: 0,
+        connections: 0,
+        endpoints,
+        workload,
+        warmupMs: opts.warmupMs,
+        durationMs: opts.durationMs,
+        onWindow: (edge) => {
+          if (edge === 'start') s0 = sampleCpu(pids);
+          else s1 = sampleCpu(pids);
+        },
+        ...base,
       });
-      let s0: ReturnType<typeof sampleCpu> | null = null;
-      let s1: ReturnType<typeof sampleCpu> | null = null;
-      // Sample CPU inside the load generator's window: it opens its connections first (a fraction of
-      // a second), then warms up, then measures.
-      const tA = setTimeout(() => (s0 = sampleCpu()), opts.warmupMs + 300);
-      const tB = setTimeout(() => (s1 = sampleCpu()), opts.warmupMs + opts.durationMs);
-      let results: LoadResult[];
-      try {
-        results = await Promise.all(
-          [...spread].map(([sid, n]) =>
-            runLoad({
-              host: '127.0.0.1',
-              port: e.members.get(sid)!.clientPort,
-              workload,
-              connections: n,
-              root: `/zkbench-${sid}`,
-              warmupMs: opts.warmupMs,
-              durationMs: opts.durationMs,
-              ...base,
-            }),
-          ),
-        );
-      } finally {
-        clearTimeout(tA);
-        clearTimeout(tB);
-      }
-      const hist = new Histogram();
-      for (const r of results) hist.merge(r.histogram);
-      histograms.set(workload, hist);
-      const cpuCores = cpuBreakdown(
-        sids,
-        roles,
-        leaderSid,
-        s0 as ReturnType<typeof sampleCpu> | null,
-        s1 as ReturnType<typeof sampleCpu> | null,
-        pids,
-      );
-      const mean = (f: (r: LoadResult) => number) => results.reduce((s, r) => s + f(r), 0) / results.length;
-      const errorCodes: Record<string, number> = {};
-      for (const r of results)
-        for (const [k, v] of Object.entries(r.errorCodes)) errorCodes[k] = (errorCodes[k] ?? 0) + v;
+      histograms.set(workload, result.histogram);
+      const cpu = cpuBetween(roles, leaderSid, s0, s1, pids);
       const rec: CellRecord = {
         ...emptyCell(target, topo, round, workload),
         ok: true,
@@ -514,18 +271,17 @@ async function runCell(
         leaderSid,
         roles,
         connectionsBySid: Object.fromEntries(spread),
-        seconds: mean((r) => r.seconds),
-        ops: results.reduce((s, r) => s + r.ops, 0),
-        // The windows run side by side: the rates add up.
-        opsPerSec: results.reduce((s, r) => s + r.opsPerSec, 0),
-        errors: results.reduce((s, r) => s + r.errors, 0),
-        errorCodes,
-        connectionsLost: results.reduce((s, r) => s + r.connectionsLost, 0),
-        latencyMs: hist.summary(),
-        cpuCores: cpuCores.byRole,
-        memberCpuCores: cpuCores.members,
-        busiestOthers: cpuCores.busiestOthers,
-        loadgenEventLoopUtilization: mean((r) => r.loadgenEventLoopUtilization),
+        seconds: result.seconds,
+        ops: result.ops,
+        opsPerSec: result.opsPerSec,
+        errors: result.errors,
+        errorCodes: result.errorCodes,
+        connectionsLost: result.connectionsLost,
+        latencyMs: result.latencyMs,
+        cpuCores: cpu.byRole,
+        memberCpuCores: cpu.members,
+        busiestOthers: cpu.busiestOthers,
+        loadgenEventLoopUtilization: result.loadgenEventLoopUtilization,
       };
       records.push(rec);
       const c = rec.cpuCores;
@@ -535,108 +291,14 @@ async function runCell(
           `observers ${fmt(c.observers)}, loadgen ${fmt(c.loadgen)}, kernel ${fmt(c.kernel)}, ` +
           `machine ${fmt(c.machine)}, others ${fmt(c.others)} [${rec.busiestOthers.join(', ')}], steal ${fmt(c.steal)}`,
       );
-      const down = sids.filter((sid) => !running(e, sid));
+      const down = sids.filter((sid) => !isUp(e, sid));
       if (down.length > 0) throw new Error(`member(s) ${down.join(',')} exited during the run`);
     }
   } finally {
-    await e.close().catch(() => {});
-    live.delete(e);
-    if (profDir) keepLeaderProfile(profDir, e, leaderSid, topo, round, opts);
+    await stopCluster(e);
+    if (profDir) keepProfiles(profDir, opts.cpuProfDir!, e, leaderSid, `${topo.label}-r${round}`, opts.log);
   }
   return { records, histograms, version };
-}
-
-interface CpuSample {
-  at: number;
-  cpu: Map<number, number | null>;
-  self: NodeJS.CpuUsage;
-  machine: MachineTimes | null;
-  procs: Map<number, ProcEntry>;
-}
-
-/** Cores used between two samples, per member, per role, and by the rest of the machine. */
-function cpuBreakdown(
-  sids: number[],
-  roles: Record<string, Role>,
-  leaderSid: number,
-  a: CpuSample | null,
-  b: CpuSample | null,
-  pids: Map<number, number>,
-): { byRole: CpuByRole; members: Record<string, number | null>; busiestOthers: string[] } {
-  const members: Record<string, number | null> = {};
-  const none = noCpu();
-  if (!a || !b || b.at <= a.at) return { byRole: none, members, busiestOthers: [] };
-  const dt = (b.at - a.at) / 1000;
-  for (const sid of sids) {
-    const c0 = a.cpu.get(sid);
-    const c1 = b.cpu.get(sid);
-    members[sid] = c0 != null && c1 != null ? (c1 - c0) / dt : null;
-  }
-  const sumRole = (role: Role): number | null => {
-    const v = sids.filter((sid) => roles[sid] === role).map((sid) => members[sid]);
-    return v.some((x) => x === null) ? null : v.reduce<number>((s, x) => s + x!, 0);
-  };
-  const loadgen = (b.self.user - a.self.user + b.self.system - a.self.system) / 1e6 / dt;
-  const all = Object.values(members);
-  const membersTotal = all.some((x) => x === null) ? null : all.reduce<number>((s, x) => s + x!, 0);
-  const m0 = a.machine;
-  const m1 = b.machine;
-  const processes = m0 && m1 ? (m1.processes - m0.processes) / dt : null;
-  const irq = m0 && m1 ? (m1.irq - m0.irq) / dt : null;
-  // Kernel threads, and the busiest other processes (to tell other work from measurement error).
-  let kthreads = 0;
-  const ours = new Set<number>([process.pid, process.ppid, ...pids.values()]);
-  const others: Array<[string, number]> = [];
-  for (const [pid, p1] of b.procs) {
-    const d = (p1.seconds - (a.procs.get(pid)?.seconds ?? 0)) / dt;
-    if (p1.kernel) kthreads += d;
-    else if (!ours.has(pid) && d >= 0.02) others.push([`${p1.comm}[${pid}]`, d]);
-  }
-  others.sort((x, y) => y[1] - x[1]);
-  return {
-    members,
-    busiestOthers: others.slice(0, 3).map(([name, d]) => `${name} ${d.toFixed(2)}`),
-    byRole: {
-      leader: members[leaderSid] ?? null,
-      followers: sumRole('follower'),
-      observers: sumRole('observer'),
-      loadgen,
-      machine: processes !== null && irq !== null ? processes + irq : null,
-      kernel: irq === null ? null : irq + kthreads,
-      steal: m0 && m1 ? (m1.steal - m0.steal) / dt : null,
-      others:
-        processes !== null && membersTotal !== null
-          ? Math.max(0, processes - membersTotal - loadgen - kthreads)
-          : null,
-    },
-  };
-}
-
-/** Moves the leader's profile to DIR/leader-3+2-r1.cpuprofile (and the others to members/). */
-function keepLeaderProfile(
-  profDir: string,
-  e: Ensemble,
-  leaderSid: number,
-  topo: Topology,
-  round: number,
-  opts: EnsembleBenchOptions,
-): void {
-  const leaderPid = e.members.get(leaderSid)?.process?.pid;
-  try {
-    for (const f of readdirSync(profDir)) {
-      const pid = Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(f)?.[1]);
-      const sid = [...e.members.values()].find((m) => m.process?.pid === pid)?.sid ?? 0;
-      const name =
-        pid === leaderPid
-          ? `leader-${topo.label}-r${round}.cpuprofile`
-          : `member${sid}-${topo.label}-r${round}.cpuprofile`;
-      renameSync(join(profDir, f), join(opts.cpuProfDir!, name));
-    }
-    rmSync(profDir, { recursive: true, force: true });
-    opts.log(`  CPU profiles in ${opts.cpuProfDir} (leader-${topo.label}-r${round}.cpuprofile)`);
-  } catch (err) {
-    opts.log(`  could not collect CPU profiles: ${(err as Error).message}`);
-  }
 }
 
 function membersCores(c: CellRecord): number | null {
@@ -664,26 +326,13 @@ function fmt(n: number | null, digits = 2): string {
   return n === null ? 'n/a' : n.toFixed(digits);
 }
 
-function javaVersion(): string {
-  const r = spawnSync('java', ['-version'], { encoding: 'utf8', timeout: 10_000 });
-  return (r.stderr || r.stdout || '').split('\n')[0]?.trim() || 'unknown';
-}
-
 export async function runEnsembleBenchmark(opts: EnsembleBenchOptions): Promise<EnsembleBenchReport> {
   const started = performance.now();
   const loadAverageAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const cells: CellRecord[] = [];
   const hists = new Map<string, Histogram>();
   const servers: Record<string, string> = {};
-  const onSignal = (sig: NodeJS.Signals) => {
-    opts.log(`${sig}: stopping the ensemble and exiting`);
-    killAllAndClean();
-    process.exit(130);
-  };
-  const onExit = () => killAllNow();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.on('exit', onExit);
+  const unguard = guardMembers(opts.log);
   try {
     for (let round = 1; round <= opts.rounds; round++) {
       for (const topo of opts.topologies) {
@@ -691,7 +340,8 @@ export async function runEnsembleBenchmark(opts: EnsembleBenchOptions): Promise<
         const order = round % 2 === 1 ? opts.targets : [...opts.targets].reverse();
         for (const target of order) {
           opts.log(`round ${round}/${opts.rounds}: ${topo.label} on ${target}...`);
-          const busyBeforeStart = opts.quietWaitMs > 0 ? await waitQuiet(opts) : null;
+          const busyBeforeStart =
+            opts.quietWaitMs > 0 ? await waitQuiet(opts.quietWaitMs, opts.quietCores, opts.log) : null;
           const deadline =
             opts.formTimeoutMs + opts.workloads.length * (opts.warmupMs + opts.durationMs + 30_000) + 30_000;
           const abandoned = { value: false };
@@ -727,10 +377,7 @@ export async function runEnsembleBenchmark(opts: EnsembleBenchOptions): Promise<
       }
     }
   } finally {
-    killAllNow();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('exit', onExit);
+    unguard();
   }
   const { log: _log, topologies, ...rest } = opts;
   const aggregates = aggregateCells(opts, cells, hists);
@@ -910,8 +557,6 @@ function pct(x: number, digits = 0): string {
 
 const DISTURBED_CORES = 0.15;
 
-const TARGET_NAME: Record<EnsembleTarget, string> = { peer: 'peer', zookeeper: 'ZooKeeper' };
-
 export function renderEnsembleMarkdown(r: EnsembleBenchReport): string {
   const o = r.header.options;
   const h = r.header.host;
@@ -1086,18 +731,4 @@ export function renderEnsembleMarkdown(r: EnsembleBenchReport): string {
       L.push(`- round ${c.round}, ${c.topology} on ${c.target} (${c.workload}): ${c.error?.split('\n')[0]}`);
   }
   return `${L.join('\n')}\n`;
-}
-
-/** CPU use when nothing could be measured. */
-function noCpu(): CpuByRole {
-  return {
-    leader: null,
-    followers: null,
-    observers: null,
-    loadgen: 0,
-    machine: null,
-    kernel: null,
-    steal: null,
-    others: null,
-  };
 }

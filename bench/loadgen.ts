@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Err, errorName, OpCode } from '../peer/protocol/constants.ts';
 import { Histogram, type HistogramSummary } from './histogram.ts';
+import { processCpuSeconds } from './procstat.ts';
 import { encodeBody, type ReplyCallback, ZkConnection } from './zkconn.ts';
 
 export const WORKLOADS = ['getData', 'setData'] as const;
@@ -28,6 +29,15 @@ export interface LoadSettings {
   log: (line: string) => void;
 }
 
+/** One server's share of a load: its address, how many connections, and their znodes' parent. */
+export interface LoadEndpoint {
+  host: string;
+  port: number;
+  connections: number;
+  /** Parent znode of this endpoint's znodes (one per connection, made by prepare()). */
+  root?: string;
+}
+
 export interface LoadOptions {
   host: string;
   port: number;
@@ -43,6 +53,18 @@ export interface LoadOptions {
   serverPid?: number;
   /** Parent znode of the benchmark's znodes. */
   root?: string;
+  /**
+   * Load several servers at once, in one measurement window (host, port, connections and root above
+   * are then ignored); the result counts replies per endpoint too.
+   */
+  endpoints?: LoadEndpoint[];
+  /**
+   * Mix reads and writes: this percentage of each connection's requests are setData, the rest
+   * getData (interleaved evenly), whatever `workload` says.
+   */
+  writePercent?: number;
+  /** Called when the measurement window opens and closes (to sample other processes' CPU). */
+  onWindow?: (edge: 'start' | 'end') => void;
 }
 
 export interface LoadResult {
@@ -61,6 +83,10 @@ export interface LoadResult {
   warmupErrors: number;
   /** Connections that closed before the end of the run. */
   connectionsLost: number;
+  /** Replies inside the window per endpoint, in the order given (one entry without endpoints). */
+  opsByEndpoint: number[];
+  /** Writes among the replies inside the window. */
+  writes: number;
   latencyMs: HistogramSummary;
   /** CPU time of the benchmark process during the window, in cores (1.0 = one core busy). */
   loadgenCpuCores: number;
@@ -75,18 +101,6 @@ export interface LoadResult {
 
 const CLK_TCK = 100;
 
-/** utime + stime of a process in seconds, from /proc/PID/stat; null if unreadable. */
-export function processCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
 /** Busy and total CPU time of the whole machine in seconds, from the first line of /proc/stat. */
 function machineCpuSeconds(): { busy: number; total: number } | null {
   try {
@@ -100,7 +114,8 @@ function machineCpuSeconds(): { busy: number; total: number } | null {
   }
 }
 
-function value(size: number): Buffer {
+/** A value of `size` bytes (printable, the same every time). */
+export function valueOfSize(size: number): Buffer {
   const b = Buffer.alloc(size);
   for (let i = 0; i < size; i++) b[i] = 0x61 + (i % 26);
   return b;
@@ -111,7 +126,7 @@ export async function prepare(opts: LoadOptions): Promise<void> {
   const root = opts.root ?? '/zkbench';
   const conn = await ZkConnection.connectRetry({ host: opts.host, port: opts.port });
   try {
-    const data = value(opts.valueSize);
+    const data = valueOfSize(opts.valueSize);
     const r = await conn.call({ type: OpCode.create, path: root, data: null, acl: OPEN_ACL, flags: 0 });
     if (r.err !== Err.OK && r.err !== Err.NODEEXISTS) throw new Error(`create ${root}: ${errorName(r.err)}`);
     const results = await Promise.all(
@@ -132,42 +147,66 @@ export async function prepare(opts: LoadOptions): Promise<void> {
 
 export const OPEN_ACL = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
 
-/** Runs one workload against a server that has been prepared with prepare(). */
+/** The endpoints a load goes to: opts.endpoints, or the single host/port/connections/root. */
+function endpointsOf(opts: LoadOptions): LoadEndpoint[] {
+  return (
+    opts.endpoints ?? [{ host: opts.host, port: opts.port, connections: opts.connections, root: opts.root }]
+  );
+}
+
+/**
+ * Whether request number i of a connection is a write, for a mix of `percent` % writes: spreads the
+ * writes evenly (Bresenham), so that every window of 100 requests has the same mix.
+ */
+export function isWrite(i: number, percent: number): boolean {
+  return Math.floor(((i + 1) * percent) / 100) > Math.floor((i * percent) / 100);
+}
+
+/** Runs one workload against servers that have been prepared with prepare(). */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const root = opts.root ?? '/zkbench';
-  const data = value(opts.valueSize);
+  const data = valueOfSize(opts.valueSize);
+  const eps = endpointsOf(opts);
+  const plan = eps.flatMap((ep, e) =>
+    Array.from({ length: ep.connections }, (_, i) => ({ e, path: `${ep.root ?? '/zkbench'}/n${i}` })),
+  );
   const conns = await Promise.all(
-    Array.from({ length: opts.connections }, () =>
-      ZkConnection.connect({ host: opts.host, port: opts.port }),
-    ),
+    plan.map(({ e }) => ZkConnection.connect({ host: eps[e]!.host, port: eps[e]!.port })),
   );
   const hist = new Histogram();
   const errorCodes = new Map<number, number>();
+  const opsByEndpoint = eps.map(() => 0);
   let phase: 'warmup' | 'measure' | 'drain' = 'warmup';
   let ops = 0;
+  let writes = 0;
   let errors = 0;
   let warmupErrors = 0;
   let active = conns.length;
   let allDrained!: () => void;
   const drained = new Promise<void>((r) => (allDrained = r));
+  const mix = opts.writePercent;
 
   conns.forEach((conn, i) => {
-    const path = `${root}/n${i}`;
-    const type = opts.workload === 'getData' ? OpCode.getData : OpCode.setData;
-    const body =
-      opts.workload === 'getData'
-        ? encodeBody({ type: OpCode.getData, path, watch: false })
-        : encodeBody({ type: OpCode.setData, path, data, version: -1 });
+    const { e, path } = plan[i]!;
+    const readBody = encodeBody({ type: OpCode.getData, path, watch: false });
+    const writeBody = encodeBody({ type: OpCode.setData, path, data, version: -1 });
+    let seq = i; // offset each connection's mix so that they do not all write at once
+    const writeNext = (): boolean => (mix === undefined ? opts.workload === 'setData' : isWrite(seq++, mix));
     let finished = false;
     const finish = () => {
       if (finished) return;
       finished = true;
       if (--active === 0) allDrained();
     };
-    const onReply: ReplyCallback = (err, _body, _zxid, sentAt) => {
+    const sendNext = () => {
+      if (writeNext()) conn.send(OpCode.setData, writeBody, onWrite);
+      else conn.send(OpCode.getData, readBody, onRead);
+    };
+    const onReply = (err: number, sentAt: number, write: boolean) => {
       if (phase === 'measure') {
         hist.record((performance.now() - sentAt) * 1000);
         ops++;
+        opsByEndpoint[e]!++;
+        if (write) writes++;
         if (err !== 0) {
           errors++;
           errorCodes.set(err, (errorCodes.get(err) ?? 0) + 1);
@@ -175,14 +214,17 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       } else if (phase === 'warmup' && err !== 0) {
         warmupErrors++;
       }
-      if (phase !== 'drain' && !conn.closed) conn.send(type, body, onReply);
+      if (phase !== 'drain' && !conn.closed) sendNext();
       else if (conn.inFlight === 0 || conn.closed) finish();
     };
-    for (let k = 0; k < opts.inflight; k++) conn.send(type, body, onReply);
+    const onRead: ReplyCallback = (err, _b, _z, sentAt) => onReply(err, sentAt, false);
+    const onWrite: ReplyCallback = (err, _b, _z, sentAt) => onReply(err, sentAt, true);
+    for (let k = 0; k < opts.inflight; k++) sendNext();
   });
 
   await new Promise((r) => setTimeout(r, opts.warmupMs));
   phase = 'measure';
+  opts.onWindow?.('start');
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
   const srv0 = opts.serverPid ? processCpuSeconds(opts.serverPid) : null;
@@ -191,6 +233,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   await new Promise((r) => setTimeout(r, opts.durationMs));
   phase = 'drain';
   const t1 = performance.now();
+  opts.onWindow?.('end');
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0);
   const srv1 = opts.serverPid ? processCpuSeconds(opts.serverPid) : null;
@@ -209,7 +252,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   for (const [code, n] of errorCodes) codes[errorName(code)] = n;
   return {
     workload: opts.workload,
-    connections: opts.connections,
+    connections: conns.length,
     inflight: opts.inflight,
     valueSize: opts.valueSize,
     seconds,
@@ -219,6 +262,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     errorCodes: codes,
     warmupErrors,
     connectionsLost,
+    opsByEndpoint,
+    writes,
     latencyMs: hist.summary(),
     loadgenCpuCores: (cpu.user + cpu.system) / 1e6 / seconds,
     loadgenEventLoopUtilization: elu.utilization,

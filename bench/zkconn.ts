@@ -24,6 +24,15 @@ export interface ConnectOptions {
   connectTimeout?: number;
   /** Send pings when idle (default true). */
   ping?: boolean;
+  /** Re-attach to this session (after a connection loss) instead of creating one. */
+  session?: { id: bigint; passwd: Buffer };
+  /** The highest zxid this client has seen: a server behind it refuses the handshake. */
+  lastZxidSeen?: number;
+}
+
+/** The server answered the handshake with a zero timeout: the session has expired (or was refused). */
+export class SessionExpiredError extends Error {
+  readonly expired = true;
 }
 
 export interface CallResult {
@@ -78,7 +87,10 @@ class Pending {
 
 export class ZkConnection {
   sessionId = 0n;
+  passwd: Buffer = Buffer.alloc(16);
   negotiatedTimeout = 0;
+  /** The highest zxid in any reply so far (what a reconnect hands the next server). */
+  lastZxid = 0;
   /** Why the connection closed, once it has. */
   closedReason: string | null = null;
   /** Set when a reply arrived whose xid did not match the oldest request in flight. */
@@ -131,8 +143,11 @@ export class ZkConnection {
         } catch (e) {
           return fail(e as Error);
         }
-        if (resp.timeOut <= 0) return fail(new Error('session refused (ConnectResponse timeOut 0)'));
+        if (resp.timeOut <= 0)
+          return fail(new SessionExpiredError('session refused (ConnectResponse timeOut 0)'));
         conn.sessionId = resp.sessionId;
+        conn.passwd = resp.passwd;
+        conn.lastZxid = opts.lastZxidSeen ?? 0;
         conn.negotiatedTimeout = resp.timeOut;
         conn.attach(buf.subarray(4 + len), opts.ping ?? true);
         resolve(conn);
@@ -146,10 +161,10 @@ export class ZkConnection {
         const mark = w.beginFrame();
         writeConnectRequest(w, {
           protocolVersion: 0,
-          lastZxidSeen: 0,
+          lastZxidSeen: opts.lastZxidSeen ?? 0,
           timeOut: timeout,
-          sessionId: 0n,
-          passwd: Buffer.alloc(16),
+          sessionId: opts.session?.id ?? 0n,
+          passwd: opts.session?.passwd ?? Buffer.alloc(16),
           readOnly: false,
         });
         w.endFrame(mark);
@@ -267,6 +282,7 @@ export class ZkConnection {
       const xid = buf.readInt32BE(start);
       const zxid = buf.readInt32BE(start + 4) * 0x1_0000_0000 + buf.readUInt32BE(start + 8);
       const err = buf.readInt32BE(start + 12);
+      if (zxid > this.lastZxid) this.lastZxid = zxid;
       if (xid === Xid.notification) {
         if (this.onWatch) {
           try {

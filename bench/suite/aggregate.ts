@@ -1,0 +1,236 @@
+// From measurements to results: per workload variant, topology and target, the median of every
+// number over the rounds (latency percentiles instead over every sample of every round, from the
+// merged histograms), then peer ÷ ZooKeeper ratios, and the issue's targets judged from them.
+
+import type { EnsembleTarget } from '../cluster.ts';
+import { Histogram, type HistogramSummary } from '../histogram.ts';
+import type { Measurement, WorkloadId } from './types.ts';
+
+export interface Aggregate {
+  workload: WorkloadId;
+  topology: string;
+  variant: string;
+  target: EnsembleTarget;
+  /** Rounds that succeeded, and that failed. */
+  rounds: number;
+  failures: number;
+  /** Medians over the successful rounds (p50/p99/p999/max: from the merged histogram when there is one). */
+  values: Record<string, number | null>;
+  /** Each successful round's value of every number. */
+  byRound: Record<string, Array<number | null>>;
+  latency: HistogramSummary | null;
+  /** The first successful round's details. */
+  detail: Record<string, unknown> | null;
+}
+
+export interface Ratio {
+  workload: WorkloadId;
+  topology: string;
+  variant: string;
+  /** peer ÷ ZooKeeper for every number both have (and ZooKeeper's is not 0). */
+  values: Record<string, number>;
+}
+
+export function median(v: number[]): number {
+  if (v.length === 0) return 0;
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export const keyOf = (m: { workload: string; topology: string; variant: string }) =>
+  `${m.workload}|${m.topology}|${m.variant}`;
+
+export function aggregate(measurements: Measurement[]): Aggregate[] {
+  const groups = new Map<string, Measurement[]>();
+  for (const m of measurements) {
+    const k = `${keyOf(m)}|${m.target}`;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(m);
+  }
+  const out: Aggregate[] = [];
+  for (const ms of groups.values()) {
+    const ok = ms.filter((m) => m.ok).sort((a, b) => a.round - b.round);
+    const first = ms[0]!;
+    const keys = [...new Set(ok.flatMap((m) => Object.keys(m.values)))];
+    const values: Record<string, number | null> = {};
+    const byRound: Record<string, Array<number | null>> = {};
+    for (const k of keys) {
+      const v = ok.map((m) => m.values[k] ?? null);
+      byRound[k] = v;
+      const nums = v.filter((x): x is number => x !== null && Number.isFinite(x));
+      values[k] = nums.length ? Number(median(nums).toPrecision(6)) : null;
+    }
+    const hs = ok.filter((m) => m.histogram).map((m) => m.histogram!);
+    let latency: HistogramSummary | null = null;
+    if (hs.length) {
+      const h = new Histogram();
+      for (const x of hs) h.merge(x);
+      latency = h.summary();
+      if ('p50' in values) values.p50 = latency.p50;
+      if ('p99' in values) values.p99 = latency.p99;
+      if ('p999' in values) values.p999 = latency.p999;
+      if ('max' in values) values.max = latency.max;
+    }
+    out.push({
+      workload: first.workload,
+      topology: first.topology,
+      variant: first.variant,
+      target: first.target,
+      rounds: ok.length,
+      failures: ms.length - ok.length,
+      values,
+      byRound,
+      latency,
+      detail: ok[0]?.detail ?? null,
+    });
+  }
+  return out;
+}
+
+export function ratios(aggs: Aggregate[]): Ratio[] {
+  const out: Ratio[] = [];
+  for (const p of aggs) {
+    if (p.target !== 'peer' || p.rounds === 0) continue;
+    const z = aggs.find((a) => a.target === 'zookeeper' && keyOf(a) === keyOf(p) && a.rounds > 0);
+    if (!z) continue;
+    const values: Record<string, number> = {};
+    for (const [k, v] of Object.entries(p.values)) {
+      const w = z.values[k];
+      if (v !== null && w !== null && w !== undefined && w !== 0) values[k] = Number((v / w).toPrecision(4));
+    }
+    out.push({ workload: p.workload, topology: p.topology, variant: p.variant, values });
+  }
+  return out;
+}
+
+export function find(
+  aggs: Aggregate[],
+  workload: WorkloadId,
+  topology: string,
+  variant: string,
+  target: EnsembleTarget,
+): Aggregate | undefined {
+  return aggs.find(
+    (a) =>
+      a.workload === workload &&
+      a.topology === topology &&
+      a.variant === variant &&
+      a.target === target &&
+      a.rounds > 0,
+  );
+}
+
+export interface TargetVerdict {
+  /** The issue's wording. */
+  target: string;
+  /** true: met, false: not met, null: not measured. */
+  met: boolean | null;
+  /** The numbers behind the verdict. */
+  evidence: string;
+}
+
+const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)}%`;
+const x2 = (x: number) => `${x.toFixed(2)}×`;
+
+/** The targets of issue 8, judged from the aggregates. */
+export function judgeTargets(aggs: Aggregate[]): TargetVerdict[] {
+  const out: TargetVerdict[] = [];
+  const ratioOf = (w: WorkloadId, topo: string, variant: string, key: string) => {
+    const p = find(aggs, w, topo, variant, 'peer')?.values[key];
+    const z = find(aggs, w, topo, variant, 'zookeeper')?.values[key];
+    return p != null && z != null && z !== 0 ? p / z : null;
+  };
+  const w3Topos = [...new Set(aggs.filter((a) => a.workload === 'W3').map((a) => a.topology))];
+  for (const [variant, what] of [
+    ['w100', 'write'],
+    ['w0', 'read'],
+  ] as const) {
+    const rs = w3Topos
+      .map((t) => [t, ratioOf('W3', t, variant, 'opsPerSec')] as const)
+      .filter(([, r]) => r !== null);
+    out.push({
+      target: `W3 ${what} throughput (${variant === 'w100' ? '100% writes' : '100% reads'}) at least 1.0× ZooKeeper`,
+      met: rs.length ? rs.every(([, r]) => r! >= 1) : null,
+      evidence: rs.map(([t, r]) => `${t}: ${x2(r!)}`).join(', ') || 'not measured',
+    });
+  }
+  // W4: each observer costs at most 5% of write throughput (peer), against 3+0.
+  const base = find(aggs, 'W4', '3+0', 'writes', 'peer')?.values.opsPerSec;
+  const obs = [
+    ...new Set(
+      aggs.filter((a) => a.workload === 'W4' && /^3\+[1-9]/.test(a.topology)).map((a) => a.topology),
+    ),
+  ];
+  const costs = obs
+    .map((t) => {
+      const k = Number(t.split('+')[1]);
+      const v = find(aggs, 'W4', t, 'writes', 'peer')?.values.opsPerSec;
+      const zb = find(aggs, 'W4', '3+0', 'writes', 'zookeeper')?.values.opsPerSec;
+      const zv = find(aggs, 'W4', t, 'writes', 'zookeeper')?.values.opsPerSec;
+      const lb = find(aggs, 'W4', '3+0', 'writes', 'peer')?.values.leaderCpuUsPerOp;
+      const lv = find(aggs, 'W4', t, 'writes', 'peer')?.values.leaderCpuUsPerOp;
+      return {
+        t,
+        per: base && v ? (v / base - 1) / k : null,
+        zk: zb && zv ? (zv / zb - 1) / k : null,
+        leaderCpu: lb && lv ? (lv / lb - 1) / k : null,
+      };
+    })
+    .filter((c) => c.per !== null);
+  out.push({
+    target: 'W4: each observer costs at most 5% of write throughput',
+    met: costs.length ? costs.every((c) => c.per! >= -0.05) : null,
+    evidence:
+      costs
+        .map(
+          (c) =>
+            `${c.t}: ${pct(c.per!)} per observer${c.zk !== null ? ` (ZooKeeper ${pct(c.zk)})` : ''}` +
+            (c.leaderCpu !== null ? `, leader CPU per write ${pct(c.leaderCpu)} per observer` : ''),
+        )
+        .join('; ') || 'not measured',
+  });
+  const w6 = find(aggs, 'W6', '3+1', 'lag', 'peer');
+  const w6z = find(aggs, 'W6', '3+1', 'lag', 'zookeeper');
+  out.push({
+    target: 'W6: observer lag p99 under 5 ms at half load',
+    met: w6?.values.p99 != null ? w6.values.p99 < 5 : null,
+    evidence: w6
+      ? `peer p99 ${w6.values.p99} ms at ${w6.values.writesPerSec} writes/s${w6z ? `; ZooKeeper p99 ${w6z.values.p99} ms at ${w6z.values.writesPerSec} writes/s` : ''}`
+      : 'not measured',
+  });
+  const rp = find(aggs, 'W7', '3+1', 'preload', 'peer');
+  const rz = find(aggs, 'W7', '3+1', 'preload', 'zookeeper');
+  const rr =
+    rp?.values.rssTotalMiB && rz?.values.rssTotalMiB ? rp.values.rssTotalMiB / rz.values.rssTotalMiB : null;
+  out.push({
+    target: `RSS at most 0.5× ZooKeeper's at ${rp?.values.znodes ?? '100k'} znodes`,
+    met: rr === null ? null : rr <= 0.5,
+    evidence:
+      rr === null
+        ? 'not measured'
+        : `all members: peer ${rp!.values.rssTotalMiB} MiB, ZooKeeper ${rz!.values.rssTotalMiB} MiB (${x2(rr)}); ` +
+          `leader ${rp!.values.rssLeaderMiB} vs ${rz!.values.rssLeaderMiB} MiB; anonymous RSS of all members ` +
+          `${rp!.values.anonTotalMiB} vs ${rz!.values.anonTotalMiB} MiB`,
+  });
+  const w10 = aggs.filter((a) => a.workload === 'W10' && a.target === 'peer' && a.rounds > 0);
+  out.push({
+    target: 'W10: first write within 2 s of a leader kill, no session expired',
+    met: w10.length
+      ? w10.every(
+          (a) => a.values.firstWriteMs != null && a.values.firstWriteMs <= 2000 && a.values.expired === 0,
+        )
+      : null,
+    evidence:
+      w10
+        .map((a) => {
+          const z = find(aggs, 'W10', a.topology, a.variant, 'zookeeper');
+          return (
+            `${a.variant}: first write ${a.values.firstWriteMs ?? 'never'} ms, ${a.values.expired} expired` +
+            (z ? ` (ZooKeeper ${z.values.firstWriteMs ?? 'never'} ms, ${z.values.expired} expired)` : '')
+          );
+        })
+        .join('; ') || 'not measured',
+  });
+  return out;
+}

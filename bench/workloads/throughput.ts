@@ -1,0 +1,138 @@
+// The closed-loop saturation workloads: W3 (read/write sweep, clients on the servers that do not
+// lead), W4 (100% writes, clients on the voters only, so observers add only their replication
+// cost) and W5 (100% reads, the same number of sessions on every server, observers included).
+
+import type { Ensemble } from '../../e2e/lib/ensemble.ts';
+import { type LoadEndpoint, prepare, runLoad } from '../loadgen.ts';
+import type { CpuSample } from '../procstat.ts';
+import type { CellContext, ClosedLoadParams, WorkloadId } from '../suite/types.ts';
+import { rssValues, throughputValues } from './common.ts';
+
+/** How many of `connections` go to each server: as even as possible, lowest sids first. */
+export function spreadConnections(sids: number[], connections: number): Map<number, number> {
+  const out = new Map<number, number>();
+  sids.forEach((sid, i) => {
+    const n = Math.floor(connections / sids.length) + (i < connections % sids.length ? 1 : 0);
+    if (n > 0) out.set(sid, n);
+  });
+  return out;
+}
+
+function endpointsFor(e: Ensemble, spread: Map<number, number>, prefix: string): LoadEndpoint[] {
+  return [...spread].map(([sid, n]) => ({
+    host: e.members.get(sid)!.host,
+    port: e.members.get(sid)!.clientPort,
+    connections: n,
+    root: `/${prefix}-${sid}`,
+  }));
+}
+
+/** One measured window of closed-loop load over the endpoints; records it and returns the record. */
+async function window(
+  ctx: CellContext,
+  workload: WorkloadId,
+  variant: string,
+  endpoints: LoadEndpoint[],
+  sids: number[],
+  p: ClosedLoadParams,
+  writePercent: number,
+) {
+  const pids = ctx.pids();
+  let s0: CpuSample | null = null;
+  let s1: CpuSample | null = null;
+  const r = await runLoad({
+    host: '',
+    port: 0,
+    connections: 0,
+    endpoints,
+    workload: writePercent === 100 ? 'setData' : 'getData',
+    writePercent,
+    inflight: p.inflight,
+    valueSize: p.valueSize,
+    warmupMs: ctx.warmupFor(p),
+    durationMs: p.durationMs,
+    onWindow: (edge) => {
+      if (edge === 'start') s0 = ctx.sample();
+      else s1 = ctx.sample();
+    },
+  });
+  const cpu = ctx.between(s0, s1);
+  const perServer: Record<string, number> = {};
+  sids.forEach((sid, i) => {
+    perServer[sid] = Math.round(r.opsByEndpoint[i]! / r.seconds);
+  });
+  const m = ctx.record({
+    workload,
+    variant,
+    values: { ...throughputValues(r, cpu), ...rssValues(ctx) },
+    histogram: r.histogram,
+    detail: {
+      writePercent,
+      connectionsBySid: Object.fromEntries(sids.map((sid, i) => [sid, endpoints[i]!.connections])),
+      opsPerSecBySid: perServer,
+      rolesBySid: ctx.roles,
+      memberCores: cpu.members,
+      busiestOthers: cpu.busiestOthers,
+      errorCodes: r.errorCodes,
+      loadgenEventLoopUtilization: r.loadgenEventLoopUtilization,
+      pids: Object.fromEntries(pids),
+    },
+  });
+  ctx.log(
+    `    ${workload} ${variant}: ${Math.round(r.opsPerSec)} ops/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ` +
+      `errors ${r.errors}; cores: members ${cpu.membersTotal?.toFixed(2)}, loadgen ${cpu.byRole.loadgen.toFixed(2)}, ` +
+      `others ${cpu.byRole.others?.toFixed(2)}`,
+  );
+  return m;
+}
+
+async function prepared(
+  ctx: CellContext,
+  sids: number[],
+  connections: Map<number, number>,
+  prefix: string,
+  p: ClosedLoadParams,
+) {
+  const endpoints = endpointsFor(ctx.e, connections, prefix);
+  await Promise.all(
+    endpoints.map((ep) =>
+      prepare({
+        ...ep,
+        workload: 'setData',
+        inflight: 1,
+        valueSize: p.valueSize,
+        warmupMs: 0,
+        durationMs: 0,
+      }),
+    ),
+  );
+  return { endpoints, sids };
+}
+
+/** W3: the servers that do not lead (the standalone server alone), every write share in turn. */
+export async function runW3(ctx: CellContext): Promise<void> {
+  const p = ctx.params.w3;
+  const nonLeaders = [...ctx.e.members.keys()].filter((sid) => sid !== ctx.leaderSid);
+  const sids = nonLeaders.length ? nonLeaders : [ctx.leaderSid];
+  const spread = spreadConnections(sids, p.connections);
+  const { endpoints } = await prepared(ctx, sids, spread, 'w3', p);
+  for (const w of p.writePercents) await window(ctx, 'W3', `w${w}`, endpoints, [...spread.keys()], p, w);
+}
+
+/** W4: 100% writes from clients on the voters (leader included), none on observers. */
+export async function runW4(ctx: CellContext): Promise<void> {
+  const p = ctx.params.w4;
+  const voters = [...ctx.e.members.keys()].filter((sid) => !ctx.e.members.get(sid)!.observer);
+  const spread = spreadConnections(voters, p.connections);
+  const { endpoints } = await prepared(ctx, voters, spread, 'w4', p);
+  await window(ctx, 'W4', 'writes', endpoints, [...spread.keys()], p, 100);
+}
+
+/** W5: 100% reads, p.connections sessions on every server (observers included). */
+export async function runW5(ctx: CellContext): Promise<void> {
+  const p = ctx.params.w5;
+  const sids = [...ctx.e.members.keys()];
+  const spread = new Map(sids.map((sid) => [sid, p.connections]));
+  const { endpoints } = await prepared(ctx, sids, spread, 'w5', p);
+  await window(ctx, 'W5', 'reads', endpoints, sids, p, 0);
+}
