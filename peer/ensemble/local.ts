@@ -66,12 +66,22 @@ export function renderLocalConfig(
 export async function freeLoopbackPort(): Promise<number> {
   const ceiling = ephemeralRangeStart() - 1;
   const floor = Math.min(10_000, ceiling - 1000);
+  // A long benchmark lays out hundreds of ensembles, their ports long since released.
+  if (handedOut.size > (ceiling - floor) / 4) handedOut.clear();
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = floor + Math.floor(Math.random() * (ceiling - floor));
-    if (await canListen(port)) return port;
+    // Nobody binds a port until the whole ensemble is laid out: never hand one out twice.
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new Error(`no free loopback port between ${floor} and ${ceiling}`);
 }
+
+/** Ports this process picked already (a process lays out a few ensembles at most). */
+const handedOut = new Set<number>();
 
 function ephemeralRangeStart(): number {
   try {
