@@ -76,6 +76,8 @@ export class ZkServer implements ConnectionHost {
   readonly maxBuffer: number;
   private readonly writePath: WritePath;
   private readonly awaiting = new Map<string, Awaiting>();
+  /** Later requests that reuse an xid still in flight on the same session, in order. */
+  private readonly awaitingMore = new Map<string, Awaiting[]>();
   private readonly connections = new Set<ClientConnection>();
   private readonly bySession = new Map<bigint, ClientConnection>();
   private readonly perIp = new Map<string, number>();
@@ -239,7 +241,7 @@ export class ZkServer implements ConnectionHost {
     if (req.sessionId === 0n) {
       const id = this.sessions.newSessionId();
       conn.hold();
-      this.awaiting.set(awaitKey(id, 0), {
+      this.expect(awaitKey(id, 0), {
         conn,
         done: () => this.finishSession(conn, id, timeout, req.readOnly, true),
       });
@@ -394,7 +396,7 @@ export class ZkServer implements ConnectionHost {
       case OpCode.sync: {
         const path = req.path;
         const pending = this.pendingFor(conn, xid, type, null, receivedAt);
-        this.awaiting.set(awaitKey(conn.sessionId, xid), {
+        this.expect(awaitKey(conn.sessionId, xid), {
           conn,
           done: () => {
             pending.reply = this.frame(xid, Err.OK, (w) => w.ustring(path));
@@ -486,7 +488,7 @@ export class ZkServer implements ConnectionHost {
   ): void {
     const pending = this.pendingFor(conn, xid, opType, null, receivedAt);
     if (opType === OpCode.closeSession) pending.closeAfter = true;
-    this.awaiting.set(awaitKey(conn.sessionId, xid), {
+    this.expect(awaitKey(conn.sessionId, xid), {
       conn,
       done: (rc) => {
         pending.reply = this.writeReply(xid, opType, rc!);
@@ -497,9 +499,7 @@ export class ZkServer implements ConnectionHost {
 
   /** Applies a committed txn and answers the client waiting for it, if it is connected here. */
   commit(header: TxnHeader, txn: Txn): void {
-    const key = awaitKey(header.clientId, header.cxid);
-    const waiting = this.awaiting.get(key);
-    if (waiting) this.awaiting.delete(key);
+    const waiting = this.take(awaitKey(header.clientId, header.cxid));
     // Reads queued on this connection before the write must not see it.
     waiting?.conn.pump();
     const rc = this.tree.applyTxn(header, txn);
@@ -512,17 +512,46 @@ export class ZkServer implements ConnectionHost {
       if (c && c !== waiting?.conn) c.closeAfterFlush('session closed');
     }
     this.onApplied(header);
-    waiting?.done(rc);
-    waiting?.conn.pump();
+    if (waiting) this.answer(waiting, rc);
+  }
+
+  /** A reply that cannot be built is that client's problem: its connection closes, the server goes on. */
+  private answer(waiting: Awaiting, rc: ApplyResult | null): void {
+    try {
+      waiting.done(rc);
+    } catch (err) {
+      log.error({ conn: waiting.conn.id, err: (err as Error).message }, 'cannot build a reply; closing connection');
+      waiting.conn.close('reply failed');
+      return;
+    }
+    waiting.conn.pump();
+  }
+
+  private expect(key: string, a: Awaiting): void {
+    if (!this.awaiting.has(key)) {
+      this.awaiting.set(key, a);
+      return;
+    }
+    // A client that reuses an xid still in flight gets both answers, in order, as from ZooKeeper.
+    const more = this.awaitingMore.get(key);
+    if (more) more.push(a);
+    else this.awaitingMore.set(key, [a]);
+  }
+
+  private take(key: string): Awaiting | undefined {
+    const a = this.awaiting.get(key);
+    if (!a) return undefined;
+    const more = this.awaitingMore.get(key);
+    if (more) {
+      this.awaiting.set(key, more.shift()!);
+      if (more.length === 0) this.awaitingMore.delete(key);
+    } else this.awaiting.delete(key);
+    return a;
   }
 
   synced(sessionId: bigint, cxid: number): void {
-    const key = awaitKey(sessionId, cxid);
-    const waiting = this.awaiting.get(key);
-    if (!waiting) return;
-    this.awaiting.delete(key);
-    waiting.done(null);
-    waiting.conn.pump();
+    const waiting = this.take(awaitKey(sessionId, cxid));
+    if (waiting) this.answer(waiting, null);
   }
 
   private writeReply(xid: number, type: number, rc: ApplyResult): Buffer {
