@@ -520,7 +520,10 @@ export class ZkServer implements ConnectionHost {
     try {
       waiting.done(rc);
     } catch (err) {
-      log.error({ conn: waiting.conn.id, err: (err as Error).message }, 'cannot build a reply; closing connection');
+      log.error(
+        { conn: waiting.conn.id, err: (err as Error).message },
+        'cannot build a reply; closing connection',
+      );
       waiting.conn.close('reply failed');
       return;
     }
