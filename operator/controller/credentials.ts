@@ -4,45 +4,26 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ZkEnsemble } from '../api/types.generated.ts';
-import { objectMeta } from '../render/labels.ts';
 import { ensembleNames } from '../render/names.ts';
-import { isConflict, isNotFound, type KubeClient, type KubeObj } from './kube.ts';
-import { collectionPath, objectPath, SECRETS } from './resources.ts';
+import { madeOnce, type SecretClient, secretText } from './secrets.ts';
 
 export const PASSWORD_KEY = 'super-password';
 
-interface SecretLike extends KubeObj {
-  data?: Record<string, string>;
-}
-
 /** The password, creating the Secret on first use. */
-export async function ensureSuperPassword(client: KubeClient, e: ZkEnsemble): Promise<string> {
-  const ns = e.metadata.namespace!;
+export function ensureSuperPassword(client: SecretClient, e: ZkEnsemble): Promise<string> {
   const name = ensembleNames(e.metadata.name).operatorCredentials;
-  const read = async () => {
-    const s = await client.get<SecretLike>(objectPath(SECRETS, ns, name));
-    const b64 = s.data?.[PASSWORD_KEY];
-    if (!b64)
-      throw new Error(`Secret ${ns}/${name} has no ${PASSWORD_KEY}: delete it to have a new one made`);
-    return Buffer.from(b64, 'base64').toString('utf8');
-  };
-  try {
-    return await read();
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  const password = randomBytes(24).toString('base64url');
-  try {
-    await client.request('POST', collectionPath(SECRETS, ns), {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: objectMeta(e, name, 'config'),
-      type: 'Opaque',
-      data: { [PASSWORD_KEY]: Buffer.from(password).toString('base64') },
-    });
-    return password;
-  } catch (err) {
-    if (isConflict(err)) return read(); // another reconcile made it first
-    throw err;
-  }
+  return madeOnce(
+    client,
+    e,
+    name,
+    () => ({ [PASSWORD_KEY]: randomBytes(24).toString('base64url') }),
+    (s) => {
+      const password = secretText(s, PASSWORD_KEY);
+      if (!password)
+        throw new Error(
+          `Secret ${e.metadata.namespace}/${name} has no ${PASSWORD_KEY}: delete it to have a new one made`,
+        );
+      return password;
+    },
+  );
 }

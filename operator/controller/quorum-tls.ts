@@ -7,7 +7,7 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import type { ZkEnsemble } from '../api/types.generated.ts';
 import { type OperatorSettings, TLS_CA_FILE, TLS_KEYSTORE_FILE } from '../render/contract.ts';
-import { namespaceOf, objectMeta } from '../render/labels.ts';
+import { namespaceOf } from '../render/labels.ts';
 import { clusterDomain } from '../render/members.ts';
 import { ensembleNames } from '../render/names.ts';
 import {
@@ -18,18 +18,23 @@ import {
   type KeyAndCert,
   MAX_COMMON_NAME,
 } from '../render/x509.ts';
-import { isConflict, isNotFound, type KubeClient, type KubeObj } from './kube.ts';
-import { collectionPath, objectPath, SECRETS } from './resources.ts';
+import { isConflict } from './kube.ts';
+import { collectionPath, SECRETS } from './resources.ts';
+import {
+  ensembleSecret,
+  getSecret,
+  madeOnce,
+  type SecretClient,
+  type SecretLike,
+  secretPath,
+  secretText,
+} from './secrets.ts';
 
 export const CA_DAYS = 3650;
 export const LEAF_DAYS = 365;
 /** Keys of the CA Secret. */
 export const CA_CERT_KEY = 'ca.crt';
 export const CA_KEY_KEY = 'ca.key';
-
-interface SecretLike extends KubeObj {
-  data?: Record<string, string>;
-}
 
 /** What the member certificate's Secret holds: key + certificate PEM, and the CA certificate. */
 export interface StoredLeaf {
@@ -87,48 +92,18 @@ export function needsReissue(existing: StoredLeaf | null, wanted: WantedLeaf, no
 export const leafFingerprint = (combinedPem: string) =>
   createHash('sha256').update(combinedPem).digest('hex');
 
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-const text = (s: SecretLike, key: string) => {
-  const v = s.data?.[key];
-  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
-};
-
 const commonName = (e: ZkEnsemble, what: string) =>
   `${e.metadata.name}.${namespaceOf(e)} ${what}`.slice(-MAX_COMMON_NAME);
 
-type Client = Pick<KubeClient, 'get' | 'request'>;
-
-async function getOrNull(client: Client, path: string): Promise<SecretLike | null> {
-  try {
-    return await client.get<SecretLike>(path);
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
-}
-
-function secret(e: ZkEnsemble, name: string, data: Record<string, string>) {
-  const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)]));
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: objectMeta(e, name, 'config'),
-    type: 'Opaque',
-    data: encoded,
-  };
-}
-
 /** The ensemble's CA, made on first use. A Secret that is there but unusable is an error. */
-async function ensureCa(client: Client, e: ZkEnsemble, now: Date): Promise<KeyAndCert> {
-  const ns = namespaceOf(e);
-  const name = ensembleNames(e.metadata.name).generatedQuorumCa;
-  const path = objectPath(SECRETS, ns, name);
+function ensureCa(client: SecretClient, e: ZkEnsemble, now: Date): Promise<KeyAndCert> {
+  const names = ensembleNames(e.metadata.name);
   const fromSecret = (s: SecretLike): KeyAndCert => {
-    const certPem = text(s, CA_CERT_KEY);
-    const keyPem = text(s, CA_KEY_KEY);
+    const certPem = secretText(s, CA_CERT_KEY);
+    const keyPem = secretText(s, CA_KEY_KEY);
     const broken = (why: string) =>
       new Error(
-        `Secret ${ns}/${name} ${why}: delete it (and ${ensembleNames(e.metadata.name).generatedQuorumTls}) to have a new CA made`,
+        `Secret ${namespaceOf(e)}/${names.generatedQuorumCa} ${why}: delete it (and ${names.generatedQuorumTls}) to have a new CA made`,
       );
     if (!certPem || !keyPem) throw broken(`lacks ${CA_CERT_KEY} or ${CA_KEY_KEY}`);
     try {
@@ -139,20 +114,16 @@ async function ensureCa(client: Client, e: ZkEnsemble, now: Date): Promise<KeyAn
     }
     return { certPem, keyPem };
   };
-  const existing = await getOrNull(client, path);
-  if (existing) return fromSecret(existing);
-  const ca = createCa(commonName(e, 'quorum CA'), now, CA_DAYS);
-  try {
-    await client.request(
-      'POST',
-      collectionPath(SECRETS, ns),
-      secret(e, name, { [CA_CERT_KEY]: ca.certPem, [CA_KEY_KEY]: ca.keyPem }),
-    );
-    return ca;
-  } catch (err) {
-    if (isConflict(err)) return fromSecret(await client.get<SecretLike>(path)); // made by another reconcile
-    throw err;
-  }
+  return madeOnce(
+    client,
+    e,
+    names.generatedQuorumCa,
+    () => {
+      const ca = createCa(commonName(e, 'quorum CA'), now, CA_DAYS);
+      return { [CA_CERT_KEY]: ca.certPem, [CA_KEY_KEY]: ca.keyPem };
+    },
+    fromSecret,
+  );
 }
 
 /**
@@ -160,7 +131,7 @@ async function ensureCa(client: Client, e: ZkEnsemble, now: Date): Promise<KeyAn
  * does not ask for generated TLS. `reissued` says why the certificate was (re)written, if it was.
  */
 export async function ensureGeneratedQuorumTls(
-  client: Client,
+  client: SecretClient,
   e: ZkEnsemble,
   settings: OperatorSettings,
   now = new Date(),
@@ -169,11 +140,11 @@ export async function ensureGeneratedQuorumTls(
   const ca = await ensureCa(client, e, now);
   const ns = namespaceOf(e);
   const name = ensembleNames(e.metadata.name).generatedQuorumTls;
-  const path = objectPath(SECRETS, ns, name);
+  const path = secretPath(e, name);
   const wanted: WantedLeaf = { dnsNames: quorumTlsDnsNames(e, settings), caPem: ca.certPem };
   const stored = (s: SecretLike | null): StoredLeaf | null => {
-    const combinedPem = s && text(s, TLS_KEYSTORE_FILE);
-    const caPem = s && text(s, TLS_CA_FILE);
+    const combinedPem = s && secretText(s, TLS_KEYSTORE_FILE);
+    const caPem = s && secretText(s, TLS_CA_FILE);
     return combinedPem && caPem ? { combinedPem, caPem } : null;
   };
   // After a conflict: what another writer stored is fine if it needs nothing either.
@@ -184,14 +155,14 @@ export async function ensureGeneratedQuorumTls(
     return { fingerprint: leafFingerprint(s!.combinedPem) };
   };
 
-  const existing = await getOrNull(client, path);
+  const existing = await getSecret(client, e, name);
   const current = stored(existing);
   const reason = needsReissue(current, wanted, now);
   if (!reason) return { fingerprint: leafFingerprint(current!.combinedPem) };
 
   const leaf = issueCertificate(ca, commonName(e, 'quorum member'), wanted.dnsNames, now, LEAF_DAYS);
   const combinedPem = leaf.keyPem + leaf.certPem;
-  const body = secret(e, name, { [TLS_KEYSTORE_FILE]: combinedPem, [TLS_CA_FILE]: ca.certPem });
+  const body = ensembleSecret(e, name, { [TLS_KEYSTORE_FILE]: combinedPem, [TLS_CA_FILE]: ca.certPem });
   try {
     if (existing) {
       // PUT with the resourceVersion read: a concurrent writer makes this fail rather than be lost.
