@@ -36,7 +36,13 @@ import {
 import { objectsToPrune } from './prune.ts';
 import { ensureGeneratedQuorumTls } from './quorum-tls.ts';
 import { collectionPath, ENSEMBLES, OWNED, objectKey, objectPath, PODS, resourceOf } from './resources.ts';
-import { computeStatus, invalidSpecStatus, statusChanged, type WorkloadState } from './status.ts';
+import {
+  computeStatus,
+  conditionOf,
+  invalidSpecStatus,
+  statusChanged,
+  type WorkloadState,
+} from './status.ts';
 import { planVoterVolumes } from './storage.ts';
 
 export const FIELD_MANAGER = 'zkensemble-operator';
@@ -73,8 +79,8 @@ export async function reconcile(
   const problems = validateEnsemble(raw);
   if (problems.length > 0) {
     const status = invalidSpecStatus(raw, problems, new Date().toISOString());
-    const before = raw.status?.conditions?.find((c) => c.type === 'Degraded');
-    const after = status.conditions?.find((c) => c.type === 'Degraded');
+    const before = conditionOf(raw.status, 'Degraded');
+    const after = conditionOf(status, 'Degraded');
     // One Event per distinct problem set, not one per resync.
     if (before?.reason !== after?.reason || before?.message !== after?.message)
       await ctx.recorder.event(raw, 'Warning', 'InvalidSpec', after?.message ?? problems.join('; '));
@@ -208,7 +214,7 @@ export async function reconcile(
     },
     new Date().toISOString(),
   );
-  const was = raw.status?.conditions?.find((c) => c.type === 'Degraded');
+  const was = conditionOf(raw.status, 'Degraded');
   if (volumes.problem && was?.message !== volumes.problem)
     await ctx.recorder.event(raw, 'Warning', 'VolumesCannotGrow', volumes.problem);
   await writeStatus(client, raw, status);

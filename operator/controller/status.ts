@@ -27,47 +27,42 @@ export interface ObservedState {
   degraded?: { reason: string; message: string };
 }
 
-function condition(
-  previous: readonly Condition[],
-  type: string,
-  status: Condition['status'],
-  reason: string,
-  message: string,
-  generation: number | undefined,
-  now: string,
-): Condition {
-  const old = previous.find((c) => c.type === type);
-  return {
-    type,
-    status,
-    ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    lastTransitionTime: old && old.status === status ? old.lastTransitionTime : now,
-    reason,
-    message,
+export const conditionOf = (s: ZkEnsembleStatus | undefined, type: string): Condition | undefined =>
+  s?.conditions?.find((c) => c.type === type);
+
+/** Builds this status write's conditions; each keeps its lastTransitionTime while its status stays. */
+function conditionMaker(e: ZkEnsemble, now: string) {
+  const gen = e.metadata.generation;
+  return (type: string, status: Condition['status'], reason: string, message: string): Condition => {
+    const old = conditionOf(e.status, type);
+    return {
+      type,
+      status,
+      ...(gen !== undefined ? { observedGeneration: gen } : {}),
+      lastTransitionTime: old && old.status === status ? old.lastTransitionTime : now,
+      reason,
+      message,
+    };
   };
 }
 
 /** Status of an ensemble whose spec cannot be run: the workloads are left as they are. */
 export function invalidSpecStatus(e: ZkEnsemble, problems: readonly string[], now: string): ZkEnsembleStatus {
-  const prev = e.status?.conditions ?? [];
-  const gen = e.metadata.generation;
+  const condition = conditionMaker(e, now);
   const message = problems.join('; ');
-  const keep = (type: string) => prev.find((c) => c.type === type);
-  const available = keep('Available');
+  const available = conditionOf(e.status, 'Available');
   return {
     ...e.status,
-    observedGeneration: gen,
+    observedGeneration: e.metadata.generation,
     conditions: [
-      available ?? condition(prev, 'Available', 'Unknown', 'InvalidSpec', message, gen, now),
-      condition(prev, 'Progressing', 'False', 'InvalidSpec', 'the spec must be fixed first', gen, now),
-      condition(prev, 'Degraded', 'True', 'InvalidSpec', message, gen, now),
+      available ?? condition('Available', 'Unknown', 'InvalidSpec', message),
+      condition('Progressing', 'False', 'InvalidSpec', 'the spec must be fixed first'),
+      condition('Degraded', 'True', 'InvalidSpec', message),
     ],
   };
 }
 
 export function computeStatus(e: ZkEnsemble, observed: ObservedState, now: string): ZkEnsembleStatus {
-  const prev = e.status?.conditions ?? [];
-  const gen = e.metadata.generation;
   const desiredVoters = e.spec.voters.replicas;
   const readyVoters = observed.voters?.readyReplicas ?? 0;
   const quorum = quorumOf(desiredVoters);
@@ -88,34 +83,24 @@ export function computeStatus(e: ZkEnsemble, observed: ObservedState, now: strin
   lagging.push(...(observed.pending ?? []));
 
   const hasQuorum = readyVoters >= quorum;
+  const condition = conditionMaker(e, now);
   const conditions = [
     hasQuorum
-      ? condition(
-          prev,
-          'Available',
-          'True',
-          'QuorumReady',
-          `${readyVoters} of ${desiredVoters} voters ready`,
-          gen,
-          now,
-        )
+      ? condition('Available', 'True', 'QuorumReady', `${readyVoters} of ${desiredVoters} voters ready`)
       : condition(
-          prev,
           'Available',
           'False',
           'NoQuorum',
           `${readyVoters} of ${desiredVoters} voters ready, ${quorum} needed`,
-          gen,
-          now,
         ),
     lagging.length > 0
-      ? condition(prev, 'Progressing', 'True', 'RollingOut', lagging.join(', '), gen, now)
-      : condition(prev, 'Progressing', 'False', 'UpToDate', 'all members ready', gen, now),
-    !hasQuorum && hadQuorum(prev)
-      ? condition(prev, 'Degraded', 'True', 'QuorumLost', `fewer than ${quorum} voters ready`, gen, now)
+      ? condition('Progressing', 'True', 'RollingOut', lagging.join(', '))
+      : condition('Progressing', 'False', 'UpToDate', 'all members ready'),
+    !hasQuorum && hadQuorum(e.status?.conditions ?? [])
+      ? condition('Degraded', 'True', 'QuorumLost', `fewer than ${quorum} voters ready`)
       : observed.degraded
-        ? condition(prev, 'Degraded', 'True', observed.degraded.reason, observed.degraded.message, gen, now)
-        : condition(prev, 'Degraded', 'False', 'AsExpected', 'the spec is valid', gen, now),
+        ? condition('Degraded', 'True', observed.degraded.reason, observed.degraded.message)
+        : condition('Degraded', 'False', 'AsExpected', 'the spec is valid'),
   ];
   const members: MemberStatus[] = observed.members.map((m) => ({
     sid: m.sid,
@@ -125,7 +110,7 @@ export function computeStatus(e: ZkEnsemble, observed: ObservedState, now: strin
   }));
   return {
     ...(observed.leader !== undefined ? { leader: observed.leader } : {}),
-    observedGeneration: gen,
+    observedGeneration: e.metadata.generation,
     conditions,
     readyVoters,
     voters: `${readyVoters}/${desiredVoters}`,
