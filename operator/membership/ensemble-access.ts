@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { ZkConnection } from '../../peer/client/connection.ts';
 import { Err, errorName, OpCode } from '../../peer/protocol/constants.ts';
 import { PORTS } from '../render/contract.ts';
-import { membersFromConfigText, serverSpec } from '../render/dynamic-config.ts';
+import { membersFromConfigText, serverLine } from '../render/dynamic-config.ts';
 import type { Member } from '../render/members.ts';
 import type { ReconfigStep } from '../render/membership-diff.ts';
 
@@ -127,7 +127,7 @@ export function zkEnsembleAccess(o: ZkAccessOptions): EnsembleAccess {
     },
 
     async reconfig(voters, step, fromVersion) {
-      const joining = step.joining.map((m) => `server.${m.sid}=${serverSpec(m)}`).join(',');
+      const joining = step.joining.map(serverLine).join(',');
       const leaving = step.leaving.join(',');
       const r = await withSession(voters, (c) =>
         c.call(OpCode.reconfig, {

@@ -37,8 +37,8 @@ export function voterStatefulSet(
       replicas: voterReplicas(e, committed),
       // Membership, not pod start order, keeps the ensemble safe: start pods together.
       podManagementPolicy: 'Parallel',
-      // Voters are to be restarted by the operator, followers first and the leader last
-      // (restart-plan.ts); the controller does not do it yet, so a new template waits for pod deletes.
+      // The operator restarts voters itself, one at a time, followers first and the leader last
+      // (restart-plan.ts, membership.ts): the StatefulSet controller only replaces deleted pods.
       updateStrategy: { type: 'OnDelete' },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       revisionHistoryLimit: 5,
