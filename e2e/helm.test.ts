@@ -5,7 +5,7 @@
 // reconciles the chart's example proves the chart's RBAC is enough.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { CHART_CRD_PATH, CRD_PATH } from '../operator/api/generate.ts';
 import { renderOperatorManifests } from '../operator/manifests.ts';
 import { type ControlPlane, startControlPlane, testenvBinDir } from './lib/k8s-testenv.ts';
+import { OP_NS, type OperatorProcess, startOperator } from './lib/operator-env.ts';
 import { stopChild } from './lib/process.ts';
 import { REPO_ROOT } from './lib/servers.ts';
 import { until } from './lib/wait.ts';
@@ -24,7 +25,6 @@ const HELM = join(testenvBinDir(), 'helm');
 const VERSION = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version as string;
 const RELEASE = 'zke';
 const FULLNAME = 'zke-zkensemble-operator';
-const OP_NS = 'zkensemble-system';
 
 // Helm's cache, config and data go to a temp dir, not $HOME.
 const helmHome = mkdtempSync(join(tmpdir(), 'zke-helm-'));
@@ -255,8 +255,7 @@ function pick(labels: Record<string, string>, selector: Record<string, string>):
 
 describe('helm install into a real control plane', { timeout: 180_000 }, () => {
   let cp: ControlPlane;
-  let op: ChildProcess | undefined;
-  let opLog = '';
+  let op: OperatorProcess | undefined;
   /** helm install's output, with the chart's NOTES. */
   let notes = '';
 
@@ -273,7 +272,7 @@ describe('helm install into a real control plane', { timeout: 180_000 }, () => {
   });
 
   after(async () => {
-    if (op) await stopChild(op, { graceMs: 10_000 });
+    if (op) await stopChild(op.child, { graceMs: 10_000 });
     await cp?.stop();
   });
 
@@ -317,21 +316,8 @@ describe('helm install into a real control plane', { timeout: 180_000 }, () => {
 
   test('the operator, as the chart’s ServiceAccount, reconciles examples/two-regions.yaml', async () => {
     const kubeconfig = await cp.serviceAccountKubeconfig(OP_NS, FULLNAME);
-    op = spawn(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'bin', 'zkensemble'),
-        'operator',
-        ...['--kubeconfig', kubeconfig, '--lease-namespace', OP_NS, '--listen', '127.0.0.1:0'],
-      ],
-      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } },
-    );
-    op.stdout!.on('data', (c) => (opLog += c));
-    op.stderr!.on('data', (c) => (opLog += c));
-    const listen = await until('operator started', 30_000, () => {
-      const line = opLog.split('\n').find((l) => l.includes('"operator started"'));
-      return line ? (JSON.parse(line).listen as string) : undefined;
-    });
+    op = await startOperator(kubeconfig);
+    const { listen } = op;
 
     await cp.kubectl(['create', 'namespace', 'zk']);
     // The ensemble the NOTES show passes the CRD's validation too.
@@ -346,7 +332,7 @@ describe('helm install into a real control plane', { timeout: 180_000 }, () => {
     // Applied as a user would: the API server validates it against the chart's CRD (schema and CEL).
     await cp.kubectl(['-n', 'zk', 'apply', '-f', EXAMPLE]);
     const detail = () =>
-      opLog
+      op!.log
         .split('\n')
         .filter((l) => /"level":(40|50|60)/.test(l))
         .slice(-10)
@@ -378,13 +364,13 @@ describe('helm install into a real control plane', { timeout: 180_000 }, () => {
       },
       { everyMs: 500, detail },
     );
-    const denied = opLog.split('\n').filter((l) => /forbidden|\b403\b/i.test(l));
+    const denied = op.log.split('\n').filter((l) => /forbidden|\b403\b/i.test(l));
     assert.deepEqual(denied, [], 'no request of the operator was refused');
   });
 
   test('uninstall removes the operator and its RBAC; the CRD and the ensembles stay', async () => {
-    await stopChild(op!, { graceMs: 10_000 });
-    assert.equal(op!.exitCode, 0, opLog.slice(-2000));
+    await stopChild(op!.child, { graceMs: 10_000 });
+    assert.equal(op!.child.exitCode, 0, op!.log.slice(-2000));
     await helmOk(['uninstall', RELEASE, ...kube, '--wait', '--timeout', '60s']);
     for (const [ns, kind, name] of [
       [OP_NS, 'deployment', FULLNAME],

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { withDefaults } from '../operator/api/defaults.ts';
-import { CRD_PATH } from '../operator/api/generate.ts';
 import type { ZkEnsemble, ZkEnsembleSpecInput } from '../operator/api/types.generated.ts';
 import { renderEnsemble } from '../operator/render/ensemble.ts';
 import { desiredMembers } from '../operator/render/members.ts';
 import { type ControlPlane, startControlPlane, waitReadyReplicas } from './lib/k8s-testenv.ts';
+import { installCrd } from './lib/operator-env.ts';
 
 const NS = 'zke';
 const SETTINGS = { image: 'zkensemble:test' };
@@ -41,13 +41,7 @@ describe('ZkEnsemble API on a real API server', { timeout: 400_000 }, () => {
 
   before(async () => {
     cp = await startControlPlane();
-    await cp.kubectl(['apply', '-f', CRD_PATH]);
-    await cp.kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/zkensembles.zkensemble.dev',
-      '--timeout=60s',
-    ]);
+    await installCrd(cp);
     await cp.kubectl(['create', 'namespace', NS]);
   });
   after(() => cp?.stop());

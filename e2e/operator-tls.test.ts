@@ -7,19 +7,16 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { withDefaults } from '../operator/api/defaults.ts';
-import { CRD_PATH } from '../operator/api/generate.ts';
 import type { ZkEnsemble } from '../operator/api/types.generated.ts';
 import { KubeClient, loadKubeConfig } from '../operator/controller/kube.ts';
 import { ensureGeneratedQuorumTls } from '../operator/controller/quorum-tls.ts';
-import { renderOperatorManifests } from '../operator/manifests.ts';
 import type { OperatorSettings } from '../operator/render/contract.ts';
 import { dnsNamesOf, firstCertificate } from '../operator/render/x509.ts';
 import { type ControlPlane, startControlPlane } from './lib/k8s-testenv.ts';
+import { installCrd, operatorServiceAccount, toYaml as yaml } from './lib/operator-env.ts';
 
-const OP_NS = 'zkensemble-system';
 const NS = 'zk';
 const SETTINGS: OperatorSettings = { image: 'zkensemble:test' };
-const yaml = (...objects: object[]) => objects.map((o) => JSON.stringify(o)).join('\n---\n');
 
 const region = (name: string) => ({ name, replicas: 1 });
 const ensembleManifest = (regions: string[]) => ({
@@ -56,20 +53,9 @@ describe('generated quorum TLS on a real control plane', { timeout: 240_000 }, (
 
   before(async () => {
     cp = await startControlPlane();
-    await cp.kubectl(['apply', '--server-side', '-f', CRD_PATH]);
-    await cp.kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/zkensembles.zkensemble.dev',
-      '--timeout=60s',
-    ]);
-    await cp.kubectl(['create', 'namespace', OP_NS]);
+    await installCrd(cp);
+    client = new KubeClient(loadKubeConfig(await operatorServiceAccount(cp)));
     await cp.kubectl(['create', 'namespace', NS]);
-    const rbac = renderOperatorManifests({ namespace: OP_NS, image: 'zkensemble:test' }).filter(
-      (o) => o.kind !== 'Deployment',
-    );
-    await cp.kubectl(['apply', '-f', '-'], { input: yaml(...rbac) });
-    client = new KubeClient(loadKubeConfig(await cp.serviceAccountKubeconfig(OP_NS, 'zkensemble-operator')));
   });
 
   after(async () => {

@@ -3,23 +3,26 @@
 // kwok makes the pods Ready; static PersistentVolumes let the voters' claims bind.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { CRD_PATH } from '../operator/api/generate.ts';
 import { KubeClient, loadKubeConfig } from '../operator/controller/kube.ts';
 import { stepVoterRestart } from '../operator/controller/membership.ts';
-import { renderOperatorManifests } from '../operator/manifests.ts';
 import { superDigest } from '../operator/membership/ensemble-access.ts';
 import { log } from '../peer/log.ts';
 import { type ControlPlane, startControlPlane } from './lib/k8s-testenv.ts';
+import {
+  installCrd,
+  OP_NS,
+  type OperatorProcess,
+  operatorServiceAccount,
+  startOperator as spawnOperator,
+  toYaml as yaml,
+} from './lib/operator-env.ts';
 import { stopChild } from './lib/process.ts';
 import { until as poll } from './lib/wait.ts';
 
-const OP_NS = 'zkensemble-system';
 const silentLog = log.child({}, { level: 'silent' });
 const NS = 'zk';
-const yaml = (...objects: object[]) => objects.map((o) => JSON.stringify(o)).join('\n---\n');
 
 const pv = (i: number) => ({
   apiVersion: 'v1',
@@ -58,13 +61,6 @@ const WEST = {
   resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '128Mi' } },
 };
 
-interface Operator {
-  child: ChildProcess;
-  log: string;
-  /** host:port of its health and metrics server. */
-  listen: string;
-}
-
 /** The operators' output, quoted (warnings and errors only) when a wait times out. */
 let opLog = '';
 const opProblems = () =>
@@ -80,44 +76,21 @@ const until = <T>(what: string, timeoutMs: number, probe: () => Promise<T>) =>
 
 describe('zkensemble operator on a real control plane', { timeout: 240_000 }, () => {
   let cp: ControlPlane;
-  let op: Operator | undefined;
-  let standby: Operator | undefined;
+  let op: OperatorProcess | undefined;
+  let standby: OperatorProcess | undefined;
   let kubeconfig = '';
   let listen = '';
 
-  /** `bin/zkensemble operator` as the operator's ServiceAccount; resolves once it serves HTTP. */
-  async function startOperator(): Promise<Operator> {
-    const child = spawn(
-      'node_modules/.bin/node',
-      [
-        'bin/zkensemble',
-        'operator',
-        '--kubeconfig',
-        kubeconfig,
-        '--lease-namespace',
-        OP_NS,
-        '--listen',
-        '127.0.0.1:0',
-        '--resync',
-        '20',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info', KUBECONFIG: '' } },
-    );
-    const o: Operator = { child, log: '', listen: '' };
-    const collect = (c: Buffer) => {
-      o.log += c;
-      opLog += c;
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    o.listen = await until('operator started', 30_000, async () => {
-      const line = o.log.split('\n').find((l) => l.includes('"operator started"'));
-      return line ? (JSON.parse(line).listen as string) : undefined;
+  /** The operator as its ServiceAccount, reconciling often; its output also goes to opLog. */
+  const startOperator = () =>
+    spawnOperator(kubeconfig, ['--resync', '20'], {
+      env: { LOG_LEVEL: 'info' },
+      onOutput: (c) => {
+        opLog += c;
+      },
     });
-    return o;
-  }
 
-  async function stopOperator(o: Operator | undefined): Promise<number | null> {
+  async function stopOperator(o: OperatorProcess | undefined): Promise<number | null> {
     if (!o) return null;
     await stopChild(o.child, { graceMs: 10_000 });
     return o.child.exitCode;
@@ -138,20 +111,10 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
 
   before(async () => {
     cp = await startControlPlane();
-    await cp.kubectl(['apply', '--server-side', '-f', CRD_PATH]);
-    await cp.kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/zkensembles.zkensemble.dev',
-      '--timeout=60s',
-    ]);
-    await cp.kubectl(['create', 'namespace', OP_NS]);
+    await installCrd(cp);
+    kubeconfig = await operatorServiceAccount(cp);
     await cp.kubectl(['create', 'namespace', NS]);
-    const manifests = renderOperatorManifests({ namespace: OP_NS, image: 'zkensemble:test' }).filter(
-      (o) => o.kind !== 'Deployment',
-    );
-    await cp.kubectl(['apply', '-f', '-'], { input: yaml(...manifests, pv(0), pv(1), pv(2)) });
-    kubeconfig = await cp.serviceAccountKubeconfig(OP_NS, 'zkensemble-operator');
+    await cp.kubectl(['apply', '-f', '-'], { input: yaml(pv(0), pv(1), pv(2)) });
     op = await startOperator();
     listen = op.listen;
   });
