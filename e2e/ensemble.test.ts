@@ -8,6 +8,7 @@ import { ZkConnection } from '../peer/client/connection.ts';
 import { Err } from '../peer/protocol/constants.ts';
 import { type Ensemble, startEnsemble } from './lib/ensemble.ts';
 import { until } from './lib/wait.ts';
+import { writeLoad } from './lib/write-load.ts';
 
 async function connect(e: Ensemble, sid: number): Promise<ZkConnection> {
   return ZkConnection.connect({ port: e.members.get(sid)!.clientPort, timeOut: 10_000 });
@@ -157,37 +158,13 @@ describe('failover under write load', () => {
 
   test('kill -9 of the leader: a new leader is elected, observer clients carry on, no acknowledged write is lost', async () => {
     const leader = await e.waitFormed();
-    const acked = new Set<string>();
-    let stop = false;
-    let failures = 0;
-    const writer = async (name: string) => {
-      let conn: ZkConnection | null = null;
-      let i = 0;
-      while (!stop) {
-        try {
-          conn ??= await connect(e, 4);
-          const path = `/${name}-${i}`;
-          const r = await conn.create(path, 'x');
-          if (r.err === Err.OK || r.err === Err.NODEEXISTS) {
-            if (r.err === Err.OK) acked.add(path);
-            i++;
-          }
-        } catch {
-          failures++;
-          conn?.destroy();
-          conn = null;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-      conn?.destroy();
-    };
-    const writers = [writer('a'), writer('b'), writer('c')];
+    const load = writeLoad(['a', 'b', 'c'].map((name) => ({ name, connect: () => connect(e, 4) })));
+    const acked = load.acked;
     await until('some writes', 10_000, () => acked.size >= 30);
     const before = acked.size;
     await e.kill9(leader);
     await until('writes after the failover', 30_000, () => acked.size >= before + 30);
-    stop = true;
-    await Promise.all(writers);
+    await load.stop();
     const newLeader = await e.waitFormed();
     assert.notEqual(newLeader, leader);
     for (const sid of [1, 2, 3, 4].filter((s) => s !== leader)) {
@@ -198,7 +175,7 @@ describe('failover under write load', () => {
         assert.ok(children.includes(path.slice(1)), `member ${sid} has acknowledged ${path}`);
       c.destroy();
     }
-    assert.ok(failures > 0, 'the clients did see the failover');
+    assert.ok(load.failures > 0, 'the clients did see the failover');
   });
 });
 

@@ -20,6 +20,7 @@ import { CreateFlags, Err, OpCode } from '../peer/protocol/constants.ts';
 import { type Ensemble, startEnsemble } from './lib/ensemble.ts';
 import { fourLetterWord } from './lib/servers.ts';
 import { until } from './lib/wait.ts';
+import { writeLoad } from './lib/write-load.ts';
 
 const host = (sid: number) => `127.0.0.${sid}`;
 
@@ -172,31 +173,8 @@ describe('3 voters + 2 observers with observer masters', () => {
     const masters = await mastersOf(e, [4, 5], leader);
     const victim = masters.get(4)!;
     const survivor = followers.find((f) => f !== victim)!;
-    const acked = new Set<string>();
-    let stop = false;
-    let failures = 0;
-    const writer = async (sid: number) => {
-      let conn: ZkConnection | null = null;
-      let i = 0;
-      while (!stop) {
-        try {
-          conn ??= await connect(e, sid);
-          const path = `/k${sid}-${i}`;
-          const r = await conn.create(path, 'x');
-          if (r.err === Err.OK || r.err === Err.NODEEXISTS) {
-            if (r.err === Err.OK) acked.add(path);
-            i++;
-          }
-        } catch {
-          failures++;
-          conn?.destroy();
-          conn = null;
-          await sleep(100);
-        }
-      }
-      conn?.destroy();
-    };
-    const writers = [writer(4), writer(5)];
+    const load = writeLoad([4, 5].map((sid) => ({ name: `k${sid}`, connect: () => connect(e, sid) })));
+    const acked = load.acked;
     await until('some writes', 10_000, () => acked.size >= 40);
     const before = acked.size;
     await e.kill9(victim);
@@ -204,9 +182,8 @@ describe('3 voters + 2 observers with observer masters', () => {
     assert.equal(moved.get(4), survivor, 'observer 4 moved to the other follower');
     assert.equal(moved.get(5), survivor);
     await until('writes through both observers after the move', 30_000, () => acked.size >= before + 40);
-    stop = true;
-    await Promise.all(writers);
-    assert.ok(failures > 0, 'the clients of the killed master saw it go');
+    await load.stop();
+    assert.ok(load.failures > 0, 'the clients of the killed master saw it go');
     for (const sid of [leader, survivor, 4, 5]) {
       const c = await connect(e, sid);
       await c.sync('/');

@@ -2,11 +2,9 @@
 // The Zab cores decide; this shell owns the sockets, the disk, the data tree and the client port.
 
 import { readFile } from 'node:fs/promises';
-import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { startObservability } from '../admin/observability.ts';
 import {
-  describeLearners,
   type LearnerInfo,
   leaderZabState,
   learnerZabState,
@@ -18,18 +16,18 @@ import {
 } from '../admin/status.ts';
 import { writeDynamicConfig } from '../config/dynamic-config.ts';
 import type { ZooConfig } from '../config/zoocfg.ts';
-import { JuteReader, JuteWriter } from '../jute/archive.ts';
+import { JuteReader } from '../jute/archive.ts';
 import { type Request, readRequest } from '../jute/records.ts';
 import { decodeTxnEntry, encodeTxnEntry, type Txn, type TxnHeader } from '../jute/txn.ts';
 import { log } from '../log.ts';
 import { refusalReason } from '../metrics/refusal-reason.ts';
 import { learnerSecurityFromConfig } from '../net/learner-guard.ts';
-import { connectToLeader, listenForLearners, type QuorumLink } from '../net/quorum-link.ts';
+import { connectToLeader, type QuorumLink } from '../net/quorum-link.ts';
 import { readEpoch, writeEpoch } from '../persistence/epochs.ts';
 import { recover } from '../persistence/recovery.ts';
 import { writeSnapshot } from '../persistence/snapshot.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
-import { SnapStreamReader, serializeSnapStream } from '../persistence/snapstream.ts';
+import { SnapStreamReader } from '../persistence/snapstream.ts';
 import { truncateLog } from '../persistence/truncate.ts';
 import { TxnLog } from '../persistence/txnlog.ts';
 import { readLogs } from '../persistence/txnlog-reader.ts';
@@ -39,12 +37,10 @@ import { Learner, type LearnerEffect, type LearnerInput } from '../quorum/learne
 import { type MasterAddress, ObserverMasterList } from '../quorum/observer-master-list.ts';
 import {
   describePacket,
-  encodeQuorumPacket,
   encodeTouchTable,
   type ForwardedRequest,
   PacketType,
   packet,
-  type QuorumPacket,
 } from '../quorum/packets.ts';
 import {
   configFromServerLines,
@@ -64,17 +60,16 @@ import type { DataTree } from '../tree/datatree.ts';
 import { recordConfig, recordedConfig } from './config-record.ts';
 import { DiskDriver } from './disk.ts';
 import { ElectionRunner } from './election-runner.ts';
+import { LearnerPort } from './learner-port.ts';
 import { measureMasters, PROBE_DEFAULTS } from './master-probe.ts';
-
-/** An observer on a far master looks for a nearer one this often, this many times. */
-const SETTLE_EVERY_MS = 10_000;
-const SETTLE_ROUNDS = 30;
-
 import { ObserverMasterHost } from './observer-master-host.ts';
 import { LeaderWritePath, LearnerWritePath } from './write-paths.ts';
 
 const COMMIT_LOG_COUNT = 500;
 const MAX_BACKOFF_MS = 10_000;
+/** An observer on a far master looks for a nearer one this often, this many times. */
+const SETTLE_EVERY_MS = 10_000;
+const SETTLE_ROUNDS = 30;
 
 /** What survives from one role to the next: the data and the durable log. */
 interface Db {
@@ -83,6 +78,12 @@ interface Db {
   txnLog: TxnLog;
   /** The most recent committed txns, for DIFF syncs when this member leads. */
   committedLog: Proposal[];
+  /**
+   * /zookeeper/config as loaded from the snapshot and txn log: newer than the config in force when
+   * the log holds a reconfig whose commit this member did not hear of (a leader activates it once
+   * established).
+   */
+  loggedConfig: QuorumConfig | null;
   snapshotter: Snapshotter;
 }
 
@@ -107,7 +108,6 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
     configFromServerLines(cfg.servers, cfg.configVersion),
     recordedConfig(cfg.dataDir),
   );
-  const logged = configInTree(loaded.tree);
   const me = config.members.get(sid);
   if (!me) throw new Error(`server.${sid} is not in the configuration`);
   await persistConfig(cfg, config, loaded.tree);
@@ -149,7 +149,6 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
     observerMasters: new ObserverMasterList(Math.random),
     readOnly: null,
     joining: false,
-    logged,
   };
   ctxRef = ctx;
   const obs = await startObservability(cfg, memberStatus(ctx));
@@ -191,7 +190,6 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
       await txnLog.flush();
       if (ctx.stopping) break;
       Object.assign(db, await loadFromDisk(cfg));
-      ctx.logged = configInTree(db.tree);
       configToTree(ctx.config, db.tree);
       // A role that never got to serve (a leader refusing us, one that is not really up yet) is
       // retried with exponential backoff rather than in a tight loop.
@@ -253,11 +251,6 @@ interface RoleContext {
    * own line through reconfigs that do not add it yet, where a member they remove stops.
    */
   joining: boolean;
-  /**
-   * /zookeeper/config as loaded from the snapshot and txn log: newer than config when the log holds
-   * a reconfig whose commit this member did not hear of (a leader activates it once established).
-   */
-  logged: QuorumConfig | null;
 }
 
 /** While looking (readonlymode.enabled): after a while, serve the tree as it is to read-only clients. */
@@ -267,12 +260,10 @@ function readOnlyWhileLooking(ctx: RoleContext): ReadOnlyWindow {
     log,
     start: async () => {
       const { cfg, sid, db } = ctx;
-      const me = ctx.config.members.get(sid);
       const settings = serverSettings(cfg, sid, 'read-only');
       const server = new ZkServer(db.tree, db.sessions, settings, () => NO_WRITES);
       server.fourLetterWord = ctx.fourLetterWord;
-      const host = me?.clientAddress ?? cfg.clientPortAddress;
-      const port = me?.clientPort ?? cfg.clientPort;
+      const { host, port } = clientEndpoint(ctx);
       await server.listen(host, port);
       log.info({ host, port }, 'no quorum: serving read-only clients');
       return server;
@@ -280,20 +271,20 @@ function readOnlyWhileLooking(ctx: RoleContext): ReadOnlyWindow {
   });
 }
 
+/** Where this member serves clients: the client address of its server line, else zoo.cfg's. */
+function clientEndpoint(ctx: RoleContext): { host: string; port: number } {
+  const me = ctx.config.members.get(ctx.sid);
+  return { host: me?.clientAddress ?? ctx.cfg.clientPortAddress, port: me?.clientPort ?? ctx.cfg.clientPort };
+}
+
 function describeInput(i: LeaderInput | LearnerInput): string {
   return 'packet' in i ? `packet ${describePacket(i.packet)}` : i.kind;
 }
 
-const encoded = new WeakMap<QuorumPacket, Buffer>();
-
-function encodedOnce(p: QuorumPacket): Buffer {
-  let b = encoded.get(p);
-  if (!b) encoded.set(p, (b = encodeQuorumPacket(p)));
-  return b;
-}
-
 /** The tree, sessions and recent txns as the disk has them (snapshot plus every logged txn). */
-async function loadFromDisk(cfg: ZooConfig): Promise<Pick<Db, 'tree' | 'sessions' | 'committedLog'>> {
+async function loadFromDisk(
+  cfg: ZooConfig,
+): Promise<Pick<Db, 'tree' | 'sessions' | 'committedLog' | 'loggedConfig'>> {
   const r = await recover(cfg.dataDir, cfg.dataLogDir);
   const committedLog: Proposal[] = [];
   for await (const e of readLogs(cfg.dataLogDir, r.snapshotZxid + 1)) {
@@ -302,7 +293,7 @@ async function loadFromDisk(cfg: ZooConfig): Promise<Pick<Db, 'tree' | 'sessions
       committedLog.splice(0, committedLog.length - COMMIT_LOG_COUNT);
   }
   if (committedLog.length > COMMIT_LOG_COUNT) committedLog.splice(0, committedLog.length - COMMIT_LOG_COUNT);
-  return { tree: r.tree, sessions: r.sessions, committedLog };
+  return { tree: r.tree, sessions: r.sessions, committedLog, loggedConfig: configInTree(r.tree) };
 }
 
 /**
@@ -385,21 +376,18 @@ function adoptConfig(ctx: RoleContext, learnt: QuorumConfig, source: string): bo
   return true;
 }
 
-function leaderConfigHas(text: string, sid: number): boolean {
+function parseConfigText(text: string, source: string): QuorumConfig | null {
   try {
-    return parseDynamicConfig(text).members.has(sid);
-  } catch {
-    return true;
+    return parseDynamicConfig(text);
+  } catch (err) {
+    log.warn({ source, err: (err as Error).message }, 'ignoring a config that does not parse');
+    return null;
   }
 }
 
 function adoptConfigText(ctx: RoleContext, text: string, source: string): boolean {
-  try {
-    return adoptConfig(ctx, parseDynamicConfig(text), source);
-  } catch (err) {
-    log.warn({ source, err: (err as Error).message }, 'ignoring a config that does not parse');
-    return false;
-  }
+  const learnt = parseConfigText(text, source);
+  return learnt !== null && adoptConfig(ctx, learnt, source);
 }
 
 /** Applies a txn to the tree when no client front end runs (during sync). */
@@ -497,20 +485,21 @@ abstract class Role<I extends LeaderInput | LearnerInput> implements RoleView {
     if (header.type === OpCode.reconfig && txn.type === OpCode.reconfig)
       adoptConfigText(this.ctx, txn.data.toString('utf8'), `reconfig ${hex(header.zxid)}`);
     // (The committed log for the next leader role is rebuilt from disk when this role ends.)
-    this.ctx.db.snapshotter.applied(
-      this.ctx.db.tree,
-      () => this.server?.sessions.snapshot() ?? this.ctx.db.sessions,
-    );
+    this.ctx.db.snapshotter.applied(this.ctx.db.tree, () => this.snapshotState().sessions);
+  }
+
+  /** The tree and sessions as they are now, for a snapshot: the front end's sessions once serving. */
+  protected snapshotState(): { tree: DataTree; sessions: Map<bigint, number> } {
+    const db = this.ctx.db;
+    return { tree: db.tree, sessions: this.server?.sessions.snapshot() ?? db.sessions };
   }
 
   protected async serve(makePath: (s: ZkServer) => WritePath): Promise<void> {
-    const { cfg, sid, config, db } = this.ctx;
-    const me = config.members.get(sid)!;
+    const { cfg, sid, db } = this.ctx;
     this.served = true;
     this.server = new ZkServer(db.tree, db.sessions, serverSettings(cfg, sid, this.mode), makePath);
     this.server.fourLetterWord = this.ctx.fourLetterWord;
-    const host = me.clientAddress ?? cfg.clientPortAddress;
-    const port = me.clientPort ?? cfg.clientPort;
+    const { host, port } = clientEndpoint(this.ctx);
     await this.server.listen(host, port);
     log.info({ mode: this.mode, host, port }, 'serving clients');
   }
@@ -557,9 +546,7 @@ abstract class Role<I extends LeaderInput | LearnerInput> implements RoleView {
 class Leading extends Role<LeaderInput> {
   readonly mode = 'leader' as const;
   private readonly core: Leader;
-  private readonly links = new Map<number, QuorumLink>();
-  private nextConn = 1;
-  private listener: Server | null = null;
+  private readonly port: LearnerPort;
   private path: LeaderWritePath | null = null;
 
   constructor(ctx: RoleContext) {
@@ -576,34 +563,24 @@ class Leading extends Role<LeaderInput> {
       commitLogCount: COMMIT_LOG_COUNT,
       now: Date.now(),
     });
+    const { cfg } = ctx;
+    const me = ctx.config.members.get(ctx.sid)!;
+    this.port = new LearnerPort({
+      name: 'leader',
+      listen: { host: cfg.quorumListenOnAllIPs ? '0.0.0.0' : me.host, port: me.quorumPort },
+      security: learnerSecurityFromConfig(cfg.raw),
+      stats: ctx.stats,
+      log,
+      state: () => this.snapshotState(),
+      connected: (conn) => this.input({ kind: 'connected', conn }),
+      packet: (conn, p) => this.input({ kind: 'packet', conn, packet: p }),
+      disconnected: (conn) => this.input({ kind: 'disconnected', conn }),
+    });
   }
 
   protected async begin(): Promise<void> {
-    const { cfg, sid, config } = this.ctx;
-    const me = config.members.get(sid)!;
     for (const e of this.core.start()) this.execute(e);
-    this.listener = await listenForLearners({
-      listen: { host: cfg.quorumListenOnAllIPs ? '0.0.0.0' : me.host, port: me.quorumPort },
-      security: learnerSecurityFromConfig(cfg.raw),
-      log,
-      onLink: (link) => {
-        this.ctx.stats.learnersAdmitted++;
-        const conn = this.nextConn++;
-        this.links.set(conn, link);
-        link.start({
-          onPacket: (p) => this.input({ kind: 'packet', conn, packet: p }),
-          onClose: () => {
-            this.links.delete(conn);
-            this.input({ kind: 'disconnected', conn });
-          },
-        });
-        this.input({ kind: 'connected', conn });
-      },
-      onRefused: (reason, address) => {
-        this.ctx.stats.refused(refusalReason(reason));
-        log.warn({ reason, address }, 'learner connection refused');
-      },
-    });
+    await this.port.open();
     this.input({ kind: 'tick', now: Date.now() });
   }
 
@@ -620,23 +597,9 @@ class Leading extends Role<LeaderInput> {
     const core = this.core;
     switch (e.type) {
       case 'send':
-        // The core sends one packet object to many learners: encode it once.
-        this.links.get(e.conn)?.write(encodedOnce(e.packet));
-        if (e.packet.type === PacketType.DIFF || e.packet.type === PacketType.TRUNC)
-          this.ctx.stats.diffSyncs++;
-        return;
-      case 'send-snapshot': {
-        this.ctx.stats.snapSyncs++;
-        const link = this.links.get(e.conn);
-        if (!link) return;
-        const w = new JuteWriter(64 * 1024);
-        serializeSnapStream(this.ctx.db.tree, this.server?.sessions.snapshot() ?? this.ctx.db.sessions, w);
-        link.send(packet(PacketType.SNAP, e.zxid));
-        link.write(w.toBuffer());
-        return;
-      }
+      case 'send-snapshot':
       case 'close':
-        this.links.get(e.conn)?.close(e.reason);
+        this.port.execute(e);
         return;
       case 'log-append':
         // On the leader every logged txn is a proposal.
@@ -652,7 +615,7 @@ class Leading extends Role<LeaderInput> {
         this.path?.appliedUpTo(e.zxid);
         return;
       case 'established': {
-        const logged = this.ctx.logged;
+        const logged = this.ctx.db.loggedConfig;
         if (logged && logged.version > this.ctx.config.version) {
           // The initial history, committed now, holds a reconfig proposed before the last leader
           // change that this member had not activated; the core counts the votes of the config it
@@ -759,11 +722,7 @@ class Leading extends Role<LeaderInput> {
   }
 
   protected async teardown(): Promise<void> {
-    for (const l of this.links.values()) l.close('leader stepping down');
-    this.links.clear();
-    const srv = this.listener;
-    this.listener = null;
-    if (srv) await new Promise<void>((r) => srv.close(() => r()));
+    await this.port.close('leader stepping down');
   }
 
   // ---- RoleView (status and metrics) ----
@@ -771,7 +730,7 @@ class Leading extends Role<LeaderInput> {
     return leaderZabState(this.core.phase);
   }
   override learners() {
-    return describeLearners(this.core.learners(), this.links, this.ctx.config);
+    return this.port.describe(this.core.learners(), this.ctx.config);
   }
   override establishedAt(): number {
     return this.server?.startedAt ?? 0;
@@ -824,8 +783,7 @@ class Following extends Role<LearnerInput> {
       const masters = this.ctx.observerMasters;
       const todo = masters.toMeasure(config, port, this.leaderSid, Date.now());
       if (todo.length > 0) {
-        const localAddress = config.members.get(this.ctx.sid)!.host;
-        const rtts = await measureMasters(todo, { ...PROBE_DEFAULTS, localAddress });
+        const rtts = await this.probe(todo);
         masters.measured(config, this.leaderSid, rtts, Date.now());
         log.info(
           {
@@ -924,7 +882,7 @@ class Following extends Role<LearnerInput> {
       stats: ctx.stats,
       log,
       toLeader: (p) => this.link?.send(p),
-      state: () => ({ tree: db.tree, sessions: this.server?.sessions.snapshot() ?? db.sessions }),
+      state: () => this.snapshotState(),
       localSyncDone: () => this.path?.syncDone(),
       localRevalidated: (sessionId, valid) => this.path?.revalidated(sessionId, valid),
       touch: (touches) => {
@@ -999,12 +957,14 @@ class Following extends Role<LearnerInput> {
           this.observerMaster.step({ kind: 'leader-revalidated', sessionId: e.sessionId, valid: e.valid });
         else this.path?.revalidated(e.sessionId, e.valid);
         return;
-      case 'leader-config':
+      case 'leader-config': {
         // NEWLEADER carries the leader's config: a learner that missed a reconfig (SNAP) gets it here.
-        this.ctx.joining = !leaderConfigHas(e.text, this.ctx.sid);
-        adoptConfigText(this.ctx, e.text, 'NEWLEADER');
+        const leaders = parseConfigText(e.text, 'NEWLEADER');
+        this.ctx.joining = leaders !== null && !leaders.members.has(this.ctx.sid);
+        if (leaders) adoptConfig(this.ctx, leaders, 'NEWLEADER');
         this.leaveIfConfigMovedOn();
         return;
+      }
       case 'activate':
         this.observerMaster?.step({ kind: 'activated', zxid: e.zxid, designatedLeader: e.designatedLeader });
         if (e.designatedLeader !== this.leaderSid) {
@@ -1051,12 +1011,7 @@ class Following extends Role<LearnerInput> {
     let rounds = 0;
     this.settleTimer = setInterval(async () => {
       const { config } = this.ctx;
-      const localAddress = config.members.get(this.ctx.sid)?.host;
-      const todo = masters.candidates(config, port, this.leaderSid);
-      const rtts = await measureMasters(todo, {
-        ...PROBE_DEFAULTS,
-        ...(localAddress ? { localAddress } : {}),
-      });
+      const rtts = await this.probe(masters.candidates(config, port, this.leaderSid));
       if (this.settleTimer === null) return; // the role ended meanwhile
       masters.measured(config, this.leaderSid, rtts, Date.now());
       const nearer = masters.nearerThan(config, this.leaderSid, current);
@@ -1070,6 +1025,12 @@ class Following extends Role<LearnerInput> {
         this.stopSettling();
     }, SETTLE_EVERY_MS);
     this.settleTimer.unref();
+  }
+
+  /** Round trips to these masters, probed from this member's own address (allow-lists check it). */
+  private probe(masters: readonly MasterAddress[]): Promise<Map<number, number>> {
+    const localAddress = this.ctx.config.members.get(this.ctx.sid)?.host;
+    return measureMasters(masters, { ...PROBE_DEFAULTS, ...(localAddress ? { localAddress } : {}) });
   }
 
   private stopSettling(): void {

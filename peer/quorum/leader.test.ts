@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decideSync, Leader, type LeaderEffect, type SyncPlan } from './leader.ts';
+import { Leader, type LeaderEffect } from './leader.ts';
 import {
   decodeLeaderInfo,
   encodeAckEpoch,
@@ -13,134 +13,8 @@ import {
   type QuorumPacket,
   requestPacket,
 } from './packets.ts';
-import type { Proposal } from './zab-common.ts';
+import type { ZabTiming } from './zab-common.ts';
 import { prop, verifierFor, z } from './zab-testutil.ts';
-
-const zxids = (ps: readonly Proposal[]) => ps.map((p) => p.zxid);
-
-function plan(p: SyncPlan) {
-  return { mode: p.mode, zxid: p.zxid, proposals: zxids(p.proposals), lastZxid: p.lastZxid };
-}
-
-describe('decideSync: DIFF / TRUNC / SNAP per learner (LearnerHandler.syncFollower)', () => {
-  // committedLog (1,1) (1,2) (1,3) (2,1) (2,2); the leader applied up to (2,2).
-  const log = [prop(1, 1), prop(1, 2), prop(1, 3), prop(2, 1), prop(2, 2)];
-  const src = { lastProcessedZxid: z(2, 2), committedLog: log };
-
-  test('a. learner already at lastProcessedZxid: empty DIFF', () => {
-    assert.deepEqual(plan(decideSync(z(2, 2), src)), {
-      mode: 'DIFF',
-      zxid: z(2, 2),
-      proposals: [],
-      lastZxid: z(2, 2),
-    });
-    const fresh = { lastProcessedZxid: 0, committedLog: [] };
-    assert.deepEqual(plan(decideSync(0, fresh)), { mode: 'DIFF', zxid: 0, proposals: [], lastZxid: 0 });
-  });
-
-  test('b. learner past the committed log: TRUNC to its end', () => {
-    assert.deepEqual(plan(decideSync(z(2, 5), src)), {
-      mode: 'TRUNC',
-      zxid: z(2, 2),
-      proposals: [],
-      lastZxid: z(2, 2),
-    });
-    // An old leader of epoch 3 that proposed (3,1) and (3,2) nobody else logged.
-    assert.equal(decideSync(z(3, 2), src).mode, 'TRUNC');
-    // Empty committed log: min = max = lastProcessedZxid.
-    const empty = { lastProcessedZxid: z(1, 4), committedLog: [] };
-    assert.deepEqual(plan(decideSync(z(1, 9), empty)), {
-      mode: 'TRUNC',
-      zxid: z(1, 4),
-      proposals: [],
-      lastZxid: z(1, 4),
-    });
-  });
-
-  test('b. ...but never for a learner at the start of an epoch (counter 0): it has no txn there', () => {
-    assert.equal(decideSync(z(3, 0), src).mode, 'SNAP');
-  });
-
-  test('c. learner inside the committed log: DIFF with the txns it misses (zxid = maxCommittedLog)', () => {
-    assert.deepEqual(plan(decideSync(z(1, 2), src)), {
-      mode: 'DIFF',
-      zxid: z(2, 2),
-      proposals: [z(1, 3), z(2, 1), z(2, 2)],
-      lastZxid: z(2, 2),
-    });
-    assert.deepEqual(plan(decideSync(z(1, 1), src)).proposals, [z(1, 2), z(1, 3), z(2, 1), z(2, 2)]);
-  });
-
-  test('c. learner at a new-epoch zxid inside the log: DIFF from the next txn', () => {
-    assert.deepEqual(plan(decideSync(z(2, 0), src)), {
-      mode: 'DIFF',
-      zxid: z(2, 2),
-      proposals: [z(2, 1), z(2, 2)],
-      lastZxid: z(2, 2),
-    });
-  });
-
-  test('c. learner with txns the leader lacks in an older epoch: TRUNC cannot cross epochs, so SNAP', () => {
-    assert.deepEqual(plan(decideSync(z(1, 5), src)), {
-      mode: 'SNAP',
-      zxid: z(2, 2),
-      proposals: [],
-      lastZxid: z(2, 2),
-    });
-  });
-
-  test('c. a same-epoch divergence: TRUNC to the previous txn, then the leader txns after it', () => {
-    const gappy = {
-      lastProcessedZxid: z(1, 6),
-      committedLog: [prop(1, 1), prop(1, 2), prop(1, 5), prop(1, 6)],
-    };
-    assert.deepEqual(plan(decideSync(z(1, 3), gappy)), {
-      mode: 'TRUNC',
-      zxid: z(1, 2),
-      proposals: [z(1, 5), z(1, 6)],
-      lastZxid: z(1, 6),
-    });
-  });
-
-  test('d. learner older than the committed log: txn log, then committed log', () => {
-    const recent = { lastProcessedZxid: z(2, 2), committedLog: [prop(2, 1), prop(2, 2)] };
-    const txnLog = [prop(1, 1), prop(1, 2), prop(1, 3), prop(2, 1), prop(2, 2)];
-    assert.deepEqual(plan(decideSync(z(1, 2), { ...recent, txnLog })), {
-      mode: 'DIFF',
-      zxid: z(2, 2),
-      proposals: [z(1, 3), z(2, 1), z(2, 2)],
-      lastZxid: z(2, 2),
-    });
-    // The txn log walk stops at minCommittedLog; the committed log walk goes on from there.
-    assert.deepEqual(plan(decideSync(z(1, 1), { ...recent, txnLog: txnLog.slice(0, 4) })).proposals, [
-      z(1, 2),
-      z(1, 3),
-      z(2, 1),
-      z(2, 2),
-    ]);
-  });
-
-  test('d. ...falls back to SNAP when the txn log does not reach back or the learner diverged', () => {
-    const recent = { lastProcessedZxid: z(2, 2), committedLog: [prop(2, 1), prop(2, 2)] };
-    assert.equal(decideSync(z(1, 2), { ...recent, txnLog: null }).mode, 'SNAP');
-    assert.equal(decideSync(z(1, 2), { ...recent, txnLog: [prop(1, 3), prop(2, 1)] }).mode, 'SNAP');
-    assert.equal(decideSync(z(1, 2), { ...recent, txnLog: [] }).mode, 'SNAP');
-    const txnLog = [prop(1, 1), prop(1, 2), prop(1, 3), prop(2, 1), prop(2, 2)];
-    assert.equal(decideSync(z(1, 5), { ...recent, txnLog }).mode, 'SNAP');
-  });
-
-  test('e. anything else: SNAP at lastProcessedZxid', () => {
-    assert.deepEqual(plan(decideSync(0, src)), {
-      mode: 'SNAP',
-      zxid: z(2, 2),
-      proposals: [],
-      lastZxid: z(2, 2),
-    });
-    assert.equal(decideSync(z(1, 1), { lastProcessedZxid: z(1, 4), committedLog: [] }).mode, 'SNAP');
-  });
-});
-
-// --- the leader state machine ---
 
 const timing = { tickTime: 100, initLimit: 10, syncLimit: 5 };
 
@@ -164,11 +38,11 @@ function learnerInfo(type: number, sid: number, acceptedEpoch: number): QuorumPa
 }
 
 /** Leader 1 of voters 1..3 (+ observer 4), with history (1,1)..(1,3). */
-function newLeader(opts: { acceptedEpoch?: number; currentEpoch?: number } = {}) {
+function newLeader(opts: { acceptedEpoch?: number; currentEpoch?: number; timing?: ZabTiming } = {}) {
   return new Leader({
     sid: 1,
     verifier: verifierFor([1, 2, 3], [4]),
-    timing,
+    timing: opts.timing ?? timing,
     acceptedEpoch: opts.acceptedEpoch ?? 1,
     currentEpoch: opts.currentEpoch ?? 1,
     lastZxid: z(1, 3),
@@ -583,16 +457,7 @@ describe('Leader: broadcast', () => {
 describe('Leader: observer timeouts', () => {
   test('a silent observer is dropped after observerSyncLimit ticks, not syncLimit', () => {
     const t = { ...timing, observerSyncLimit: 20 };
-    const l = new Leader({
-      sid: 1,
-      verifier: verifierFor([1, 2, 3], [4]),
-      timing: t,
-      acceptedEpoch: 1,
-      currentEpoch: 1,
-      lastZxid: z(1, 3),
-      committedLog: [prop(1, 1), prop(1, 2), prop(1, 3)],
-      now: 0,
-    });
+    const l = newLeader({ timing: t });
     establish(l);
     join(l, 4, PacketType.OBSERVERINFO);
     const closedObserver = (effects: LeaderEffect[]) =>

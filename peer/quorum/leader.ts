@@ -19,10 +19,10 @@
 
 import { JuteError } from '../jute/archive.ts';
 import {
-  committedPackets,
   decideSync,
   informAndActivatePacket,
   informPacket,
+  proposalPacket,
   readLearnerHello,
   type SyncEffect,
   type SyncMode,
@@ -57,8 +57,6 @@ import {
   type WarnEffect,
   type ZabTiming,
 } from './zab-common.ts';
-
-export { decideSync, type SyncMode, type SyncPlan, type SyncSource } from './learner-sync.ts';
 
 // --- the leader state machine ---
 
@@ -447,15 +445,11 @@ export class Leader {
       // anew; one that acked as a follower and comes back as an observer (a server being added as
       // a voter by the pending reconfig, restarted as an observer) does not ack at all.
       if (c.sid !== null) p.acks.delete(c.sid);
-      if (c.kind === 'follower' && p.zxid > plan.lastZxid) this.send(c, this.proposalPacket(p), out);
+      if (c.kind === 'follower' && p.zxid > plan.lastZxid) this.send(c, proposalPacket(p), out);
     }
     const config = Buffer.from(this.verifier.toString(), 'utf8');
     this.send(c, packet(PacketType.NEWLEADER, this.newLeaderZxid, config), out);
     c.phase = 'syncing';
-  }
-
-  private proposalPacket(p: Proposal): QuorumPacket {
-    return committedPackets('follower', p)[0]!;
   }
 
   private moreRecentThanLeader(currentEpoch: number, lastZxid: number): boolean {
@@ -615,7 +609,7 @@ export class Leader {
     if (installs) p.installs = installs;
     this.outstanding.push(p);
     out.push({ type: 'log-append', zxid, data });
-    const pp = this.proposalPacket(p);
+    const pp = proposalPacket(p);
     for (const c of this.conns.values()) {
       if (c.kind !== 'follower' || !this.isForwarding(c)) continue;
       this.send(c, pp, out);

@@ -171,6 +171,11 @@ export type SyncEffect =
    */
   | { type: 'send-snapshot'; conn: number; zxid: number };
 
+/** A txn for a follower to log and ack. */
+export function proposalPacket(p: Proposal): QuorumPacket {
+  return packet(PacketType.PROPOSAL, p.zxid, p.data);
+}
+
 /** A committed txn for an observer. */
 export function informPacket(p: Proposal): QuorumPacket {
   return packet(PacketType.INFORM, p.zxid, p.data);
@@ -179,12 +184,6 @@ export function informPacket(p: Proposal): QuorumPacket {
 /** A committed reconfig txn for an observer, naming the leader of the config it installs. */
 export function informAndActivatePacket(p: Proposal, designatedLeader: number): QuorumPacket {
   return packet(PacketType.INFORMANDACTIVATE, p.zxid, encodeInformAndActivate(designatedLeader, p.data));
-}
-
-/** A committed txn during a sync: PROPOSAL + COMMIT to a follower, INFORM to an observer. */
-export function committedPackets(kind: 'follower' | 'observer', p: Proposal): QuorumPacket[] {
-  if (kind === 'observer') return [informPacket(p)];
-  return [packet(PacketType.PROPOSAL, p.zxid, p.data), packet(PacketType.COMMIT, p.zxid)];
 }
 
 /**
@@ -203,6 +202,12 @@ export function syncOpening<E>(
     const type = plan.mode === 'DIFF' ? PacketType.DIFF : PacketType.TRUNC;
     out.push({ type: 'send', conn, packet: packet(type, plan.zxid) });
   }
-  for (const p of plan.proposals)
-    for (const q of committedPackets(kind, p)) out.push({ type: 'send', conn, packet: q });
+  // A committed txn: PROPOSAL + COMMIT to a follower, INFORM to an observer.
+  for (const p of plan.proposals) {
+    if (kind === 'observer') out.push({ type: 'send', conn, packet: informPacket(p) });
+    else {
+      out.push({ type: 'send', conn, packet: proposalPacket(p) });
+      out.push({ type: 'send', conn, packet: packet(PacketType.COMMIT, p.zxid) });
+    }
+  }
 }

@@ -41,6 +41,7 @@ import {
   describePacket,
   encodeLeaderInfo,
   encodeRevalidateReply,
+  forwardedRequestType,
   PacketType,
   packet,
   packetTypeName,
@@ -50,6 +51,7 @@ import {
 import {
   counterOf,
   hex,
+  isReconfigTxn,
   makeZxid,
   type Proposal,
   syncLimitFor,
@@ -135,17 +137,6 @@ function cost(p: Proposal): number {
   return p.data.length + 24;
 }
 
-/** The op code of a forwarded request (REQUEST data: sessionId 8, cxid 4, then type). */
-function requestType(p: QuorumPacket): number {
-  if (p.data === null || p.data.length < 16) throw new JuteError('REQUEST needs at least 16 bytes of data');
-  return p.data.readInt32BE(12);
-}
-
-/** The op code in a txn's TxnHeader (clientId 8, cxid 4, zxid 8, time 8, then type). */
-function txnType(data: Buffer): number | null {
-  return data.length >= 32 ? data.readInt32BE(28) : null;
-}
-
 export class ObserverMaster {
   readonly sid: number;
   private readonly timing: ZabTiming;
@@ -157,8 +148,10 @@ export class ObserverMaster {
   private epoch = -1;
 
   private lastZxid: number;
-  /** Committed txns kept for DIFF syncs, oldest first, ending at lastZxid. */
+  /** Committed txns kept for DIFF syncs, oldest first from logStart, ending at lastZxid. */
   private readonly log: Proposal[] = [];
+  /** Where the kept txns start in log: evicted ones leave the array in batches (see keep). */
+  private logStart = 0;
   private logBytes = 0;
   /** A reconfig applied and not yet activated: it goes out as INFORMANDACTIVATE. */
   private pendingReconfig: Proposal | null = null;
@@ -196,7 +189,7 @@ export class ObserverMaster {
 
   /** zxids of the committed txns kept for DIFF syncs, oldest first. */
   get keptZxids(): number[] {
-    return this.log.map((p) => p.zxid);
+    return this.kept().map((p) => p.zxid);
   }
 
   get keptBytes(): number {
@@ -285,6 +278,7 @@ export class ObserverMaster {
   private reset(lastZxid: number, out: ObserverMasterEffect[]): void {
     for (const c of [...this.conns.values()]) this.close(c, 'the observer master resynced', out);
     this.log.length = 0;
+    this.logStart = 0;
     this.logBytes = 0;
     this.pendingReconfig = null;
     this.lastZxid = lastZxid;
@@ -303,7 +297,7 @@ export class ObserverMaster {
       return;
     }
     // Before the follower serves nobody is fed, and its sync applies a reconfig after activating it.
-    if (this.serving && txnType(p.data) === OpCode.reconfig) {
+    if (this.serving && isReconfigTxn(p.data)) {
       this.pendingReconfig = p;
       return;
     }
@@ -332,7 +326,20 @@ export class ObserverMaster {
     this.log.push(p);
     this.logBytes += cost(p);
     this.lastZxid = p.zxid;
-    while (this.logBytes > this.sizeLimit && this.log.length > 0) this.logBytes -= cost(this.log.shift()!);
+    while (this.logBytes > this.sizeLimit && this.logStart < this.log.length)
+      this.logBytes -= cost(this.log[this.logStart++]!);
+    // Not a shift per commit: on an array of 100k txns (32 MiB of small ones) each shift moves them
+    // all, some 80 µs per commit. The evicted txns go in one splice once they are half the array.
+    if (this.logStart * 2 > this.log.length) this.kept();
+  }
+
+  /** The kept txns, oldest first (the evicted ones dropped from the array). */
+  private kept(): Proposal[] {
+    if (this.logStart > 0) {
+      this.log.splice(0, this.logStart);
+      this.logStart = 0;
+    }
+    return this.log;
   }
 
   // --- observers ---
@@ -401,7 +408,7 @@ export class ObserverMaster {
       return;
     }
     c.peerLastZxid = p.zxid;
-    const plan = decideSync(p.zxid, { lastProcessedZxid: this.lastZxid, committedLog: this.log });
+    const plan = decideSync(p.zxid, { lastProcessedZxid: this.lastZxid, committedLog: this.kept() });
     c.syncMode = plan.mode;
     syncOpening(c.conn, 'observer', plan, out);
     const config = Buffer.from(this.config().toString(), 'utf8');
@@ -427,7 +434,7 @@ export class ObserverMaster {
         return;
       }
       case PacketType.REQUEST:
-        if (requestType(p) === OpCode.sync) this.syncs.push(c.conn);
+        if (forwardedRequestType(p) === OpCode.sync) this.syncs.push(c.conn);
         out.push({ type: 'to-leader', packet: p });
         return;
       default:

@@ -277,13 +277,19 @@ export function requestPacket(req: ForwardedRequest): QuorumPacket {
   return packet(PacketType.REQUEST, -1, w.toBuffer(), req.authinfo);
 }
 
+/** The op code of a forwarded request, without decoding the rest (an observer master relays it as is). */
+export function forwardedRequestType(p: QuorumPacket): number {
+  if (p.data === null || p.data.length < 16) throw new JuteError('REQUEST needs at least 16 bytes of data');
+  return p.data.readInt32BE(12);
+}
+
 export function decodeRequest(p: QuorumPacket): ForwardedRequest {
-  const data = p.data;
-  if (data === null || data.length < 16) throw new JuteError('REQUEST needs at least 16 bytes of data');
+  const type = forwardedRequestType(p);
+  const data = p.data!;
   return {
     sessionId: data.readBigInt64BE(0),
     cxid: data.readInt32BE(8),
-    type: data.readInt32BE(12),
+    type,
     body: Buffer.from(data.subarray(16)),
     authinfo: p.authinfo,
   };

@@ -9,6 +9,8 @@
 // snapshotted) means that effect and every disk effect returned before it are durable. A crash may
 // keep any prefix of the disk effects that were not yet reported complete.
 
+import { OpCode } from '../protocol/constants.ts';
+
 export const TWO_32 = 2 ** 32;
 
 /** ZxidUtils.getEpochFromZxid. */
@@ -24,6 +26,11 @@ export function counterOf(zxid: number): number {
 /** ZxidUtils.makeZxid. */
 export function makeZxid(epoch: number, counter: number): number {
   return epoch * TWO_32 + counter;
+}
+
+/** Whether a txn entry is a reconfig: the op code of its TxnHeader (clientId 8, cxid 4, zxid 8, time 8, type). */
+export function isReconfigTxn(data: Buffer): boolean {
+  return data.length >= 32 && data.readInt32BE(28) === OpCode.reconfig;
 }
 
 export function hex(zxid: number): string {

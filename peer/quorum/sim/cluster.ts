@@ -71,7 +71,15 @@ import {
   QuorumPacketDecoder,
 } from '../packets.ts';
 import { parseDynamicConfig, type QuorumConfig, QuorumVerifier } from '../quorum-config.ts';
-import { counterOf, type DiskEffect, epochOf, hex, type Proposal, type ZabTiming } from '../zab-common.ts';
+import {
+  counterOf,
+  type DiskEffect,
+  epochOf,
+  hex,
+  isReconfigTxn,
+  type Proposal,
+  type ZabTiming,
+} from '../zab-common.ts';
 import { verifierFor } from '../zab-testutil.ts';
 
 export class SimViolation extends Error {
@@ -241,9 +249,6 @@ const CONFIG_VIEW = {
 const NO_ACL = { superDigest: null, skipACL: true };
 
 const key = (p: Proposal) => p.data.toString('base64');
-
-/** The type in a serialized TxnHeader (clientId, cxid, zxid, time, type). */
-const isReconfigTxn = (data: Buffer) => data.length >= 32 && data.readInt32BE(28) === OpCode.reconfig;
 
 /** A member entry as prep parses it from `server.N=` (ports as zab-testutil.ts lays them out). */
 function serverSpec(sid: number, role: 'participant' | 'observer'): string {
@@ -1108,7 +1113,7 @@ export class Cluster {
           this.backToElection(m);
           return;
         case 'learner-request': {
-          if (e.request.type === 9) {
+          if (e.request.type === OpCode.sync) {
             later.push({ kind: 'sync', conn: e.conn });
           } else {
             later.push({
