@@ -5,15 +5,15 @@
 // Either way it never syncs or serves, and the members log and count the refusal.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseExposition, sampleValue } from '../peer/metrics/testutil.ts';
+import { type QuorumPki, quorumPki } from '../peer/net/testutil.ts';
 import { encodeInitialMessage } from '../peer/quorum/election-wire.ts';
 import { type Ensemble, startEnsemble } from './lib/ensemble.ts';
-import { createCa, issueCert } from './lib/pki.ts';
 import { until } from './lib/wait.ts';
 
 /** Election-port refusals member sid has counted, by reason (its /metrics). */
@@ -68,33 +68,21 @@ async function assertRefused(e: Ensemble, outsider: number, reason: RegExp): Pro
 }
 
 describe('quorum TLS with client certificates', () => {
-  let dir: string;
+  let pki: QuorumPki;
   let e: Ensemble;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'zke-sec-tls-'));
-    const ca = await createCa(dir, 'ca', 'test-quorum-ca');
-    const pem = (file: string) => readFileSync(join(dir, file));
-    await Promise.all(
-      [1, 2, 3, 4].map(async (sid) => {
-        const m = await issueCert(dir, `m${sid}`, {
-          subject: `/CN=member-${sid}`,
-          ext: 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-          ca: sid === 4 ? null : ca, // the outsider signs its own certificate
-        });
-        // The key store: key and certificate in one PEM file.
-        writeFileSync(join(dir, `m${sid}.pem`), Buffer.concat([pem(m.key), pem(m.cert)]));
-      }),
-    );
+    // The outsider, m4, signs its own certificate.
+    pki = await quorumPki(['m1', 'm2', 'm3'], ['m4']);
     e = await startEnsemble({
       voters: 3,
       observers: 1,
-      config: { sslQuorum: 'true', 'ssl.quorum.trustStore.location': join(dir, ca.cert) },
-      extraFor: (sid) => ({ 'ssl.quorum.keyStore.location': join(dir, `m${sid}.pem`) }),
+      config: { sslQuorum: 'true', 'ssl.quorum.trustStore.location': pki.trustStore },
+      extraFor: (sid) => ({ 'ssl.quorum.keyStore.location': pki.keyStore(`m${sid}`) }),
     });
   });
   after(async () => {
     await e?.close();
-    rmSync(dir, { recursive: true, force: true });
+    pki.remove();
   });
 
   test('members with CA-signed certificates elect and form the ensemble; a self-signed observer is refused', async (t) => {

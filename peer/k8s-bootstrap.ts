@@ -12,9 +12,11 @@
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ENV, PODINFO_DIR, PORTS, SERVER_ID_FILE, STATIC_CONFIG_FILE } from '../operator/render/contract.ts';
+import { writeDynamicConfig } from './config/dynamic-config.ts';
 import { ConfigError, parseZooConfig } from './config/zoocfg.ts';
 import { replaceFile } from './persistence/files.ts';
-import { parseDynamicConfig, type QuorumConfig, renderQuorumConfig } from './quorum/quorum-config.ts';
+import { parseDynamicConfig, type QuorumConfig } from './quorum/quorum-config.ts';
 
 export interface PodEnv {
   podName: string;
@@ -23,13 +25,13 @@ export interface PodEnv {
 }
 
 export function podEnv(env: NodeJS.ProcessEnv): PodEnv {
-  const podName = env.POD_NAME ?? '';
-  const podIP = env.POD_IP ?? '';
-  const role = env.ZKE_ROLE ?? '';
-  if (podName === '') throw new ConfigError('POD_NAME is not set (downward API metadata.name)');
-  if (podIP === '') throw new ConfigError('POD_IP is not set (downward API status.podIP)');
+  const podName = env[ENV.podName] ?? '';
+  const podIP = env[ENV.podIP] ?? '';
+  const role = env[ENV.role] ?? '';
+  if (podName === '') throw new ConfigError(`${ENV.podName} is not set (downward API metadata.name)`);
+  if (podIP === '') throw new ConfigError(`${ENV.podIP} is not set (downward API status.podIP)`);
   if (role !== 'voter' && role !== 'observer')
-    throw new ConfigError(`ZKE_ROLE must be voter or observer, not "${role}"`);
+    throw new ConfigError(`${ENV.role} must be voter or observer, not "${role}"`);
   return { podName, podIP, role };
 }
 
@@ -110,7 +112,7 @@ export async function bootstrapK8s(
 ): Promise<string> {
   const pod = podEnv(env);
   const log = opts.log ?? (() => {});
-  const staticPath = join(configDir, 'zoo.cfg');
+  const staticPath = join(configDir, STATIC_CONFIG_FILE);
   const staticText = await readFile(staticPath, 'utf8').catch((e: Error) => {
     throw new ConfigError(`cannot read ${staticPath}: ${e.message}`);
   });
@@ -120,7 +122,7 @@ export async function bootstrapK8s(
     pod.role === 'voter'
       ? voterServerId(pod.podName)
       : await waitForServerId(
-          join(opts.podInfoDir ?? env.ZKE_PODINFO_DIR ?? '/etc/podinfo', 'server-id'),
+          join(opts.podInfoDir ?? env.ZKE_PODINFO_DIR ?? PODINFO_DIR, SERVER_ID_FILE),
           log,
         );
   await mkdir(cfg.dataDir, { recursive: true });
@@ -133,11 +135,11 @@ export async function bootstrapK8s(
   if (!fromConfigMap) throw new ConfigError(`cannot read the membership in ${dynamicPath}`);
   const ownDynamic = join(cfg.dataDir, 'zoo.cfg.dynamic');
   const membership = startingMembership(fromConfigMap, await readConfigIfAny(ownDynamic), sid, pod, {
-    quorum: 2888,
-    election: 3888,
+    quorum: PORTS.quorum,
+    election: PORTS.election,
     client: cfg.clientPort,
   });
-  await replaceFile(ownDynamic, `${renderQuorumConfig(membership)}\n`);
+  await writeDynamicConfig(ownDynamic, membership);
   // The static settings as given, with the membership pointing at the data dir's copy.
   const runnable = staticText
     .split(/\r?\n/)

@@ -15,7 +15,7 @@ import { counterOf, epochOf } from '../quorum/zab-common.ts';
 import type { ClientConnection } from '../server/connection.ts';
 import type { ZkServer } from '../server/zkserver.ts';
 import { directorySize } from './dirs.ts';
-import { type MonitorValues, monitorValues, processInfo } from './monitor.ts';
+import { type MonitorValues, monitorValues, processInfo, reportedNodeCount } from './monitor.ts';
 import type { RoleStatus } from './status.ts';
 import { VERSION_LINE } from './version.ts';
 
@@ -117,8 +117,7 @@ function serverStats(ctx: CommandContext): CommandResult {
       max_buffer_size: s.maxProposalSize,
     };
   }
-  // ZooKeeper counts the root twice (under "" and "/"); tools compare against that number.
-  out.node_count = server.tree.nodeCount + 1;
+  out.node_count = reportedNodeCount(server);
   return out;
 }
 

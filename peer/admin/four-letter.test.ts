@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { FOUR_LETTER_WORDS } from '../protocol/constants.ts';
 import type { CommandContext } from './commands.ts';
 import {
   answerFourLetterWord,
@@ -238,4 +239,15 @@ test('the whitelist: srvr only by default; a listed word runs; ruok answers whil
   // IsroCommand prints `null` while no server runs.
   cfg.fourLetterWords.add('isro');
   assert.equal(answerFourLetterWord('isro', ctx), 'null');
+});
+
+test('every four-letter word but gtmk, stmk and hash runs its admin command; other aliases are no words', () => {
+  const cfg = testConfig();
+  cfg.fourLetterWords = 'all';
+  const ctx: CommandContext = { status: new SteeredStatus(1, null, cfg), cfg };
+  const unsupported = [...FOUR_LETTER_WORDS, 'lead', 'lsnp']
+    .filter((w) => answerFourLetterWord(w, ctx) === `${w} is not supported by this server.\n`)
+    .sort();
+  assert.deepEqual(unsupported, ['gtmk', 'hash', 'lead', 'lsnp', 'stmk']);
+  assert.match(answerFourLetterWord('envi', ctx), /^Environment:\nzookeeper\.version=/);
 });

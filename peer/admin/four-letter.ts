@@ -1,27 +1,9 @@
 // Four-letter words on the client port: the whitelist, then the admin command's result rendered as
 // ZooKeeper's text (zk-protocol.md §6.1). The renderers are pure functions of the command results.
 
+import { FOUR_LETTER_WORDS } from '../protocol/constants.ts';
 import { hex } from '../server/zkserver.ts';
-import { type CommandContext, type CommandResult, NOT_SERVING, runCommand } from './commands.ts';
-
-/** Four-letter word → admin command. gtmk, stmk and hash are recognised but not implemented. */
-export const FOUR_LETTER_COMMANDS: Readonly<Record<string, string>> = {
-  conf: 'configuration',
-  cons: 'connections',
-  crst: 'connection_stat_reset',
-  dirs: 'dirs',
-  dump: 'dump',
-  envi: 'environment',
-  isro: 'is_read_only',
-  mntr: 'monitor',
-  ruok: 'ruok',
-  srst: 'stat_reset',
-  srvr: 'server_stats',
-  stat: 'stats',
-  wchc: 'watches',
-  wchp: 'watches_by_path',
-  wchs: 'watch_summary',
-};
+import { type CommandContext, type CommandResult, findCommand, NOT_SERVING, runCommand } from './commands.ts';
 
 /** Java's Double.toString for the values ZooKeeper prints as doubles. */
 export function javaDouble(v: number): string {
@@ -204,9 +186,10 @@ export function answerFourLetterWord(word: string, ctx: CommandContext): string 
   const allowed = ctx.cfg.fourLetterWords;
   if (allowed !== 'all' && !allowed.has(word))
     return `${word} is not executed because it is not in the whitelist.\n`;
-  const command = FOUR_LETTER_COMMANDS[word];
+  // Each word is an alias of its admin command; gtmk, stmk and hash have none here.
+  const command = (FOUR_LETTER_WORDS as readonly string[]).includes(word) ? findCommand(word) : undefined;
   if (!command) return `${word} is not supported by this server.\n`;
-  const r = runCommand(command, ctx);
+  const r = runCommand(command.name, ctx);
   if (r.error === NOT_SERVING && word === 'ruok') return 'imok';
   // IsroCommand: `null` while no server runs (r/o clients probing for an r/w server read it so).
   if (r.error === NOT_SERVING && word === 'isro') return 'null';

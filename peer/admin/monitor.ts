@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { QuorumVerifier } from '../quorum/quorum-config.ts';
 import type { Tally } from '../server/stats.ts';
+import type { ZkServer } from '../server/zkserver.ts';
 import type { MemberStats, RoleStatus } from './status.ts';
 import { VERSION_LINE } from './version.ts';
 
@@ -33,6 +34,11 @@ function tally(out: MonitorValues, name: string, t: Tally): void {
   out[`max_${name}`] = t.max;
   out[`cnt_${name}`] = t.count;
   out[`sum_${name}`] = t.sum;
+}
+
+/** ZooKeeper counts the root twice (under "" and "/"); tools compare against that number. */
+export function reportedNodeCount(server: ZkServer): number {
+  return server.tree.nodeCount + 1;
 }
 
 /** `<state> - <zabstate>[ - <syncmode>]`, e.g. `observing - broadcast` (zk_peer_state). */
@@ -99,7 +105,7 @@ export function monitorValues(
     num_alive_connections: server.connectionCount,
     outstanding_requests: server.outstanding,
     uptime: now - server.startedAt,
-    znode_count: server.tree.nodeCount + 1,
+    znode_count: reportedNodeCount(server),
     watch_count: server.watches.watchCount,
     ephemerals_count: server.tree.ephemeralCount(),
     approximate_data_size: server.tree.approximateDataSize,

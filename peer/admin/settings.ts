@@ -4,7 +4,7 @@
 // (`zkensemble.region`, `zkensemble.ensemble`; env ZKE_REGION and ZKE_ENSEMBLE win, as Kubernetes
 // pods set them) and the log level (`zkensemble.logLevel`; env LOG_LEVEL wins).
 
-import { ConfigError } from '../config/zoocfg.ts';
+import { ConfigError, rawSetting } from '../config/zoocfg.ts';
 
 export interface AdminSettings {
   enabled: boolean;
@@ -22,37 +22,33 @@ export interface ObservabilitySettings {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function get(raw: ReadonlyMap<string, string>, key: string): string | undefined {
-  return raw.get(key) ?? raw.get(`zookeeper.${key}`);
-}
-
 export function observabilitySettings(
   raw: ReadonlyMap<string, string>,
   env: Readonly<Record<string, string | undefined>>,
 ): ObservabilitySettings {
-  const enable = (get(raw, 'admin.enableServer') ?? 'true').toLowerCase();
+  const enable = (rawSetting(raw, 'admin.enableServer') ?? 'true').toLowerCase();
   if (enable !== 'true' && enable !== 'false')
     throw new ConfigError(`admin.enableServer=${enable} is not a boolean (true/false)`);
-  const portText = get(raw, 'admin.serverPort') ?? '8080';
+  const portText = rawSetting(raw, 'admin.serverPort') ?? '8080';
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535)
     throw new ConfigError(`admin.serverPort=${portText} is not a port number`);
-  let commandURL = get(raw, 'admin.commandURL') ?? '/commands';
+  let commandURL = rawSetting(raw, 'admin.commandURL') ?? '/commands';
   if (!commandURL.startsWith('/')) commandURL = `/${commandURL}`;
   commandURL = commandURL.replace(/\/+$/, '') || '/commands';
-  const level = env.LOG_LEVEL || get(raw, 'zkensemble.logLevel') || null;
+  const level = env.LOG_LEVEL || rawSetting(raw, 'zkensemble.logLevel') || null;
   if (level !== null && !(LOG_LEVELS as readonly string[]).includes(level))
     throw new ConfigError(`log level ${level} is not one of ${LOG_LEVELS.join(', ')}`);
   return {
     admin: {
       enabled: enable === 'true',
-      address: get(raw, 'admin.serverAddress') ?? '0.0.0.0',
+      address: rawSetting(raw, 'admin.serverAddress') ?? '0.0.0.0',
       port,
       commandURL,
     },
     labels: {
-      region: env.ZKE_REGION || get(raw, 'zkensemble.region') || 'default',
-      ensemble: env.ZKE_ENSEMBLE || get(raw, 'zkensemble.ensemble') || 'default',
+      region: env.ZKE_REGION || rawSetting(raw, 'zkensemble.region') || 'default',
+      ensemble: env.ZKE_ENSEMBLE || rawSetting(raw, 'zkensemble.ensemble') || 'default',
     },
     logLevel: level,
   };

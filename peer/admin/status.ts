@@ -2,6 +2,7 @@
 // end, its place in the ensemble, and a few counters kept by the member itself. The member (or the
 // standalone runner) provides a RoleStatus; the commands and metrics only read it.
 
+import type { RefusalReason } from '../metrics/refusal-reason.ts';
 import type { QuorumLink } from '../net/quorum-link.ts';
 import type { LearnerState } from '../quorum/leader.ts';
 import { PacketType } from '../quorum/packets.ts';
@@ -90,9 +91,9 @@ export class MemberStats {
   maxProposalSize = -1;
   /** Leader side: learner connections admitted and refused (by reason kind). */
   learnersAdmitted = 0;
-  readonly learnersRefused = new Map<string, number>();
+  readonly learnersRefused = new Map<RefusalReason, number>();
   /** Election-port connections refused (by reason kind): allow-list, quorum TLS. */
-  readonly electionsRefused = new Map<string, number>();
+  readonly electionsRefused = new Map<RefusalReason, number>();
   /** Time from a txn's creation on the leader to its application here (propagation_latency). */
   readonly propagation = new Tally();
   /** Last txn applied here: its zxid, its creation time on the leader, when it was applied here. */
@@ -151,11 +152,11 @@ export class MemberStats {
     if (size > this.maxProposalSize) this.maxProposalSize = size;
   }
 
-  refused(kind: string): void {
+  refused(kind: RefusalReason): void {
     this.learnersRefused.set(kind, (this.learnersRefused.get(kind) ?? 0) + 1);
   }
 
-  electionRefused(kind: string): void {
+  electionRefused(kind: RefusalReason): void {
     this.electionsRefused.set(kind, (this.electionsRefused.get(kind) ?? 0) + 1);
   }
 

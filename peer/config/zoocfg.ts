@@ -276,6 +276,11 @@ export function parseZooConfig(text: string): ZooConfig {
   return c;
 }
 
+/** A key's value as written in zoo.cfg, under the key or its `zookeeper.` system-property form. */
+export function rawSetting(raw: ReadonlyMap<string, string>, key: string): string | undefined {
+  return raw.get(key) ?? raw.get(`zookeeper.${key}`);
+}
+
 /** True when the config lists no other member: this server runs standalone. */
 export function isStandalone(c: ZooConfig): boolean {
   return c.servers.length <= 1 && c.standaloneEnabled;

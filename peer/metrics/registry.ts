@@ -10,7 +10,7 @@ import { counterValues, type MonitorValues, monitorValues, processInfo } from '.
 import { isReady, type LearnerInfo, type RoleStatus, replicationLag } from '../admin/status.ts';
 import { SERVER_VERSION } from '../admin/version.ts';
 import type { Tally } from '../server/stats.ts';
-import { REFUSAL_REASONS } from './refusal-reason.ts';
+import { REFUSAL_REASONS, type RefusalReason } from './refusal-reason.ts';
 
 export interface MetricLabels {
   region: string;
@@ -242,29 +242,28 @@ export class PeerMetrics {
       'Leader (or observer master) side: 1 once a learner got UPTODATE',
       (l) => (l.synced ? 1 : 0),
     );
-    new Counter({
-      name: 'zkensemble_learner_connections_refused_total',
-      help: 'Leader (or observer master) side: learner connections refused, by reason',
-      labelNames: ['reason'],
-      registers,
-      collect() {
-        this.reset();
-        // Every reason is exported, 0 until it happens, so rates and alerts see the series.
-        for (const reason of REFUSAL_REASONS)
-          this.inc({ reason }, status.stats.learnersRefused.get(reason) ?? 0);
-      },
-    });
-    new Counter({
-      name: 'zkensemble_election_connections_refused_total',
-      help: 'Election-port connections refused (allow-list, quorum TLS), by reason',
-      labelNames: ['reason'],
-      registers,
-      collect() {
-        this.reset();
-        for (const reason of REFUSAL_REASONS)
-          this.inc({ reason }, status.stats.electionsRefused.get(reason) ?? 0);
-      },
-    });
+    const refusals = (name: string, help: string, counts: ReadonlyMap<RefusalReason, number>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          this.reset();
+          // Every reason is exported, 0 until it happens, so rates and alerts see the series.
+          for (const reason of REFUSAL_REASONS) this.inc({ reason }, counts.get(reason) ?? 0);
+        },
+      });
+    refusals(
+      'zkensemble_learner_connections_refused_total',
+      'Leader (or observer master) side: learner connections refused, by reason',
+      status.stats.learnersRefused,
+    );
+    refusals(
+      'zkensemble_election_connections_refused_total',
+      'Election-port connections refused (allow-list, quorum TLS), by reason',
+      status.stats.electionsRefused,
+    );
     new Counter({
       name: 'zkensemble_learner_connections_admitted_total',
       help: 'Leader (or observer master) side: learner connections admitted',

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createCa, issueCert } from '../../e2e/lib/pki.ts';
 import { log } from '../log.ts';
 import { refusalReason } from '../metrics/refusal-reason.ts';
 import { encodeInitialMessage, type InetAddr } from '../quorum/election-wire.ts';
 import { parseAllowList } from './cidr.ts';
 import { type ElectionSecurity, ElectionTransport } from './election-transport.ts';
-import { learnerSecurityFromConfig } from './learner-guard.ts';
+import { type QuorumPki, quorumPki } from './testutil.ts';
 
 interface NodeOptions {
   security?: ElectionSecurity;
@@ -149,39 +145,16 @@ test('with an allow-list, members dial from their own address; others are refuse
 });
 
 describe('quorum TLS on the election port', () => {
-  let dir: string;
+  let pki: QuorumPki;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'zke-election-tls-'));
-    const ca = await createCa(dir, 'ca', 'zkensemble-test-ca');
-    const pem = (file: string) => readFileSync(join(dir, file));
-    for (const [name, signer] of [
-      ['m1', ca],
-      ['m2', ca],
-      ['intruder', null],
-    ] as const) {
-      const issued = await issueCert(dir, name, {
-        subject: `/CN=${name}`,
-        ext: 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        ca: signer,
-      });
-      writeFileSync(join(dir, `${name}.pem`), Buffer.concat([pem(issued.key), pem(issued.cert)]));
-    }
+    pki = await quorumPki(['m1', 'm2'], ['intruder']);
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  const security = (name: string): ElectionSecurity =>
-    learnerSecurityFromConfig(
-      new Map([
-        ['sslQuorum', 'true'],
-        ['ssl.quorum.keyStore.location', join(dir, `${name}.pem`)],
-        ['ssl.quorum.trustStore.location', join(dir, 'ca.crt')],
-      ]),
-    );
+  after(() => pki.remove());
 
   test('members with CA-signed certificates exchange notifications; a self-signed peer and plain TCP deliver none', async () => {
     // 3 has a self-signed certificate; 4 speaks plain TCP. Both are higher sids: they dial.
     const c = cluster([1, 2, 3, 4], (sid) =>
-      sid === 4 ? {} : { security: security(sid === 3 ? 'intruder' : `m${sid}`) },
+      sid === 4 ? {} : { security: pki.security(sid === 3 ? 'intruder' : `m${sid}`) },
     );
     for (const sid of [1, 2, 3, 4]) await c.start(sid);
     try {

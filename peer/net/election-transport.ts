@@ -5,7 +5,6 @@
 // With quorum TLS (sslQuorum) connections are mutual TLS, as learner links are, and the learner
 // allow-list applies here too: a member refused here cannot even vote or learn who leads.
 
-import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../log.ts';
@@ -20,10 +19,11 @@ import {
   shouldInitiateConnection,
 } from '../quorum/election-wire.ts';
 import {
+  bindAddress,
   clientTlsOptions,
   type LearnerSecurity,
+  quorumServer,
   screenConnection,
-  serverTlsOptions,
 } from './learner-guard.ts';
 
 /** What the election port checks: the learner allow-list and quorum TLS (no shared secret). */
@@ -75,15 +75,11 @@ export class ElectionTransport {
   async start(): Promise<void> {
     const at = this.opts.listen;
     if (!at) return;
-    const t = this.security.tls;
-    const server = t
-      ? tls.createServer(serverTlsOptions(t), (s) => this.accept(s))
-      : net.createServer((s) => this.accept(s));
-    if (t) {
-      server.on('tlsClientError', (err: Error, socket: net.Socket) =>
-        this.refused(`TLS: ${err.message}`, socket.remoteAddress ?? 'unknown'),
-      );
-    }
+    const server = quorumServer(
+      this.security.tls,
+      (s) => this.accept(s),
+      (reason, s) => this.refused(reason, s.remoteAddress ?? 'unknown'),
+    );
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -132,7 +128,7 @@ export class ElectionTransport {
   private async localBinding(): Promise<{ localAddress?: string }> {
     const own = this.opts.localAddress;
     if (!own || !this.security.allowList) return {};
-    return { localAddress: net.isIP(own) ? own : (await lookup(own)).address };
+    return { localAddress: await bindAddress(own) };
   }
 
   private dial(sid: number, addr: InetAddr, local: { localAddress?: string }): void {

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { createCa, issueCert } from '../../e2e/lib/pki.ts';
 import { parseAllowList } from './cidr.ts';
 import {
   admitLearner,
@@ -14,9 +10,10 @@ import {
   type LearnerSecurity,
   learnerSecurityFromConfig,
   proveToLeader,
+  quorumServer,
   SecurityConfigError,
-  serverTlsOptions,
 } from './learner-guard.ts';
+import { type QuorumPki, quorumPki } from './testutil.ts';
 
 const NONE: LearnerSecurity = { allowList: null, secret: null, tls: null };
 
@@ -35,9 +32,7 @@ async function leader(sec: LearnerSecurity, useTls = false) {
       })(),
     );
   };
-  const server =
-    useTls && sec.tls ? tls.createServer(serverTlsOptions(sec.tls), onSocket) : net.createServer(onSocket);
-  if (useTls) server.on('tlsClientError', (e: Error) => refused.push(`tls: ${e.message}`));
+  const server = quorumServer(useTls ? sec.tls : null, onSocket, (reason) => refused.push(reason));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as net.AddressInfo).port;
@@ -99,35 +94,11 @@ test('bad security settings are reported clearly', () => {
 });
 
 describe('quorum TLS with client certificates', () => {
-  let dir: string;
+  let pki: QuorumPki;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'zke-tls-'));
-    const ca = await createCa(dir, 'ca', 'zkensemble-test-ca');
-    const pem = (file: string) => readFileSync(join(dir, file));
-    for (const [name, signer] of [
-      ['leader', ca],
-      ['member', ca],
-      ['intruder', null],
-    ] as const) {
-      const issued = await issueCert(dir, name, {
-        subject: `/CN=${name}`,
-        ext: 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        ca: signer,
-      });
-      // The key store: key and certificate in one PEM file.
-      writeFileSync(join(dir, `${name}.pem`), Buffer.concat([pem(issued.key), pem(issued.cert)]));
-    }
+    pki = await quorumPki(['leader', 'member'], ['intruder']);
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  const security = (name: string): LearnerSecurity =>
-    learnerSecurityFromConfig(
-      new Map([
-        ['sslQuorum', 'true'],
-        ['ssl.quorum.keyStore.location', join(dir, `${name}.pem`)],
-        ['ssl.quorum.trustStore.location', join(dir, 'ca.crt')],
-      ]),
-    );
+  after(() => pki.remove());
 
   async function tlsLearner(port: number, sec: LearnerSecurity): Promise<boolean> {
     const s = tls.connect({
@@ -149,13 +120,13 @@ describe('quorum TLS with client certificates', () => {
   }
 
   test('a member certificate signed by the quorum CA is admitted; others are refused', async () => {
-    const l = await leader(security('leader'), true);
+    const l = await leader(pki.security('leader'), true);
     try {
-      assert.equal(await tlsLearner(l.port, security('member')), true);
+      assert.equal(await tlsLearner(l.port, pki.security('member')), true);
       assert.equal(await l.received[0], 'FOLLOWERINFO');
       // With TLS 1.3 the client may finish its side before the server rejects its certificate, so
       // the proof is on the server side: nothing but the member reaches the learner protocol.
-      await tlsLearner(l.port, security('intruder'));
+      await tlsLearner(l.port, pki.security('intruder'));
       const plain = net.connect(l.port, '127.0.0.1');
       plain.on('error', () => {});
       plain.write('FOLLOWERINFO without TLS');

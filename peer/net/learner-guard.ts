@@ -8,9 +8,11 @@
 // quietly, neither counted nor logged as refused.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
-import type net from 'node:net';
-import type tls from 'node:tls';
+import net from 'node:net';
+import tls from 'node:tls';
+import { rawSetting } from '../config/zoocfg.ts';
 import { type Cidr, inAllowList, parseAllowList } from './cidr.ts';
 
 export interface QuorumTls {
@@ -40,7 +42,7 @@ export class SecurityConfigError extends Error {
  * `ssl.quorum.hostnameVerification`.
  */
 export function learnerSecurityFromConfig(raw: ReadonlyMap<string, string>): LearnerSecurity {
-  const get = (k: string) => raw.get(k) ?? raw.get(`zookeeper.${k}`);
+  const get = (k: string) => rawSetting(raw, k);
   let allowList: Cidr[] | null = null;
   const allow = get('learner.allowList');
   if (allow !== undefined) {
@@ -95,6 +97,32 @@ export function serverTlsOptions(t: QuorumTls): tls.TlsOptions {
     rejectUnauthorized: true,
     minVersion: 'TLSv1.2',
   };
+}
+
+/**
+ * A listener for a quorum or election port: mutual TLS with quorum TLS, else plain TCP. A failed
+ * TLS handshake is passed to onHandshakeFailed with its refusal text (`TLS: ...`, which
+ * refusal-reason.ts reads as tls_handshake).
+ */
+export function quorumServer(
+  t: QuorumTls | null,
+  onSocket: (socket: net.Socket) => void,
+  onHandshakeFailed: (reason: string, socket: tls.TLSSocket) => void,
+): net.Server {
+  if (!t) return net.createServer(onSocket);
+  const server = tls.createServer(serverTlsOptions(t), onSocket);
+  server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) =>
+    onHandshakeFailed(`TLS: ${err.message}`, socket),
+  );
+  return server;
+}
+
+/**
+ * The address to dial from: a member's own address, so that allow-lists mean what they say.
+ * Sockets bind only to an IP, so a host name (a pod's DNS name) is resolved first.
+ */
+export async function bindAddress(own: string): Promise<string> {
+  return net.isIP(own) ? own : (await lookup(own)).address;
 }
 
 export function clientTlsOptions(t: QuorumTls): tls.ConnectionOptions {

@@ -2,7 +2,6 @@
 // after admission (allow-list, TLS client certificate, shared secret). Packets written in one turn
 // of the event loop go out in one write. A SNAP's raw snapshot body can be diverted to a reader.
 
-import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import { JuteError } from '../jute/archive.ts';
@@ -12,10 +11,11 @@ import { encodeQuorumPacket, type QuorumPacket, QuorumPacketDecoder } from '../q
 import { corkUntilNextTick } from './cork.ts';
 import {
   admitLearner,
+  bindAddress,
   clientTlsOptions,
   type LearnerSecurity,
   proveToLeader,
-  serverTlsOptions,
+  quorumServer,
 } from './learner-guard.ts';
 
 /** Takes raw bytes after a SNAP; returns the bytes past the snapshot once it is complete, else null. */
@@ -146,18 +146,13 @@ export async function listenForLearners(opts: LearnerListenerOptions): Promise<n
       },
     );
   };
-  const server = opts.security.tls
-    ? tls.createServer(serverTlsOptions(opts.security.tls), admit)
-    : net.createServer(admit);
-  if (opts.security.tls) {
-    server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
-      // The TLS socket counts no bytes before the handshake; the TCP socket under it (_parent,
-      // internal to node:tls, so read defensively) does.
-      const raw = (socket as unknown as { _parent?: net.Socket })._parent;
-      if (raw?.bytesRead === 0) quiet(raw.remoteAddress ?? 'unknown');
-      else opts.onRefused(`TLS: ${err.message}`, socket.remoteAddress ?? 'unknown');
-    });
-  }
+  const server = quorumServer(opts.security.tls, admit, (reason, socket) => {
+    // The TLS socket counts no bytes before the handshake; the TCP socket under it (_parent,
+    // internal to node:tls, so read defensively) does.
+    const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+    if (raw?.bytesRead === 0) quiet(raw.remoteAddress ?? 'unknown');
+    else opts.onRefused(reason, socket.remoteAddress ?? 'unknown');
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.listen.port, opts.listen.host, () => resolve());
@@ -172,10 +167,7 @@ export async function connectToLeader(
   timeoutMs: number,
   localAddress?: string,
 ): Promise<QuorumLink> {
-  // Connecting from the member's own address makes allow-lists mean what they say. Sockets bind
-  // only to an IP: a host name in the server line (a pod's DNS name) is resolved first.
-  const bindTo =
-    localAddress && !net.isIP(localAddress) ? (await lookup(localAddress)).address : localAddress;
+  const bindTo = localAddress ? await bindAddress(localAddress) : undefined;
   const socket = await new Promise<net.Socket>((resolve, reject) => {
     const local = bindTo ? { localAddress: bindTo } : {};
     const s = security.tls

@@ -239,7 +239,9 @@ describe('the read-only window of one election', () => {
         return r.server;
       },
     });
-    while (port === 0) await new Promise((r) => setTimeout(r, 10));
+    const deadline = Date.now() + 10_000;
+    while (port === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.notEqual(port, 0, 'the window started its server');
     const stopping = w.stop('election finished');
     release();
     await stopping;

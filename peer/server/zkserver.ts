@@ -26,6 +26,7 @@ import { Err, KeeperError, KeeperState, OpCode, Perms, WatcherType, Xid } from '
 import type { ApplyResult, DataNode, DataTree } from '../tree/datatree.ts';
 import { toStat } from '../tree/datatree.ts';
 import { type AuthSettings, checkACL, permitted, providerFor, userName } from './auth.ts';
+import { type Awaiting, AwaitingReplies } from './awaiting.ts';
 import {
   type ClientConnection,
   ClientConnection as Connection,
@@ -57,16 +58,6 @@ export interface ServerSettings {
   containerMaxNeverUsedIntervalMs: number;
 }
 
-/** A client waiting for its write, new session or sync to be committed. */
-interface Awaiting {
-  conn: ClientConnection;
-  done: (rc: ApplyResult | null) => void;
-}
-
-function awaitKey(sessionId: bigint, cxid: number): string {
-  return `${sessionId}:${cxid}`;
-}
-
 export class ZkServer implements ConnectionHost {
   readonly tree: DataTree;
   readonly sessions: SessionTracker;
@@ -75,9 +66,7 @@ export class ZkServer implements ConnectionHost {
   readonly settings: ServerSettings;
   readonly maxBuffer: number;
   private readonly writePath: WritePath;
-  private readonly awaiting = new Map<string, Awaiting>();
-  /** Later requests that reuse an xid still in flight on the same session, in order. */
-  private readonly awaitingMore = new Map<string, Awaiting[]>();
+  private readonly awaiting = new AwaitingReplies();
   private readonly connections = new Set<ClientConnection>();
   private readonly bySession = new Map<bigint, ClientConnection>();
   private readonly perIp = new Map<string, number>();
@@ -241,7 +230,7 @@ export class ZkServer implements ConnectionHost {
     if (req.sessionId === 0n) {
       const id = this.sessions.newSessionId();
       conn.hold();
-      this.expect(awaitKey(id, 0), {
+      this.awaiting.expect(id, 0, {
         conn,
         done: () => this.finishSession(conn, id, timeout, req.readOnly, true),
       });
@@ -396,7 +385,7 @@ export class ZkServer implements ConnectionHost {
       case OpCode.sync: {
         const path = req.path;
         const pending = this.pendingFor(conn, xid, type, null, receivedAt);
-        this.expect(awaitKey(conn.sessionId, xid), {
+        this.awaiting.expect(conn.sessionId, xid, {
           conn,
           done: () => {
             pending.reply = this.frame(xid, Err.OK, (w) => w.ustring(path));
@@ -488,7 +477,7 @@ export class ZkServer implements ConnectionHost {
   ): void {
     const pending = this.pendingFor(conn, xid, opType, null, receivedAt);
     if (opType === OpCode.closeSession) pending.closeAfter = true;
-    this.expect(awaitKey(conn.sessionId, xid), {
+    this.awaiting.expect(conn.sessionId, xid, {
       conn,
       done: (rc) => {
         pending.reply = this.writeReply(xid, opType, rc!);
@@ -499,7 +488,7 @@ export class ZkServer implements ConnectionHost {
 
   /** Applies a committed txn and answers the client waiting for it, if it is connected here. */
   commit(header: TxnHeader, txn: Txn): void {
-    const waiting = this.take(awaitKey(header.clientId, header.cxid));
+    const waiting = this.awaiting.take(header.clientId, header.cxid);
     // Reads queued on this connection before the write must not see it.
     waiting?.conn.pump();
     const rc = this.tree.applyTxn(header, txn);
@@ -530,30 +519,8 @@ export class ZkServer implements ConnectionHost {
     waiting.conn.pump();
   }
 
-  private expect(key: string, a: Awaiting): void {
-    if (!this.awaiting.has(key)) {
-      this.awaiting.set(key, a);
-      return;
-    }
-    // A client that reuses an xid still in flight gets both answers, in order, as from ZooKeeper.
-    const more = this.awaitingMore.get(key);
-    if (more) more.push(a);
-    else this.awaitingMore.set(key, [a]);
-  }
-
-  private take(key: string): Awaiting | undefined {
-    const a = this.awaiting.get(key);
-    if (!a) return undefined;
-    const more = this.awaitingMore.get(key);
-    if (more) {
-      this.awaiting.set(key, more.shift()!);
-      if (more.length === 0) this.awaitingMore.delete(key);
-    } else this.awaiting.delete(key);
-    return a;
-  }
-
   synced(sessionId: bigint, cxid: number): void {
-    const waiting = this.take(awaitKey(sessionId, cxid));
+    const waiting = this.awaiting.take(sessionId, cxid);
     if (waiting) this.answer(waiting, null);
   }
 
