@@ -1,13 +1,16 @@
 // The benchmarks' handle on the servers they measure: fresh loopback ensembles (or one standalone
 // server) of either target laid out by peer/ensemble/local.ts, started, waited for, and stopped by
-// PID — on errors, deadlines and signals too — plus waiting for the machine to be quiet first.
+// PID — on errors, deadlines and signals too — plus the round-robin both benchmarks run them in,
+// each run after the machine has gone quiet.
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Ensemble, startEnsemble } from '../e2e/lib/ensemble.ts';
+import { isRunning } from '../e2e/lib/process.ts';
 import { until } from '../e2e/lib/wait.ts';
 import { startZkEnsemble } from '../e2e/lib/zk-ensemble.ts';
+import { serverVersion } from './host.ts';
 import { machineBusySeconds, type Role } from './procstat.ts';
 
 export type EnsembleTarget = 'peer' | 'zookeeper';
@@ -55,11 +58,7 @@ export interface ClusterOptions {
 }
 
 /** Starts every member of a fresh ensemble of `target`; wait for it with waitServing(). */
-export async function startCluster(
-  target: EnsembleTarget,
-  topo: Topology,
-  opts: ClusterOptions,
-): Promise<Ensemble> {
+async function startCluster(target: EnsembleTarget, topo: Topology, opts: ClusterOptions): Promise<Ensemble> {
   let e: Ensemble;
   if (target === 'zookeeper') {
     e = await startZkEnsemble({
@@ -96,9 +95,79 @@ export async function startCluster(
 }
 
 /** Stops every member (SIGTERM, then SIGKILL) and removes the data dirs. */
-export async function stopCluster(e: Ensemble): Promise<void> {
+async function stopCluster(e: Ensemble): Promise<void> {
   await e.close().catch(() => {});
   live.delete(e);
+}
+
+/** A fresh ensemble that has formed, as withCluster() hands it to its body. */
+export interface FormedCluster {
+  e: Ensemble;
+  /** The leader's sid; a body that changes the leader updates it (the profiles are named by it). */
+  leaderSid: number;
+  /** From start to formed (one leader, everyone serving). */
+  formMs: number;
+  roles: Record<string, Role>;
+  /** The leader's `srvr` version line. */
+  version: string;
+}
+
+export interface WithClusterOptions extends Omit<ClusterOptions, 'cpuProfDir'> {
+  formTimeoutMs: number;
+  /** Run the peer's members with --cpu-prof and keep their profiles in dir, named by name. */
+  profile?: { dir: string; name: string };
+  log: (line: string) => void;
+}
+
+/**
+ * Starts a fresh ensemble of `target`, waits until it has formed (if it does not, the error quotes
+ * the last lines of each member that does not serve), runs `body` on it, and stops it whatever
+ * happens.
+ */
+export async function withCluster<T>(
+  target: EnsembleTarget,
+  topo: Topology,
+  opts: WithClusterOptions,
+  body: (c: FormedCluster) => Promise<T>,
+): Promise<T> {
+  const profDir =
+    target === 'peer' && opts.profile ? join(opts.profile.dir, `${opts.profile.name}-tmp`) : null;
+  const t0 = performance.now();
+  const e = await startCluster(target, topo, { ...opts, cpuProfDir: profDir });
+  let formed: FormedCluster | null = null;
+  try {
+    let leaderSid: number;
+    try {
+      leaderSid = await waitServing(e, opts.formTimeoutMs);
+    } catch (err) {
+      throw new Error([(err as Error).message, ...(await silentTails(e))].join('\n'));
+    }
+    formed = {
+      e,
+      leaderSid,
+      formMs: Math.round(performance.now() - t0),
+      roles: await memberRoles(e),
+      version: await serverVersion('127.0.0.1', e.members.get(leaderSid)!.clientPort),
+    };
+    return await body(formed);
+  } finally {
+    await stopCluster(e);
+    if (profDir)
+      keepProfiles(profDir, opts.profile!.dir, e, formed?.leaderSid ?? 0, opts.profile!.name, opts.log);
+  }
+}
+
+/** The last lines each member that does not serve wrote: why an ensemble did not form. */
+async function silentTails(e: Ensemble): Promise<string[]> {
+  const modes = await Promise.all(
+    [...e.members.keys()].map(async (sid) => [sid, await e.mode(sid)] as const),
+  );
+  return modes
+    .filter(([, m]) => m === null)
+    .map(
+      ([sid]) =>
+        `member ${sid}: ${e.members.get(sid)!.output.trim().split('\n').slice(-5).join(' | ').slice(-600)}`,
+    );
 }
 
 /**
@@ -127,26 +196,19 @@ export async function memberRoles(e: Ensemble): Promise<Record<string, Role>> {
   return roles;
 }
 
-/** A member's process id (it must be running). */
-export function pidOf(e: Ensemble, sid: number): number {
-  const pid = e.members.get(sid)?.process?.pid;
-  if (pid === undefined) throw new Error(`member ${sid} has no process`);
-  return pid;
-}
-
 export function isUp(e: Ensemble, sid: number): boolean {
   const p = e.members.get(sid)?.process;
-  return !!p && p.exitCode === null && p.signalCode === null;
+  return !!p && isRunning(p);
 }
 
 /** Ensembles being measured, so that signal and exit handlers can stop their members by PID. */
 const live = new Set<Ensemble>();
 
-export function killAllNow(): void {
+function killAllNow(): void {
   for (const e of live) {
     for (const m of e.members.values()) {
       const p = m.process;
-      if (p?.pid && p.exitCode === null && p.signalCode === null) {
+      if (p?.pid && isRunning(p)) {
         try {
           process.kill(p.pid, 'SIGKILL');
         } catch {}
@@ -159,7 +221,7 @@ export function killAllNow(): void {
  * Until the returned function is called: on SIGINT/SIGTERM kill every member, remove the data dirs
  * and exit; on exit kill every member.
  */
-export function guardMembers(log: (line: string) => void): () => void {
+function guardMembers(log: (line: string) => void): () => void {
   const onSignal = (sig: NodeJS.Signals) => {
     log(`${sig}: stopping the ensemble and exiting`);
     killAllNow();
@@ -180,7 +242,7 @@ export function guardMembers(log: (line: string) => void): () => void {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Rejects after ms (the caller's finally then stops the ensemble, which ends any pending load). */
-export async function withDeadline<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+async function withDeadline<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -198,11 +260,7 @@ export async function withDeadline<T>(what: string, ms: number, p: Promise<T>): 
  * Waits up to waitMs until the machine's busy CPU over one second is below `cores` (the benchmark
  * shares the cores with whatever else runs); returns the last reading, null if unreadable.
  */
-export async function waitQuiet(
-  waitMs: number,
-  cores: number,
-  log: (line: string) => void,
-): Promise<number | null> {
+async function waitQuiet(waitMs: number, cores: number, log: (line: string) => void): Promise<number | null> {
   const deadline = performance.now() + waitMs;
   let logged = false;
   for (;;) {
@@ -227,7 +285,7 @@ export function javaVersion(): string {
 }
 
 /** Moves the leader's profile from profDir to DIR/leader-NAME.cpuprofile, the others' to memberN-NAME. */
-export function keepProfiles(
+function keepProfiles(
   profDir: string,
   outDir: string,
   e: Ensemble,
@@ -247,5 +305,87 @@ export function keepProfiles(
     log(`  CPU profiles in ${outDir} (leader-${name}.cpuprofile)`);
   } catch (err) {
     log(`  could not collect CPU profiles: ${(err as Error).message}`);
+  }
+}
+
+/** One run of a cell on a target in a round, as runRounds() hands it out. */
+export interface RunSlot<C> {
+  target: EnsembleTarget;
+  cell: C;
+  round: number;
+  /** Cores other processes used just before the run; null when not waited for. */
+  busyBeforeStart: number | null;
+  /** performance.now() at the start of the run (after the wait for a quiet machine). */
+  startedAt: number;
+  /** Set once the run is past its deadline: it should stop at its next step. */
+  abandoned: { value: boolean };
+}
+
+export interface RoundsOptions<C> {
+  rounds: number;
+  cells: readonly C[];
+  targets: readonly EnsembleTarget[];
+  /** How the log and a missed deadline name a cell ("3+2"). */
+  label: (cell: C) => string;
+  /** Whether the cell runs in this round (default: in every round). */
+  runsIn?: (cell: C, round: number) => boolean;
+  deadlineMs: number;
+  /** Before each run, wait up to quietWaitMs for other work to drop below quietCores (0: do not). */
+  quietWaitMs: number;
+  quietCores: number;
+  /** Pause between runs. */
+  pauseMs: number;
+  log: (line: string) => void;
+}
+
+export interface RunHandlers<C, T> {
+  run: (slot: RunSlot<C>) => Promise<T>;
+  /** A run that finished within its deadline. */
+  done: (slot: RunSlot<C>, result: T) => void;
+  /** A run that threw or missed its deadline. */
+  failed: (slot: RunSlot<C>, error: string) => void;
+}
+
+/**
+ * Round after round, every cell on every target — the targets' order swapped every other round, so
+ * that neither always runs first — one run at a time: wait for a quiet machine, run under a
+ * deadline, then kill whatever members the run left (a run past its deadline may still be going).
+ * Until all are done, SIGINT and SIGTERM stop every member and exit.
+ */
+export async function runRounds<C, T>(o: RoundsOptions<C>, h: RunHandlers<C, T>): Promise<void> {
+  const unguard = guardMembers(o.log);
+  try {
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const cell of o.cells) {
+        if (o.runsIn && !o.runsIn(cell, round)) continue;
+        const order = round % 2 === 1 ? o.targets : [...o.targets].reverse();
+        for (const target of order) {
+          o.log(`round ${round}/${o.rounds}: ${o.label(cell)} on ${target}`);
+          const busyBeforeStart =
+            o.quietWaitMs > 0 ? await waitQuiet(o.quietWaitMs, o.quietCores, o.log) : null;
+          const slot: RunSlot<C> = {
+            target,
+            cell,
+            round,
+            busyBeforeStart,
+            startedAt: performance.now(),
+            abandoned: { value: false },
+          };
+          try {
+            h.done(slot, await withDeadline(`${target} ${o.label(cell)}`, o.deadlineMs, h.run(slot)));
+          } catch (err) {
+            const message = (err as Error).message;
+            o.log(`  FAILED: ${message.split('\n')[0]}`);
+            h.failed(slot, message);
+          } finally {
+            slot.abandoned.value = true;
+            killAllNow();
+          }
+          await sleep(o.pauseMs);
+        }
+      }
+    }
+  } finally {
+    unguard();
   }
 }

@@ -5,33 +5,24 @@
 // throughput, latency and CPU per role, and stops it. Round after round, the targets alternate within
 // each topology (and swap order every round). Every member is stopped by PID, on errors and signals too.
 
-import { mkdirSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
 import {
   ENSEMBLE_TARGETS,
   type EnsembleTarget,
-  guardMembers,
   isUp,
   javaVersion,
-  keepProfiles,
-  killAllNow,
-  memberRoles,
   parseTopologies,
-  sleep,
-  startCluster,
-  stopCluster,
+  runRounds,
   TARGET_NAME,
   type Topology,
-  waitQuiet,
-  waitServing,
-  withDeadline,
+  withCluster,
 } from './cluster.ts';
 import { Histogram, type HistogramSummary } from './histogram.ts';
-import { type HostInfo, hostInfo, serverVersion } from './host.ts';
+import { type HostInfo, hostInfo } from './host.ts';
 import { type LoadSettings, prepare, runLoad, type Workload } from './loadgen.ts';
 import { type CpuByRole, type CpuSample, cpuBetween, noCpu, type Role, sampleCpu } from './procstat.ts';
-import { spreadConnections } from './workloads/throughput.ts';
+import { median } from './suite/aggregate.ts';
+import { endpointsFor, spreadConnections } from './workloads/throughput.ts';
 
 export { ENSEMBLE_TARGETS, type EnsembleTarget, parseTopologies, spreadConnections, type Topology };
 
@@ -195,47 +186,25 @@ interface CellOutcome {
 }
 
 /** One ensemble: start, form, prepare, every workload in turn, stop. */
-async function runCell(
+function runCell(
   target: EnsembleTarget,
   topo: Topology,
   round: number,
   opts: EnsembleBenchOptions,
   abandoned: { value: boolean },
 ): Promise<CellOutcome> {
-  const profDir =
-    target === 'peer' && opts.cpuProfDir ? join(opts.cpuProfDir, `${topo.label}-r${round}-tmp`) : null;
-  if (profDir) mkdirSync(profDir, { recursive: true });
-  const t0 = performance.now();
-  const e = await startCluster(target, topo, {
-    config: opts.config,
-    zkHeap: opts.zkHeap,
-    cpuProfDir: profDir,
-  });
-  // Past its deadline, the caller has moved on: stop at the next step rather than load anything.
-  const check = () => {
+  const profile = opts.cpuProfDir ? { dir: opts.cpuProfDir, name: `${topo.label}-r${round}` } : undefined;
+  const clusterOpts = { ...opts, profile };
+  return withCluster(target, topo, clusterOpts, async ({ e, leaderSid, formMs, roles, version }) => {
+    // Past its deadline, the caller has moved on: stop here rather than load anything.
     if (abandoned.value) throw new Error('abandoned after its deadline');
-  };
-  const histograms = new Map<Workload, Histogram>();
-  const records: CellRecord[] = [];
-  let version = 'unknown';
-  let leaderSid = 0;
-  try {
-    check();
-    leaderSid = await waitServing(e, opts.formTimeoutMs);
-    check();
-    const formMs = Math.round(performance.now() - t0);
+    const histograms = new Map<Workload, Histogram>();
+    const records: CellRecord[] = [];
     const sids = [...e.members.keys()];
-    const roles = await memberRoles(e);
-    version = await serverVersion('127.0.0.1', e.members.get(leaderSid)!.clientPort);
     const voters = sids.filter((sid) => !e.members.get(sid)!.observer);
     const spread = spreadConnections(voters, opts.connections);
     const base = { inflight: opts.inflight, valueSize: opts.valueSize };
-    const endpoints = [...spread].map(([sid, n]) => ({
-      host: '127.0.0.1',
-      port: e.members.get(sid)!.clientPort,
-      connections: n,
-      root: `/zkbench-${sid}`,
-    }));
+    const endpoints = endpointsFor(e, spread, 'zkbench');
     await Promise.all(
       endpoints.map((ep) =>
         prepare({ ...ep, workload: opts.workloads[0]!, warmupMs: 0, durationMs: 0, ...base }),
@@ -294,11 +263,8 @@ async function runCell(
       const down = sids.filter((sid) => !isUp(e, sid));
       if (down.length > 0) throw new Error(`member(s) ${down.join(',')} exited during the run`);
     }
-  } finally {
-    await stopCluster(e);
-    if (profDir) keepProfiles(profDir, opts.cpuProfDir!, e, leaderSid, `${topo.label}-r${round}`, opts.log);
-  }
-  return { records, histograms, version };
+    return { records, histograms, version };
+  });
 }
 
 function membersCores(c: CellRecord): number | null {
@@ -315,13 +281,6 @@ function perOp(cells: CellRecord[], cores: (c: CellRecord) => number | null): nu
   return v.length === 0 || v.some((x) => x === null) ? null : median(v as number[]);
 }
 
-export function median(v: number[]): number {
-  if (v.length === 0) return 0;
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 function fmt(n: number | null, digits = 2): string {
   return n === null ? 'n/a' : n.toFixed(digits);
 }
@@ -332,53 +291,36 @@ export async function runEnsembleBenchmark(opts: EnsembleBenchOptions): Promise<
   const cells: CellRecord[] = [];
   const hists = new Map<string, Histogram>();
   const servers: Record<string, string> = {};
-  const unguard = guardMembers(opts.log);
-  try {
-    for (let round = 1; round <= opts.rounds; round++) {
-      for (const topo of opts.topologies) {
-        // Swap the targets' order every round so that neither always runs first.
-        const order = round % 2 === 1 ? opts.targets : [...opts.targets].reverse();
-        for (const target of order) {
-          opts.log(`round ${round}/${opts.rounds}: ${topo.label} on ${target}...`);
-          const busyBeforeStart =
-            opts.quietWaitMs > 0 ? await waitQuiet(opts.quietWaitMs, opts.quietCores, opts.log) : null;
-          const deadline =
-            opts.formTimeoutMs + opts.workloads.length * (opts.warmupMs + opts.durationMs + 30_000) + 30_000;
-          const abandoned = { value: false };
-          try {
-            const out = await withDeadline(
-              `${target} ${topo.label}`,
-              deadline,
-              runCell(target, topo, round, opts, abandoned),
-            );
-            servers[target] = out.version;
-            for (const rec of out.records) cells.push({ ...rec, busyBeforeStart });
-            for (const [w, h] of out.histograms) {
-              const key = `${target} ${topo.label} ${w}`;
-              hists.set(key, (hists.get(key) ?? new Histogram()).merge(h));
-            }
-          } catch (err) {
-            const message = (err as Error).message;
-            opts.log(`  FAILED: ${message.split('\n')[0]}`);
-            for (const w of opts.workloads)
-              cells.push({
-                ...emptyCell(target, topo, round, w),
-                busyBeforeStart,
-                ok: false,
-                error: message.slice(0, 2000),
-              });
-          } finally {
-            // A deadline may fire while the cell still runs: never leave its members behind.
-            abandoned.value = true;
-            killAllNow();
-          }
-          await sleep(1000);
+  await runRounds(
+    {
+      ...opts,
+      cells: opts.topologies,
+      label: (topo) => topo.label,
+      deadlineMs:
+        opts.formTimeoutMs + opts.workloads.length * (opts.warmupMs + opts.durationMs + 30_000) + 30_000,
+      pauseMs: 1000,
+    },
+    {
+      run: ({ target, cell: topo, round, abandoned }) => runCell(target, topo, round, opts, abandoned),
+      done: ({ target, cell: topo, busyBeforeStart }, out) => {
+        servers[target] = out.version;
+        for (const rec of out.records) cells.push({ ...rec, busyBeforeStart });
+        for (const [w, h] of out.histograms) {
+          const key = `${target} ${topo.label} ${w}`;
+          hists.set(key, (hists.get(key) ?? new Histogram()).merge(h));
         }
-      }
-    }
-  } finally {
-    unguard();
-  }
+      },
+      failed: ({ target, cell: topo, round, busyBeforeStart }, message) => {
+        for (const w of opts.workloads)
+          cells.push({
+            ...emptyCell(target, topo, round, w),
+            busyBeforeStart,
+            ok: false,
+            error: message.slice(0, 2000),
+          });
+      },
+    },
+  );
   const { log: _log, topologies, ...rest } = opts;
   const aggregates = aggregateCells(opts, cells, hists);
   return {

@@ -1,5 +1,5 @@
-// What both benchmark reports (bench/run.ts, bench/ensemble.ts) say about where they ran: the
-// machine, and the version line each server under test answers `srvr` with.
+// What the benchmark reports (bench/run.ts, bench/ensemble.ts, bench/suite/) say about where they
+// ran: the machine, and the version line each server under test answers `srvr` with.
 
 import os from 'node:os';
 import { fourLetterWord } from '../e2e/lib/servers.ts';

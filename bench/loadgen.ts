@@ -3,10 +3,9 @@
 // queued for the socket to the moment its reply is parsed, for replies that arrive inside the
 // measurement window (after the warm-up).
 
-import { readFileSync } from 'node:fs';
 import { Err, errorName, OpCode } from '../peer/protocol/constants.ts';
 import { Histogram, type HistogramSummary } from './histogram.ts';
-import { processCpuSeconds } from './procstat.ts';
+import { machineTimes, processCpuSeconds } from './procstat.ts';
 import { encodeBody, type ReplyCallback, ZkConnection } from './zkconn.ts';
 
 export const WORKLOADS = ['getData', 'setData'] as const;
@@ -99,19 +98,10 @@ export interface LoadResult {
   histogram: Histogram;
 }
 
-const CLK_TCK = 100;
-
-/** Busy and total CPU time of the whole machine in seconds, from the first line of /proc/stat. */
-function machineCpuSeconds(): { busy: number; total: number } | null {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = v.reduce((a, b) => a + b, 0);
-    const idle = v[3]! + v[4]!; // idle + iowait
-    return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
-  } catch {
-    return null;
-  }
+/** Busy CPU seconds of the whole machine (all but idle and iowait: steal included), since boot. */
+function machineBusyInclSteal(): number | null {
+  const t = machineTimes();
+  return t && t.processes + t.irq + t.steal;
 }
 
 /** A value of `size` bytes (printable, the same every time). */
@@ -228,7 +218,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
   const srv0 = opts.serverPid ? processCpuSeconds(opts.serverPid) : null;
-  const machine0 = machineCpuSeconds();
+  const machine0 = machineBusyInclSteal();
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, opts.durationMs));
   phase = 'drain';
@@ -237,7 +227,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0);
   const srv1 = opts.serverPid ? processCpuSeconds(opts.serverPid) : null;
-  const machine1 = machineCpuSeconds();
+  const machine1 = machineBusyInclSteal();
   const seconds = (t1 - t0) / 1000;
 
   const drainTimer = setTimeout(() => {
@@ -268,7 +258,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     loadgenCpuCores: (cpu.user + cpu.system) / 1e6 / seconds,
     loadgenEventLoopUtilization: elu.utilization,
     serverCpuCores: srv0 !== null && srv1 !== null ? (srv1 - srv0) / seconds : null,
-    machineCpuCores: machine0 && machine1 ? (machine1.busy - machine0.busy) / seconds : null,
+    machineCpuCores: machine0 !== null && machine1 !== null ? (machine1 - machine0) / seconds : null,
     histogram: hist,
   };
 }

@@ -130,7 +130,8 @@ export interface TargetVerdict {
   evidence: string;
 }
 
-const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)}%`;
+/** A relative change as "+4.0%" / "−12.9%". */
+export const pctChange = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)}%`;
 const x2 = (x: number) => `${x.toFixed(2)}×`;
 
 /** The targets of issue 8, judged from the aggregates. */
@@ -185,8 +186,8 @@ export function judgeTargets(aggs: Aggregate[]): TargetVerdict[] {
       costs
         .map(
           (c) =>
-            `${c.t}: ${pct(c.per!)} per observer${c.zk !== null ? ` (ZooKeeper ${pct(c.zk)})` : ''}` +
-            (c.leaderCpu !== null ? `, leader CPU per write ${pct(c.leaderCpu)} per observer` : ''),
+            `${c.t}: ${pctChange(c.per!)} per observer${c.zk !== null ? ` (ZooKeeper ${pctChange(c.zk)})` : ''}` +
+            (c.leaderCpu !== null ? `, leader CPU per write ${pctChange(c.leaderCpu)} per observer` : ''),
         )
         .join('; ') || 'not measured',
   });

@@ -2,13 +2,11 @@
 // throughput as observers or voters are added, W1 latency, W5 reads, W9 fan-out delay, W10
 // failover and the resident memory at the preload. Pure: aggregates in, SVG out.
 
-import type { EnsembleTarget } from '../cluster.ts';
+import { TARGET_NAME as NAME, ENSEMBLE_TARGETS as TARGETS } from '../cluster.ts';
 import { PALETTE, renderBarChart, renderLineChart } from '../svg.ts';
 import { type Aggregate, find } from './aggregate.ts';
 import type { WorkloadId } from './types.ts';
 
-const NAME: Record<EnsembleTarget, string> = { peer: 'peer', zookeeper: 'ZooKeeper' };
-const TARGETS: EnsembleTarget[] = ['peer', 'zookeeper'];
 const TARGET_COLORS = ['#1f77b4', '#d62728'];
 
 export type PlotKey = WorkloadId | 'rss';

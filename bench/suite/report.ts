@@ -2,8 +2,8 @@
 // workload with both targets side by side and their ratios, then failures. A pure function of the
 // report object (plus the names of the plots written beside it).
 
-import type { EnsembleTarget } from '../cluster.ts';
-import { type Aggregate, find } from './aggregate.ts';
+import { ENSEMBLE_TARGETS, type EnsembleTarget, TARGET_NAME } from '../cluster.ts';
+import { type Aggregate, find, pctChange } from './aggregate.ts';
 import type { SuiteReport } from './runner.ts';
 import { WORKLOAD_TITLES, type WorkloadId } from './types.ts';
 
@@ -32,8 +32,6 @@ const ratio = (p: number | null | undefined, z: number | null | undefined) =>
 /** Other processes' CPU above which a measured window counts as disturbed. */
 const DISTURBED_CORES = 0.3;
 
-const pctChange = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)}%`;
-
 function both(aggs: Aggregate[], w: WorkloadId, topo: string, variant: string) {
   return { p: find(aggs, w, topo, variant, 'peer'), z: find(aggs, w, topo, variant, 'zookeeper') };
 }
@@ -56,7 +54,34 @@ const TOPOLOGY_NAMES: Record<string, string> = {
 const topoName = (t: string) => TOPOLOGY_NAMES[t] ?? t;
 
 function latencyTriple(a: Aggregate | undefined): string {
-  return a ? `${fmt(a.values.p50)} / ${fmt(a.values.p99)} / ${fmt(a.values.p999)}` : 'n/a';
+  return a ? slash(a.values.p50, a.values.p99, a.values.p999) : 'n/a';
+}
+
+/** Numbers joined by " / ", each as fmt() writes it. */
+const slash = (...v: Array<number | null | undefined>) => v.map(fmt).join(' / ');
+
+/** One number of both targets, "peer / ZooKeeper". */
+const pz = (p: Aggregate | undefined, z: Aggregate | undefined, key: string) =>
+  slash(p?.values[key], z?.values[key]);
+
+type RowOf = (a: Aggregate, name: string) => Row;
+
+/** The target's row, made by row(its aggregate, its name); none when it lacks the variant. */
+function rowOf(
+  r: SuiteReport,
+  w: WorkloadId,
+  topology: string,
+  variant: string,
+  t: EnsembleTarget,
+  row: RowOf,
+) {
+  const a = find(r.aggregates, w, topology, variant, t);
+  return a ? [row(a, TARGET_NAME[t])] : [];
+}
+
+/** A row for each target that has the variant. */
+function targetRows(r: SuiteReport, w: WorkloadId, topology: string, variant: string, row: RowOf): Row[] {
+  return ENSEMBLE_TARGETS.flatMap((t) => rowOf(r, w, topology, variant, t, row));
 }
 
 function w1(r: SuiteReport): string[] {
@@ -96,8 +121,8 @@ function throughputRow(
     fmt(p?.values.opsPerSec),
     fmt(z?.values.opsPerSec),
     ratio(p?.values.opsPerSec, z?.values.opsPerSec),
-    `${fmt(p?.values.p50)} / ${fmt(p?.values.p99)} / ${fmt(p?.values.p999)}`,
-    `${fmt(z?.values.p50)} / ${fmt(z?.values.p99)} / ${fmt(z?.values.p999)}`,
+    slash(p?.values.p50, p?.values.p99, p?.values.p999),
+    slash(z?.values.p50, z?.values.p99, z?.values.p999),
     fmt(p?.values.cpuSecPer1kOps),
     fmt(z?.values.cpuSecPer1kOps),
   ];
@@ -152,11 +177,11 @@ function w4(r: SuiteReport): string[] {
       ratio(p?.values.opsPerSec, z?.values.opsPerSec),
       change('peer', topo),
       change('zookeeper', topo),
-      `${fmt(p?.values.p50)} / ${fmt(p?.values.p99)}`,
-      `${fmt(z?.values.p50)} / ${fmt(z?.values.p99)}`,
-      `${fmt(p?.values.leaderCpuUsPerOp)} / ${fmt(z?.values.leaderCpuUsPerOp)}`,
-      `${fmt(p?.values.memberCpuUsPerOp)} / ${fmt(z?.values.memberCpuUsPerOp)}`,
-      `${fmt(p?.values.loopbackBytesPerOp)} / ${fmt(z?.values.loopbackBytesPerOp)}`,
+      slash(p?.values.p50, p?.values.p99),
+      slash(z?.values.p50, z?.values.p99),
+      pz(p, z, 'leaderCpuUsPerOp'),
+      pz(p, z, 'memberCpuUsPerOp'),
+      pz(p, z, 'loopbackBytesPerOp'),
     ]);
   }
   const o = r.header.params.w4;
@@ -206,9 +231,9 @@ function w5(r: SuiteReport): string[] {
       ratio(p?.values.opsPerSec, z?.values.opsPerSec),
       per(p),
       per(z),
-      `${fmt(p?.values.p50)} / ${fmt(p?.values.p99)}`,
-      `${fmt(z?.values.p50)} / ${fmt(z?.values.p99)}`,
-      `${fmt(p?.values.cpuSecPer1kOps)} / ${fmt(z?.values.cpuSecPer1kOps)}`,
+      slash(p?.values.p50, p?.values.p99),
+      slash(z?.values.p50, z?.values.p99),
+      pz(p, z, 'cpuSecPer1kOps'),
     ]);
   }
   const o = r.header.params.w5;
@@ -234,21 +259,15 @@ function w5(r: SuiteReport): string[] {
 }
 
 function w6(r: SuiteReport): string[] {
-  const rows: Row[] = [];
-  for (const t of ['peer', 'zookeeper'] as const) {
-    const a = find(r.aggregates, 'W6', '3+1', 'lag', t);
-    if (!a) continue;
-    const v = a.values;
-    rows.push([
-      t === 'peer' ? 'peer' : 'ZooKeeper',
-      `${fmt(v.writesPerSec)} (of ${fmt(v.targetWritesPerSec)} asked)`,
-      `${fmt(v.p50)} / ${fmt(v.p99)} / ${fmt(v.p999)} / ${fmt(v.max)}`,
-      `${fmt(v.sendToEventP50)} / ${fmt(v.sendToEventP99)}`,
-      `${fmt(v.zxidGapP99)} / ${fmt(v.zxidGapMax)}`,
-      fmt(v.probes),
-      fmt(v.missed),
-    ]);
-  }
+  const rows = targetRows(r, 'W6', '3+1', 'lag', ({ values: v }, name) => [
+    name,
+    `${fmt(v.writesPerSec)} (of ${fmt(v.targetWritesPerSec)} asked)`,
+    slash(v.p50, v.p99, v.p999, v.max),
+    slash(v.sendToEventP50, v.sendToEventP99),
+    slash(v.zxidGapP99, v.zxidGapMax),
+    fmt(v.probes),
+    fmt(v.missed),
+  ]);
   const o = r.header.params.w6;
   return [
     `V3O1. A writer on the leader at ${o.loadFraction * 100}% of the write rate W4 measured on the same ensemble just before ` +
@@ -272,44 +291,37 @@ function w6(r: SuiteReport): string[] {
 }
 
 function w7(r: SuiteReport): string[] {
-  const pre: Row[] = [];
-  const sync: Row[] = [];
-  for (const t of ['peer', 'zookeeper'] as const) {
-    const name = t === 'peer' ? 'peer' : 'ZooKeeper';
-    const p = find(r.aggregates, 'W7', '3+1', 'preload', t);
-    if (p)
-      pre.push([
-        name,
-        fmt(p.values.znodes),
-        fmt(p.values.createsPerSec),
-        fmt(p.values.rssLeaderMiB),
-        fmt(p.values.rssFollowerMiB),
-        fmt(p.values.rssObserverMiB),
-        fmt(p.values.rssTotalMiB),
-        `${fmt(p.values.anonLeaderMiB)} / ${fmt(p.values.anonTotalMiB)}`,
-      ]);
-    for (const v of ['diff', 'snap']) {
-      const a = find(r.aggregates, 'W7', '3+1', v, t);
-      if (!a) continue;
-      const paths = r.measurements
-        .filter((m) => m.ok && m.workload === 'W7' && m.variant === v && m.target === t)
-        .map((m) => (m.detail as { path?: string } | undefined)?.path ?? '?');
-      sync.push([
-        name,
-        fmt(a.values.writes),
-        [...new Set(paths)].join(', '),
-        fmt(a.values.timeToServingMs),
-        fmt(a.values.timeToCaughtUpMs),
-        fmt(a.values.leaderCpuSeconds),
-        `${fmt(a.values.voterOpsPerSecBefore)} → ${fmt(a.values.voterOpsPerSecMinDuring)} (−${fmt(a.values.dipPercent)}%)`,
-      ]);
-    }
-  }
-  const ratioRss = (k: string) => {
-    const p = find(r.aggregates, 'W7', '3+1', 'preload', 'peer')?.values[k];
-    const z = find(r.aggregates, 'W7', '3+1', 'preload', 'zookeeper')?.values[k];
-    return ratio(p, z);
-  };
+  const pre = targetRows(r, 'W7', '3+1', 'preload', ({ values: v }, name) => [
+    name,
+    fmt(v.znodes),
+    fmt(v.createsPerSec),
+    fmt(v.rssLeaderMiB),
+    fmt(v.rssFollowerMiB),
+    fmt(v.rssObserverMiB),
+    fmt(v.rssTotalMiB),
+    slash(v.anonLeaderMiB, v.anonTotalMiB),
+  ]);
+  // Target by target: each one's DIFF, then its SNAP.
+  const sync = ENSEMBLE_TARGETS.flatMap((t) =>
+    ['diff', 'snap'].flatMap((variant) =>
+      rowOf(r, 'W7', '3+1', variant, t, ({ values: v }, name) => {
+        const paths = r.measurements
+          .filter((m) => m.ok && m.workload === 'W7' && m.variant === variant && m.target === t)
+          .map((m) => (m.detail as { path?: string } | undefined)?.path ?? '?');
+        return [
+          name,
+          fmt(v.writes),
+          [...new Set(paths)].join(', '),
+          fmt(v.timeToServingMs),
+          fmt(v.timeToCaughtUpMs),
+          fmt(v.leaderCpuSeconds),
+          `${fmt(v.voterOpsPerSecBefore)} → ${fmt(v.voterOpsPerSecMinDuring)} (−${fmt(v.dipPercent)}%)`,
+        ];
+      }),
+    ),
+  );
+  const preload = both(r.aggregates, 'W7', '3+1', 'preload');
+  const ratioRss = (k: string) => ratio(preload.p?.values[k], preload.z?.values[k]);
   const o = r.header.params.w7;
   return [
     `V3O1. Preload ${o.preload} znodes × ${o.valueSize} B through the leader (pipelined), then resident memory per member ` +
@@ -361,31 +373,27 @@ function w9(r: SuiteReport): string[] {
     const { p, z } = both(r.aggregates, 'W9', topology, variant);
     rows.push([
       variant.replace('fan-out ', ''),
-      `${fmt(p?.values.p50)} / ${fmt(p?.values.p99)}`,
-      `${fmt(z?.values.p50)} / ${fmt(z?.values.p99)}`,
-      `${fmt(p?.values.lastP50)} / ${fmt(p?.values.lastMax)}`,
-      `${fmt(z?.values.lastP50)} / ${fmt(z?.values.lastMax)}`,
-      `${fmt(p?.values.missed)} / ${fmt(z?.values.missed)}`,
+      slash(p?.values.p50, p?.values.p99),
+      slash(z?.values.p50, z?.values.p99),
+      slash(p?.values.lastP50, p?.values.lastMax),
+      slash(z?.values.lastP50, z?.values.lastMax),
+      pz(p, z, 'missed'),
     ]);
   }
-  const del: Row[] = [];
-  for (const { topology, variant } of variantsOf(r.aggregates, 'W9')) {
-    if (!variant.startsWith('delete')) continue;
-    for (const t of ['peer', 'zookeeper'] as const) {
-      const a = find(r.aggregates, 'W9', topology, variant, t);
-      if (!a) continue;
-      del.push([
-        t === 'peer' ? 'peer' : 'ZooKeeper',
-        fmt(a.values.watches),
-        fmt(a.values.deletesPerSec),
-        fmt(a.values.lastEventMs),
-        fmt(a.values.eventsMissing),
-        `${fmt(a.values.rssBeforeMiB)} → ${fmt(a.values.rssAfterMiB)}`,
-        fmt(a.values.rssKiBPerKWatches),
-        fmt(a.values.memberCpuSeconds),
-      ]);
-    }
-  }
+  const del = variantsOf(r.aggregates, 'W9')
+    .filter(({ variant }) => variant.startsWith('delete'))
+    .flatMap(({ topology, variant }) =>
+      targetRows(r, 'W9', topology, variant, ({ values: v }, name) => [
+        name,
+        fmt(v.watches),
+        fmt(v.deletesPerSec),
+        fmt(v.lastEventMs),
+        fmt(v.eventsMissing),
+        `${fmt(v.rssBeforeMiB)} → ${fmt(v.rssAfterMiB)}`,
+        fmt(v.rssKiBPerKWatches),
+        fmt(v.memberCpuSeconds),
+      ]),
+    );
   const o = r.header.params.w9;
   return [
     `V3. (a) One znode watched by N sessions spread over the three servers (a session holds one data watch per znode, so ` +
@@ -425,26 +433,20 @@ function w9(r: SuiteReport): string[] {
 }
 
 function w10(r: SuiteReport): string[] {
-  const rows: Row[] = [];
-  for (const { topology, variant } of variantsOf(r.aggregates, 'W10')) {
-    for (const t of ['peer', 'zookeeper'] as const) {
-      const a = find(r.aggregates, 'W10', topology, variant, t);
-      if (!a) continue;
-      const v = a.values;
-      rows.push([
-        variant.replace('S=', ''),
-        t === 'peer' ? 'peer' : 'ZooKeeper',
-        fmt(v.firstWriteMs),
-        `${fmt(v.newLeaderServingMs)} / ${fmt(v.allServingMs)}`,
-        fmt(v.expired),
-        `${fmt(v.sessionsThatReconnected)}`,
-        `${fmt(v.reconnectP50)} / ${fmt(v.reconnectP99)} / ${fmt(v.reconnectMax)}`,
-        fmt(v.allSettledMs),
-        `${fmt(v.ephemeralsLeft)} / ${fmt(v.sessions)}`,
-        fmt(v.rssBytesPerSession),
-      ]);
-    }
-  }
+  const rows = variantsOf(r.aggregates, 'W10').flatMap(({ topology, variant }) =>
+    targetRows(r, 'W10', topology, variant, ({ values: v }, name) => [
+      variant.replace('S=', ''),
+      name,
+      fmt(v.firstWriteMs),
+      slash(v.newLeaderServingMs, v.allServingMs),
+      fmt(v.expired),
+      fmt(v.sessionsThatReconnected),
+      slash(v.reconnectP50, v.reconnectP99, v.reconnectMax),
+      fmt(v.allSettledMs),
+      slash(v.ephemeralsLeft, v.sessions),
+      fmt(v.rssBytesPerSession),
+    ]),
+  );
   const o = r.header.params.w10;
   return [
     `V3O1. S sessions (${o.timeoutMs / 1000} s timeout) spread over all four members, one ephemeral znode each; ${o.workers} of ` +
@@ -482,7 +484,7 @@ function cpuDetail(r: SuiteReport): string[] {
       a.workload,
       a.topology,
       a.variant,
-      a.target === 'peer' ? 'peer' : 'ZooKeeper',
+      TARGET_NAME[a.target],
       (a.byRound.opsPerSec ?? []).map(fmt).join(', '),
       fmt(v.leaderCores),
       fmt(v.followersCores),
@@ -565,7 +567,7 @@ export function renderSuiteMarkdown(r: SuiteReport, o: RenderOptions = {}): stri
   L.push(`- ${ho.cpus} × ${ho.cpuModel}, ${ho.memoryMiB} MiB memory, Linux ${ho.kernel}`);
   L.push(`- Node ${ho.node} (the peer and the load generator); ${ho.java}; ${ho.zookeeperPackage}`);
   for (const [name, v] of Object.entries(h.servers))
-    L.push(`- ${name === 'peer' ? 'peer' : 'ZooKeeper'} answers srvr with: ${v}`);
+    L.push(`- ${TARGET_NAME[name as EnsembleTarget] ?? name} answers srvr with: ${v}`);
   L.push(`- The peer's code: commit ${ho.peerRevision ?? 'unknown'}`);
   L.push(`- Data directories on ${ho.dataFilesystem}`);
   L.push(
@@ -645,7 +647,7 @@ export function renderSuiteMarkdown(r: SuiteReport, o: RenderOptions = {}): stri
     );
     for (const m of disturbed)
       L.push(
-        `- round ${m.round}, ${m.workload} ${m.variant} on ${m.topology}, ${m.target === 'peer' ? 'peer' : 'ZooKeeper'}: ` +
+        `- round ${m.round}, ${m.workload} ${m.variant} on ${m.topology}, ${TARGET_NAME[m.target]}: ` +
           `others ${fmt(m.values.othersCores)} cores${m.values.opsPerSec != null ? `, ${fmt(m.values.opsPerSec)} ops/s` : ''}`,
       );
   }

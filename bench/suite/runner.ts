@@ -5,25 +5,10 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Ensemble } from '../../e2e/lib/ensemble.ts';
 import { REPO_ROOT } from '../../e2e/lib/servers.ts';
-import {
-  type EnsembleTarget,
-  guardMembers,
-  isUp,
-  javaVersion,
-  keepProfiles,
-  killAllNow,
-  memberRoles,
-  sleep,
-  startCluster,
-  stopCluster,
-  waitQuiet,
-  waitServing,
-  withDeadline,
-} from '../cluster.ts';
-import { type HostInfo, hostInfo, serverVersion } from '../host.ts';
+import { type EnsembleTarget, isUp, javaVersion, runRounds, withCluster } from '../cluster.ts';
+import { type HostInfo, hostInfo } from '../host.ts';
 import { type ProbeResult, probeFsync, probeRtt } from '../probes.ts';
 import { cpuBetween, type Role, rssBytes, sampleCpu } from '../procstat.ts';
 import { runW3, runW4, runW5 } from '../workloads/throughput.ts';
@@ -240,14 +225,6 @@ async function runCell(
 ): Promise<Omit<CellRun, 'busyBeforeStart' | 'seconds'>> {
   const { plan, log } = opts;
   const name = `${cell.workloads.join('-')}-${cell.topology.label}-r${round}`;
-  const profDir = target === 'peer' && opts.cpuProfDir ? join(opts.cpuProfDir, `${name}-tmp`) : null;
-  const t0 = performance.now();
-  const e = await startCluster(target, cell.topology, {
-    config: plan.params.config,
-    zkHeap: plan.params.zkHeap,
-    cpuProfDir: profDir,
-  });
-  let leaderSid = 0;
   const run: Omit<CellRun, 'busyBeforeStart' | 'seconds'> = {
     target,
     topology: cell.topology.label,
@@ -258,61 +235,52 @@ async function runCell(
     leaderSid: 0,
     roles: {},
   };
+  const clusterOpts = {
+    ...plan.params,
+    profile: opts.cpuProfDir ? { dir: opts.cpuProfDir, name } : undefined,
+    log,
+  };
   try {
-    try {
-      leaderSid = await waitServing(e, plan.params.formTimeoutMs);
-    } catch (err) {
-      // Say why: the last lines each member that is not serving wrote.
-      const modes = await Promise.all(
-        [...e.members.keys()].map(async (sid) => [sid, await e.mode(sid)] as const),
-      );
-      const tails = modes
-        .filter(([, m]) => m === null)
-        .map(
-          ([sid]) =>
-            `member ${sid}: ${e.members.get(sid)!.output.trim().split('\n').slice(-5).join(' | ').slice(-600)}`,
-        );
-      throw new Error([(err as Error).message, ...tails].join('\n'));
-    }
-    run.formMs = Math.round(performance.now() - t0);
-    const roles = await memberRoles(e);
-    run.leaderSid = leaderSid;
-    run.roles = { ...roles };
-    servers[target] = await serverVersion('127.0.0.1', e.members.get(leaderSid)!.clientPort);
-    const ctx = makeContext(plan, target, cell, round, e, leaderSid, roles, sink, log);
-    for (const w of cell.workloads) {
-      if (abandoned.value) throw new Error('abandoned after its deadline');
-      log(`  ${w}...`);
-      try {
-        await RUNNERS[w](ctx);
-      } catch (err) {
-        const message = (err as Error).message;
-        log(`  ${w} FAILED: ${message.split('\n')[0]}`);
-        sink.push({
-          workload: w,
-          topology: cell.topology.label,
-          variant: '(failed)',
-          target,
-          round,
-          ok: false,
-          error: message.slice(0, 2000),
-          values: {},
-        });
+    await withCluster(target, cell.topology, clusterOpts, async (formed) => {
+      const { e, leaderSid, roles } = formed;
+      run.formMs = formed.formMs;
+      run.leaderSid = leaderSid;
+      run.roles = { ...roles };
+      servers[target] = formed.version;
+      const ctx = makeContext(plan, target, cell, round, e, leaderSid, roles, sink, log);
+      for (const w of cell.workloads) {
+        if (abandoned.value) throw new Error('abandoned after its deadline');
+        log(`  ${w}...`);
+        try {
+          await RUNNERS[w](ctx);
+        } catch (err) {
+          const message = (err as Error).message;
+          log(`  ${w} FAILED: ${message.split('\n')[0]}`);
+          sink.push({
+            workload: w,
+            topology: cell.topology.label,
+            variant: '(failed)',
+            target,
+            round,
+            ok: false,
+            error: message.slice(0, 2000),
+            values: {},
+          });
+        }
+        const down = [...e.members.keys()].filter((sid) => !isUp(e, sid));
+        if (down.length) throw new Error(`member(s) ${down.join(',')} exited during ${w}`);
       }
-      const down = [...e.members.keys()].filter((sid) => !isUp(e, sid));
-      if (down.length) throw new Error(`member(s) ${down.join(',')} exited during ${w}`);
-    }
-    leaderSid = ctx.leaderSid;
+      formed.leaderSid = ctx.leaderSid;
+    });
   } catch (err) {
     run.ok = false;
     run.error = (err as Error).message.slice(0, 2000);
     log(`  cell FAILED: ${run.error.split('\n')[0]}`);
-  } finally {
-    await stopCluster(e);
-    if (profDir) keepProfiles(profDir, opts.cpuProfDir!, e, leaderSid, name, log);
   }
   return run;
 }
+
+const secondsSince = (t0: number) => Math.round((performance.now() - t0) / 1000);
 
 export async function runSuite(opts: SuiteOptions): Promise<SuiteReport> {
   const { plan, log } = opts;
@@ -325,56 +293,40 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteReport> {
   const measurements: Measurement[] = [];
   const cells: CellRun[] = [];
   const servers: Record<string, string> = {};
-  const unguard = guardMembers(log);
-  try {
-    for (let round = 1; round <= plan.rounds; round++) {
-      for (const cell of plan.cells) {
-        if (cell.scenario && round > plan.scenarioRounds) continue;
-        const order = round % 2 === 1 ? plan.targets : [...plan.targets].reverse();
-        for (const target of order) {
-          log(
-            `round ${round}/${plan.rounds}: ${cell.topology.label} [${cell.workloads.join(' ')}] on ${target}`,
-          );
-          const busyBeforeStart =
-            plan.params.quietWaitMs > 0
-              ? await waitQuiet(plan.params.quietWaitMs, plan.params.quietCores, log)
-              : null;
-          const t0 = performance.now();
-          const abandoned = { value: false };
-          try {
-            const run = await withDeadline(
-              `${target} ${cell.topology.label}`,
-              opts.cellTimeoutMs ?? 15 * 60_000,
-              runCell(opts, target, cell, round, measurements, servers, abandoned),
-            );
-            cells.push({ ...run, busyBeforeStart, seconds: Math.round((performance.now() - t0) / 1000) });
-          } catch (err) {
-            const error = (err as Error).message;
-            log(`  FAILED: ${error}`);
-            cells.push({
-              target,
-              topology: cell.topology.label,
-              round,
-              workloads: cell.workloads,
-              ok: false,
-              error,
-              formMs: 0,
-              leaderSid: 0,
-              roles: {},
-              busyBeforeStart,
-              seconds: Math.round((performance.now() - t0) / 1000),
-            });
-          } finally {
-            abandoned.value = true;
-            killAllNow();
-          }
-          await sleep(500);
-        }
-      }
-    }
-  } finally {
-    unguard();
-  }
+  await runRounds(
+    {
+      rounds: plan.rounds,
+      cells: plan.cells,
+      targets: plan.targets,
+      label: (cell) => `${cell.topology.label} [${cell.workloads.join(' ')}]`,
+      runsIn: (cell, round) => !cell.scenario || round <= plan.scenarioRounds,
+      deadlineMs: opts.cellTimeoutMs ?? 15 * 60_000,
+      quietWaitMs: plan.params.quietWaitMs,
+      quietCores: plan.params.quietCores,
+      pauseMs: 500,
+      log,
+    },
+    {
+      run: ({ target, cell, round, abandoned }) =>
+        runCell(opts, target, cell, round, measurements, servers, abandoned),
+      done: ({ busyBeforeStart, startedAt }, run) =>
+        cells.push({ ...run, busyBeforeStart, seconds: secondsSince(startedAt) }),
+      failed: ({ target, cell, round, busyBeforeStart, startedAt }, error) =>
+        cells.push({
+          target,
+          topology: cell.topology.label,
+          round,
+          workloads: cell.workloads,
+          ok: false,
+          error,
+          formMs: 0,
+          leaderSid: 0,
+          roles: {},
+          busyBeforeStart,
+          seconds: secondsSince(startedAt),
+        }),
+    },
+  );
   const end = await probes(plan.params.probes, log);
   const aggregates = aggregate(measurements);
   const others = measurements

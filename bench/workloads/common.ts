@@ -154,11 +154,6 @@ export async function totalWatches(host: string, port: number): Promise<number |
   }
 }
 
-/** The low 32 bits of a zxid: the txn counter within an epoch. */
-export function counterOf(zxid: number): number {
-  return zxid % 0x1_0000_0000;
-}
-
 /** The numbers every closed-loop throughput window reports. */
 export function throughputValues(r: LoadResult, cpu: CpuWindow): Record<string, number | null> {
   const perOp = (cores: number | null) =>
@@ -208,5 +203,3 @@ export function rssValues(ctx: CellContext, prefix = 'rss'): Record<string, numb
     [`${prefix}ObserverMiB`]: max(of('observer')),
   };
 }
-
-export const nowMs = () => performance.now();

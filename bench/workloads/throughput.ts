@@ -18,7 +18,8 @@ export function spreadConnections(sids: number[], connections: number): Map<numb
   return out;
 }
 
-function endpointsFor(e: Ensemble, spread: Map<number, number>, prefix: string): LoadEndpoint[] {
+/** The load's share of each member in `spread` (sid → connections), its znodes under /PREFIX-SID. */
+export function endpointsFor(e: Ensemble, spread: Map<number, number>, prefix: string): LoadEndpoint[] {
   return [...spread].map(([sid, n]) => ({
     host: e.members.get(sid)!.host,
     port: e.members.get(sid)!.clientPort,
@@ -86,14 +87,9 @@ async function window(
   return m;
 }
 
-async function prepared(
-  ctx: CellContext,
-  sids: number[],
-  connections: Map<number, number>,
-  prefix: string,
-  p: ClosedLoadParams,
-) {
-  const endpoints = endpointsFor(ctx.e, connections, prefix);
+/** The endpoints of `spread`, each prepared with one znode per connection. */
+async function prepared(ctx: CellContext, spread: Map<number, number>, prefix: string, p: ClosedLoadParams) {
+  const endpoints = endpointsFor(ctx.e, spread, prefix);
   await Promise.all(
     endpoints.map((ep) =>
       prepare({
@@ -106,7 +102,7 @@ async function prepared(
       }),
     ),
   );
-  return { endpoints, sids };
+  return endpoints;
 }
 
 /** W3: the servers that do not lead (the standalone server alone), every write share in turn. */
@@ -115,7 +111,7 @@ export async function runW3(ctx: CellContext): Promise<void> {
   const nonLeaders = [...ctx.e.members.keys()].filter((sid) => sid !== ctx.leaderSid);
   const sids = nonLeaders.length ? nonLeaders : [ctx.leaderSid];
   const spread = spreadConnections(sids, p.connections);
-  const { endpoints } = await prepared(ctx, sids, spread, 'w3', p);
+  const endpoints = await prepared(ctx, spread, 'w3', p);
   for (const w of p.writePercents) await window(ctx, 'W3', `w${w}`, endpoints, [...spread.keys()], p, w);
 }
 
@@ -124,7 +120,7 @@ export async function runW4(ctx: CellContext): Promise<void> {
   const p = ctx.params.w4;
   const voters = [...ctx.e.members.keys()].filter((sid) => !ctx.e.members.get(sid)!.observer);
   const spread = spreadConnections(voters, p.connections);
-  const { endpoints } = await prepared(ctx, voters, spread, 'w4', p);
+  const endpoints = await prepared(ctx, spread, 'w4', p);
   await window(ctx, 'W4', 'writes', endpoints, [...spread.keys()], p, 100);
 }
 
@@ -133,6 +129,6 @@ export async function runW5(ctx: CellContext): Promise<void> {
   const p = ctx.params.w5;
   const sids = [...ctx.e.members.keys()];
   const spread = new Map(sids.map((sid) => [sid, p.connections]));
-  const { endpoints } = await prepared(ctx, sids, spread, 'w5', p);
+  const endpoints = await prepared(ctx, spread, 'w5', p);
   await window(ctx, 'W5', 'reads', endpoints, sids, p, 0);
 }

@@ -6,11 +6,12 @@
 // txn) against the latest zxid acknowledged by the leader gives the zxid gap.
 
 import { Err, errorName, OpCode } from '../../peer/protocol/constants.ts';
+import { counterOf } from '../../peer/quorum/zab-common.ts';
 import { Histogram } from '../histogram.ts';
 import { valueOfSize } from '../loadgen.ts';
 import type { CellContext } from '../suite/types.ts';
 import { encodeBody, ZkConnection } from '../zkconn.ts';
-import { counterOf, ensureNode } from './common.ts';
+import { ensureNode } from './common.ts';
 import { runW4 } from './throughput.ts';
 
 /** Background writer sessions: as many as W4 spreads its 512 requests in flight over. */

@@ -5,6 +5,7 @@
 // had at the restart; the leader's CPU meanwhile; the voters' throughput dip. Which sync the leader
 // chose (DIFF or SNAP) comes from its mntr diff_count/snap_count.
 
+import type { Request } from '../../peer/jute/records.ts';
 import { Err, OpCode } from '../../peer/protocol/constants.ts';
 import { isUp, sleep } from '../cluster.ts';
 import { valueOfSize } from '../loadgen.ts';
@@ -16,8 +17,11 @@ const PRELOAD_CONNECTIONS = 4;
 const PIPELINE = 128;
 const BUCKET_MS = 200;
 
-/** Writes `count` setData spread over the preloaded znodes through the leader, pipelined. */
-async function writeThrough(ctx: CellContext, count: number, preload: number, data: Buffer) {
+/**
+ * Sends requests make(0) … make(count − 1) through the leader, split over PRELOAD_CONNECTIONS
+ * sessions, pipelined; returns the seconds they took.
+ */
+async function throughLeader(ctx: CellContext, count: number, make: (i: number) => Request) {
   const conns = await Promise.all(
     Array.from({ length: PRELOAD_CONNECTIONS }, () => ZkConnection.connect(ctx.endpoint(ctx.leaderSid))),
   );
@@ -26,12 +30,7 @@ async function writeThrough(ctx: CellContext, count: number, preload: number, da
     const t0 = performance.now();
     await Promise.all(
       conns.map((c, k) =>
-        bulk(
-          c,
-          Math.min(per, count - k * per),
-          (i) => ({ type: OpCode.setData, path: `/w7/n${(k * per + i) % preload}`, data, version: -1 }),
-          PIPELINE,
-        ),
+        bulk(c, Math.max(0, Math.min(per, count - k * per)), (i) => make(k * per + i), PIPELINE),
       ),
     );
     return (performance.now() - t0) / 1000;
@@ -104,7 +103,12 @@ async function restartObserver(ctx: CellContext, observer: number, writes: numbe
   const leader = ctx.endpoint(ctx.leaderSid);
   const obs = ctx.endpoint(observer);
   await ctx.e.stop(observer);
-  const writeSeconds = await writeThrough(ctx, writes, p.preload, data);
+  const writeSeconds = await throughLeader(ctx, writes, (i) => ({
+    type: OpCode.setData,
+    path: `/w7/n${i % p.preload}`,
+    data,
+    version: -1,
+  }));
   const before = await mntr(leader.host, leader.port);
   const bg = await backgroundLoad(ctx);
   await sleep(p.settleMs);
@@ -178,23 +182,13 @@ export async function runW7(ctx: CellContext): Promise<void> {
   const setup = await ZkConnection.connectRetry(ctx.endpoint(ctx.leaderSid));
   await ensureNode(setup, '/w7');
   await setup.close();
-  const conns = await Promise.all(
-    Array.from({ length: PRELOAD_CONNECTIONS }, () => ZkConnection.connect(ctx.endpoint(ctx.leaderSid))),
-  );
-  const per = Math.ceil(p.preload / conns.length);
-  const t0 = performance.now();
-  await Promise.all(
-    conns.map((c, k) =>
-      bulk(
-        c,
-        Math.max(0, Math.min(per, p.preload - k * per)),
-        (i) => ({ type: OpCode.create, path: `/w7/n${k * per + i}`, data, acl: OPEN_ACL, flags: 0 }),
-        PIPELINE,
-      ),
-    ),
-  );
-  const preloadSeconds = (performance.now() - t0) / 1000;
-  await Promise.all(conns.map((c) => c.close()));
+  const preloadSeconds = await throughLeader(ctx, p.preload, (i) => ({
+    type: OpCode.create,
+    path: `/w7/n${i}`,
+    data,
+    acl: OPEN_ACL,
+    flags: 0,
+  }));
   // Every member has the preload once its zxid reaches the leader's.
   const leader = ctx.endpoint(ctx.leaderSid);
   const target = (await serverZxid(leader.host, leader.port)) ?? 0;
