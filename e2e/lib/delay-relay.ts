@@ -22,6 +22,7 @@ export interface DelayRelay {
   close(): Promise<void>;
 }
 
+/** due: performance.now() time; Date.now() is whole milliseconds and would cut a delay by up to one. */
 type Item = { due: number } & ({ kind: 'data'; chunk: Buffer } | { kind: 'end' } | { kind: 'reset' });
 
 export async function startDelayRelay(o: DelayRelayOptions): Promise<DelayRelay> {
@@ -46,11 +47,11 @@ export async function startDelayRelay(o: DelayRelayOptions): Promise<DelayRelay>
         () => {
           timers.delete(timer!);
           timer = null;
-          const now = Date.now();
+          const now = performance.now();
           while (queue.length > 0 && queue[0]!.due <= now) deliver(queue.shift()!);
           schedule();
         },
-        Math.max(0, queue[0]!.due - Date.now()),
+        Math.max(0, queue[0]!.due - performance.now()),
       );
       timers.add(timer);
     };
@@ -74,14 +75,14 @@ export async function startDelayRelay(o: DelayRelayOptions): Promise<DelayRelay>
       queue.push(item);
       schedule();
     };
-    from.on('data', (chunk: Buffer) => push({ due: Date.now() + o.delayMs, kind: 'data', chunk }));
+    from.on('data', (chunk: Buffer) => push({ due: performance.now() + o.delayMs, kind: 'data', chunk }));
     from.once('end', () => {
       ended = true;
-      push({ due: Date.now() + o.delayMs, kind: 'end' });
+      push({ due: performance.now() + o.delayMs, kind: 'end' });
     });
     // Closed without an end of stream: reset, refused or destroyed. The other side sees a reset.
     from.once('close', () => {
-      if (!ended) push({ due: Date.now() + o.delayMs, kind: 'reset' });
+      if (!ended) push({ due: performance.now() + o.delayMs, kind: 'reset' });
     });
   };
 
