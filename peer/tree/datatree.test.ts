@@ -187,3 +187,37 @@ test('replaying a delete over a fuzzy snapshot that lacks the child still moves 
   apply(t, { type: OpCode.delete, path: '/p/older' });
   assert.equal(t.getNode('/p')!.stat.pzxid, 51, 'an older delete does not move it back');
 });
+
+test('values are copies in tree-only memory: neither the request buffer nor Node’s pool is kept', () => {
+  zxid = 0;
+  const t = new DataTree();
+  // A value decoded from a frame is a slice of a larger buffer; a later frame reuses that memory.
+  const frame = Buffer.from('....small....' + 'L'.repeat(5000));
+  apply(t, { ...create('/small'), data: frame.subarray(4, 9) });
+  apply(t, { ...create('/large'), data: frame.subarray(13) });
+  apply(t, { type: OpCode.setData, path: '/small', data: frame.subarray(0, 2), version: 1 });
+  frame.fill(0);
+  assert.equal(t.getNode('/small')!.data.toString(), '..');
+  assert.equal(t.getNode('/large')!.data.toString(), 'L'.repeat(5000));
+  const pooled = Buffer.from('x');
+  for (const path of ['/small', '/large']) {
+    const data = t.getNode(path)!.data;
+    assert.notEqual(data.buffer, frame.buffer, path);
+    assert.notEqual(data.buffer, pooled.buffer, `${path} is not in Node's shared pool`);
+  }
+});
+
+test('a leaf has no children set of its own; one comes with the first child and goes with the last', () => {
+  zxid = 0;
+  const t = new DataTree();
+  apply(t, create('/p'));
+  apply(t, create('/q'));
+  const leaves = [t.getNode('/p')!, t.getNode('/q')!];
+  assert.equal(leaves[0]!.children, leaves[1]!.children, 'leaves share the one empty set');
+  apply(t, create('/p/c'));
+  assert.deepEqual([...t.getNode('/p')!.children], ['c']);
+  assert.equal(t.getNode('/q')!.children.size, 0, 'the shared empty set stays empty');
+  apply(t, { type: OpCode.delete, path: '/p/c' });
+  assert.equal(t.getNode('/p')!.children, t.getNode('/q')!.children);
+  assert.equal(toStat(t.getNode('/p')!).cversion, 2);
+});

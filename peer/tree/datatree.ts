@@ -18,12 +18,14 @@ import {
   STAT_NODE,
   statPath,
 } from './quota.ts';
+import { EMPTY_VALUE, keepValue } from './value-slab.ts';
 
 export interface DataNode {
   data: Buffer;
   aclIndex: number;
   stat: StatPersisted;
-  children: Set<string>;
+  /** NO_CHILDREN until the first child: most znodes are leaves, and an empty Set costs 100 bytes. */
+  children: ReadonlySet<string>;
   /** Cached nodeDigest of this node as it stands. */
   digest: number;
 }
@@ -40,7 +42,7 @@ export interface ApplyResult {
 /** Called for every watch-relevant change, in the order the changes happen. */
 export type TriggerFn = (path: string, type: number, zxid: number, acl: readonly ACL[]) => void;
 
-const EMPTY = Buffer.alloc(0);
+const NO_CHILDREN: ReadonlySet<string> = new Set();
 export const READ_ACL_UNSAFE: readonly ACL[] = [{ perms: Perms.READ, id: { scheme: 'world', id: 'anyone' } }];
 
 function emptyStat(): StatPersisted {
@@ -93,10 +95,10 @@ export class DataTree {
   /** A tree with the root and ZooKeeper's system nodes; `empty` leaves it bare for a snapshot load. */
   constructor(opts: { empty?: boolean; config?: Buffer } = {}) {
     if (opts.empty) return;
-    this.putNode('/', this.newNode(EMPTY, OPEN_ACL_INDEX, emptyStat()));
-    this.addSystemNode('/zookeeper', EMPTY, OPEN_ACL_INDEX);
-    this.addSystemNode('/zookeeper/quota', EMPTY, OPEN_ACL_INDEX);
-    this.addSystemNode('/zookeeper/config', opts.config ?? EMPTY, this.acls.intern(READ_ACL_UNSAFE));
+    this.putNode('/', this.newNode(EMPTY_VALUE, OPEN_ACL_INDEX, emptyStat()));
+    this.addSystemNode('/zookeeper', EMPTY_VALUE, OPEN_ACL_INDEX);
+    this.addSystemNode('/zookeeper/quota', EMPTY_VALUE, OPEN_ACL_INDEX);
+    this.addSystemNode('/zookeeper/config', opts.config ?? EMPTY_VALUE, this.acls.intern(READ_ACL_UNSAFE));
     // ZooKeeper sets this ACL with version -1 when it creates the node.
     this.nodes.get('/zookeeper/config')!.stat.aversion = -1;
     this.touched('/zookeeper/config', this.nodes.get('/zookeeper/config')!);
@@ -110,17 +112,17 @@ export class DataTree {
     const node = this.nodes.get(path);
     if (!node) return;
     this.approximateDataSize += data.length - node.data.length;
-    node.data = data;
+    node.data = keepValue(data);
     this.touched(path, node);
   }
 
   private newNode(data: Buffer, aclIndex: number, stat: StatPersisted): DataNode {
-    return { data, aclIndex, stat, children: new Set(), digest: 0 };
+    return { data: keepValue(data), aclIndex, stat, children: NO_CHILDREN, digest: 0 };
   }
 
   private addSystemNode(path: string, data: Buffer, aclIndex: number): void {
     this.putNode(path, this.newNode(data, aclIndex, emptyStat()));
-    this.nodes.get(parentOf(path))!.children.add(baseName(path));
+    addChild(this.nodes.get(parentOf(path))!, baseName(path));
   }
 
   private putNode(path: string, node: DataNode): void {
@@ -142,12 +144,14 @@ export class DataTree {
    * bookkeeping is rebuilt from its stat.
    */
   loadNode(path: string, data: Buffer, aclIndex: number, stat: StatPersisted): void {
+    // A decoded long is a new BigInt each time; most owners are 0, and one shared 0n does for them.
+    if (stat.ephemeralOwner === 0n) stat.ephemeralOwner = 0n;
     const node = this.newNode(data, aclIndex, stat);
     this.acls.addRef(aclIndex);
     if (path !== '/') {
       const parent = this.nodes.get(parentOf(path));
       if (!parent) throw new Error(`snapshot node ${path} has no parent`);
-      parent.children.add(baseName(path));
+      addChild(parent, baseName(path));
     }
     this.putNode(path, node);
     this.track(path, stat.ephemeralOwner);
@@ -234,7 +238,7 @@ export class DataTree {
   private setQuotaStats(statNode: DataNode, text: string): void {
     const data = Buffer.from(text, 'utf8');
     this.approximateDataSize += data.length - statNode.data.length;
-    statNode.data = data;
+    statNode.data = keepValue(data);
   }
 
   /** Recomputes a quota's count and bytes from its subtree (the node itself included). */
@@ -337,7 +341,7 @@ export class DataTree {
         }
         this.approximateDataSize += txn.data.length - node.data.length;
         this.quotaChanged(txn.path, txn.data.length - node.data.length, 0);
-        node.data = txn.data;
+        node.data = keepValue(txn.data);
         node.stat.version = txn.version;
         node.stat.mtime = h.time;
         node.stat.mzxid = h.zxid;
@@ -427,7 +431,7 @@ export class DataTree {
       parent.stat.cversion = cv;
       parent.stat.pzxid = zxid;
     }
-    parent.children.add(name);
+    addChild(parent, name);
     this.touched(parentPath, parent);
     const stat: StatPersisted = {
       czxid: zxid,
@@ -462,7 +466,7 @@ export class DataTree {
     const acl = this.aclOf(node);
     this.acls.release(node.aclIndex);
     this.untrack(path, node.stat.ephemeralOwner);
-    parent.children.delete(baseName(path));
+    removeChild(parent, baseName(path));
     const target = quotaTarget(parentPath);
     if (target !== null && baseName(path) === LIMIT_NODE) this.quotas.delete(target);
     else this.quotaChanged(path, -node.data.length, -1);
@@ -473,6 +477,17 @@ export class DataTree {
     this.trigger(parentPath, EventType.NodeChildrenChanged, zxid, this.aclOf(parent));
     return Err.OK;
   }
+}
+
+function addChild(node: DataNode, name: string): void {
+  if (node.children === NO_CHILDREN) node.children = new Set([name]);
+  else (node.children as Set<string>).add(name);
+}
+
+function removeChild(node: DataNode, name: string): void {
+  const children = node.children as Set<string>;
+  children.delete(name);
+  if (children.size === 0) node.children = NO_CHILDREN;
 }
 
 function opResult(rc: ApplyResult): OpResult {
