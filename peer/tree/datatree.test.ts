@@ -192,7 +192,7 @@ test('values are copies in tree-only memory: neither the request buffer nor Node
   zxid = 0;
   const t = new DataTree();
   // A value decoded from a frame is a slice of a larger buffer; a later frame reuses that memory.
-  const frame = Buffer.from('....small....' + 'L'.repeat(5000));
+  const frame = Buffer.from(`....small....${'L'.repeat(5000)}`);
   apply(t, { ...create('/small'), data: frame.subarray(4, 9) });
   apply(t, { ...create('/large'), data: frame.subarray(13) });
   apply(t, { type: OpCode.setData, path: '/small', data: frame.subarray(0, 2), version: 1 });
