@@ -193,8 +193,16 @@ test('values are copies in tree-only memory: neither the request buffer nor Node
   const t = new DataTree();
   // A value decoded from a frame is a slice of a larger buffer; a later frame reuses that memory.
   const frame = Buffer.from(`....small....${'L'.repeat(5000)}`);
-  apply(t, { ...create('/small'), data: frame.subarray(4, 9) });
-  apply(t, { ...create('/large'), data: frame.subarray(13) });
+  const withData = (path: string, data: Buffer): Txn => ({
+    type: OpCode.create,
+    path,
+    data,
+    acl,
+    ephemeral: false,
+    parentCVersion: -1,
+  });
+  apply(t, withData('/small', frame.subarray(4, 9)));
+  apply(t, withData('/large', frame.subarray(13)));
   apply(t, { type: OpCode.setData, path: '/small', data: frame.subarray(0, 2), version: 1 });
   frame.fill(0);
   assert.equal(t.getNode('/small')!.data.toString(), '..');
