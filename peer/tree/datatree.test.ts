@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { NULL_DATA } from '../jute/archive.ts';
 import type { Txn, TxnHeader } from '../jute/txn.ts';
 import { CONTAINER_OWNER, Err, EventType, OpCode } from '../protocol/constants.ts';
 import { OPEN_ACL_UNSAFE } from './acl-cache.ts';
@@ -228,4 +229,24 @@ test('a leaf has no children set of its own; one comes with the first child and 
   apply(t, { type: OpCode.delete, path: '/p/c' });
   assert.equal(t.getNode('/p')!.children, t.getNode('/q')!.children);
   assert.equal(toStat(t.getNode('/p')!).cversion, 2);
+});
+
+test('a null value stays null and an empty one empty (getData answers -1 and 0 lengths)', () => {
+  zxid = 0;
+  const t = new DataTree();
+  const txn = (path: string, data: Buffer): Txn => ({
+    type: OpCode.create,
+    path,
+    data,
+    acl,
+    ephemeral: false,
+    parentCVersion: -1,
+  });
+  apply(t, txn('/null', NULL_DATA));
+  apply(t, txn('/empty', Buffer.from('x').subarray(0, 0)));
+  assert.equal(t.getNode('/null')!.data, NULL_DATA);
+  assert.notEqual(t.getNode('/empty')!.data, NULL_DATA);
+  assert.equal(t.getNode('/empty')!.data.length, 0);
+  apply(t, { type: OpCode.setData, path: '/empty', data: NULL_DATA, version: 1 });
+  assert.equal(t.getNode('/empty')!.data, NULL_DATA);
 });

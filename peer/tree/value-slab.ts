@@ -4,6 +4,8 @@
 // that is 100 MB of slabs held for 10 MB of data. Copying each value into slabs only the tree
 // uses keeps them dense: a slab is freed once every value in it has been replaced or deleted.
 
+import { NULL_DATA } from '../jute/archive.ts';
+
 /** Values this size or larger get their own allocation: few of them fill a slab. */
 const OWN_ALLOCATION = 2048;
 const SLAB_SIZE = 16 * 1024;
@@ -14,7 +16,8 @@ let used = 0;
 /** A copy of data that shares memory only with other tree values. */
 export function keepValue(data: Buffer): Buffer {
   const n = data.length;
-  if (n === 0) return EMPTY_VALUE;
+  // NULL_DATA is kept as it is: a null value (length -1 on the wire) is not an empty one.
+  if (n === 0) return data === NULL_DATA ? NULL_DATA : EMPTY_VALUE;
   if (n >= OWN_ALLOCATION) {
     const own = Buffer.allocUnsafeSlow(n);
     data.copy(own);
