@@ -14,8 +14,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { CHART_CRD_PATH, CRD_PATH } from '../operator/api/generate.ts';
 import { renderOperatorManifests } from '../operator/manifests.ts';
 import { type ControlPlane, startControlPlane, testenvBinDir } from './lib/k8s-testenv.ts';
-import { OP_NS, type OperatorProcess, startOperator } from './lib/operator-env.ts';
-import { stopChild } from './lib/process.ts';
+import { OP_NS, type OperatorProcess, startOperator, stopOperator } from './lib/operator-env.ts';
 import { REPO_ROOT } from './lib/servers.ts';
 import { until } from './lib/wait.ts';
 
@@ -272,7 +271,7 @@ describe('helm install into a real control plane', { timeout: 180_000 }, () => {
   });
 
   after(async () => {
-    if (op) await stopChild(op.child, { graceMs: 10_000 });
+    await stopOperator(op);
     await cp?.stop();
   });
 
@@ -369,8 +368,7 @@ describe('helm install into a real control plane', { timeout: 180_000 }, () => {
   });
 
   test('uninstall removes the operator and its RBAC; the CRD and the ensembles stay', async () => {
-    await stopChild(op!.child, { graceMs: 10_000 });
-    assert.equal(op!.child.exitCode, 0, op!.log.slice(-2000));
+    assert.equal(await stopOperator(op), 0, op!.log.slice(-2000));
     await helmOk(['uninstall', RELEASE, ...kube, '--wait', '--timeout', '60s']);
     for (const [ns, kind, name] of [
       [OP_NS, 'deployment', FULLNAME],

@@ -11,12 +11,11 @@ import {
   FAKE_NODE,
   startControlPlane,
   waitReadyReplicas,
+  toYaml as yaml,
 } from './lib/k8s-testenv.ts';
 
 const SA_NAMESPACE = 'rbac-a';
 const SA_USER = `system:serviceaccount:${SA_NAMESPACE}:reader`;
-
-const yaml = (...objects: object[]) => objects.map((o) => JSON.stringify(o)).join('\n---\n');
 
 /** Local addresses of the TCP listening sockets the given processes hold (from /proc; Linux). */
 function listeningAddresses(pids: number[]): string[] {

@@ -12,8 +12,8 @@ import { KubeClient, loadKubeConfig } from '../operator/controller/kube.ts';
 import { ensureGeneratedQuorumTls } from '../operator/controller/quorum-tls.ts';
 import type { OperatorSettings } from '../operator/render/contract.ts';
 import { dnsNamesOf, firstCertificate } from '../operator/render/x509.ts';
-import { type ControlPlane, startControlPlane } from './lib/k8s-testenv.ts';
-import { installCrd, operatorServiceAccount, toYaml as yaml } from './lib/operator-env.ts';
+import { type ControlPlane, startControlPlane, toYaml as yaml } from './lib/k8s-testenv.ts';
+import { installCrd, operatorServiceAccount } from './lib/operator-env.ts';
 
 const NS = 'zk';
 const SETTINGS: OperatorSettings = { image: 'zkensemble:test' };

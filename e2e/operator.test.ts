@@ -9,16 +9,15 @@ import { KubeClient, loadKubeConfig } from '../operator/controller/kube.ts';
 import { stepVoterRestart } from '../operator/controller/membership.ts';
 import { superDigest } from '../operator/membership/ensemble-access.ts';
 import { log } from '../peer/log.ts';
-import { type ControlPlane, startControlPlane } from './lib/k8s-testenv.ts';
+import { type ControlPlane, startControlPlane, toYaml as yaml } from './lib/k8s-testenv.ts';
 import {
   installCrd,
   OP_NS,
   type OperatorProcess,
   operatorServiceAccount,
   startOperator as spawnOperator,
-  toYaml as yaml,
+  stopOperator,
 } from './lib/operator-env.ts';
-import { stopChild } from './lib/process.ts';
 import { until as poll } from './lib/wait.ts';
 
 const silentLog = log.child({}, { level: 'silent' });
@@ -89,12 +88,6 @@ describe('zkensemble operator on a real control plane', { timeout: 240_000 }, ()
         opLog += c;
       },
     });
-
-  async function stopOperator(o: OperatorProcess | undefined): Promise<number | null> {
-    if (!o) return null;
-    await stopChild(o.child, { graceMs: 10_000 });
-    return o.child.exitCode;
-  }
 
   const reconcilesWith = async (result: string) => {
     const text = await (await fetch(`http://${listen}/metrics`)).text();

@@ -62,6 +62,9 @@ export interface KubectlOptions {
   timeoutMs?: number;
 }
 
+/** Objects as a multi-document stream for `kubectl apply -f -` (JSON is YAML). */
+export const toYaml = (...objects: object[]) => objects.map((o) => JSON.stringify(o)).join('\n---\n');
+
 export interface KubectlResult {
   code: number;
   stdout: string;

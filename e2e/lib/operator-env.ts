@@ -6,15 +6,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CRD_PATH } from '../../operator/api/generate.ts';
 import { OPERATOR_NAME, renderOperatorManifests } from '../../operator/manifests.ts';
-import type { ControlPlane } from './k8s-testenv.ts';
+import { type ControlPlane, toYaml } from './k8s-testenv.ts';
+import { stopChild } from './process.ts';
 import { REPO_ROOT } from './servers.ts';
 import { until } from './wait.ts';
 
 /** Where the operator's ServiceAccount and its leader-election Lease live. */
 export const OP_NS = 'zkensemble-system';
-
-/** Objects as a multi-document stream for `kubectl apply -f -` (JSON is YAML). */
-export const toYaml = (...objects: object[]) => objects.map((o) => JSON.stringify(o)).join('\n---\n');
 
 /** Applies crds/ and waits until the API server serves ZkEnsembles. */
 export async function installCrd(cp: ControlPlane): Promise<void> {
@@ -48,9 +46,16 @@ export interface OperatorProcess {
   listen: string;
 }
 
+/** Stops it (SIGTERM, then SIGKILL after 10 s) and returns its exit code. */
+export async function stopOperator(o: OperatorProcess | undefined): Promise<number | null> {
+  if (!o) return null;
+  await stopChild(o.child, { graceMs: 10_000 });
+  return o.child.exitCode;
+}
+
 /**
  * `bin/zkensemble operator --kubeconfig K --lease-namespace OP_NS --listen 127.0.0.1:0 ...args`;
- * resolves once it serves HTTP. The caller stops it (stopChild).
+ * resolves once it serves HTTP. The caller stops it (stopOperator).
  */
 export async function startOperator(
   kubeconfig: string,
