@@ -15,7 +15,6 @@ import {
 import type { ZkEnsembleSpecInput } from '../api/types.generated.ts';
 import { ensemble, SETTINGS } from '../render/testutil.ts';
 import { createCa, dnsNamesOf, firstCertificate, issueCertificate } from '../render/x509.ts';
-import { ApiError, type KubeClient, type KubeObj } from './kube.ts';
 import {
   CA_CERT_KEY,
   CA_KEY_KEY,
@@ -26,6 +25,7 @@ import {
   quorumTlsDnsNames,
   type StoredLeaf,
 } from './quorum-tls.ts';
+import { FakeSecrets } from './testutil.ts';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-02-01T00:00:00Z');
@@ -39,55 +39,6 @@ const generated = (regions: string[], name = 'zk') =>
     } as ZkEnsembleSpecInput,
     name,
   );
-
-/** Secrets in memory, with the API server's create / get / update-with-resourceVersion rules. */
-class FakeSecrets {
-  readonly objects = new Map<string, KubeObj>();
-  readonly writes: string[] = [];
-  private version = 0;
-  /** Called before a write is applied, to simulate a concurrent writer. */
-  beforeWrite?: () => void;
-
-  get = async <T>(path: string): Promise<T> => {
-    const o = this.objects.get(path);
-    if (!o) throw new ApiError(404, 'NotFound', `GET ${path}: 404`);
-    return structuredClone(o) as T;
-  };
-
-  request = async <T>(method: string, path: string, body?: unknown) => {
-    this.beforeWrite?.();
-    const o = structuredClone(body) as KubeObj;
-    const target = method === 'POST' ? `${path}/${o.metadata.name}` : path;
-    this.writes.push(`${method} ${target}`);
-    const old = this.objects.get(target);
-    if (method === 'POST' && old) throw new ApiError(409, 'AlreadyExists', `POST ${path}: 409`);
-    if (method === 'PUT') {
-      if (!old) throw new ApiError(404, 'NotFound', `PUT ${path}: 404`);
-      if (o.metadata.resourceVersion !== old.metadata.resourceVersion)
-        throw new ApiError(409, 'Conflict', `PUT ${path}: 409`);
-    }
-    o.metadata.resourceVersion = String(++this.version);
-    this.objects.set(target, o);
-    return { code: method === 'POST' ? 201 : 200, body: structuredClone(o) as T };
-  };
-
-  data(name: string): Record<string, string> {
-    const o = this.objects.get(`/api/v1/namespaces/prod/secrets/${name}`);
-    if (!o) throw new Error(`no Secret ${name}`);
-    return Object.fromEntries(
-      Object.entries(o.data as Record<string, string>).map(([k, v]) => [
-        k,
-        Buffer.from(v, 'base64').toString('utf8'),
-      ]),
-    );
-  }
-
-  delete(name: string): void {
-    this.objects.delete(`/api/v1/namespaces/prod/secrets/${name}`);
-  }
-}
-
-const asClient = (f: FakeSecrets) => f as unknown as KubeClient;
 
 describe('names the member certificate covers', () => {
   test('voters, every region, the client Service; short and fully qualified', () => {
@@ -163,14 +114,14 @@ describe('needsReissue', () => {
 describe('ensureGeneratedQuorumTls with an in-memory API', () => {
   test('nothing without generateCA', async () => {
     const f = new FakeSecrets();
-    assert.equal(await ensureGeneratedQuorumTls(asClient(f), ensemble({}), SETTINGS, NOW), null);
+    assert.equal(await ensureGeneratedQuorumTls(f, ensemble({}), SETTINGS, NOW), null);
     assert.equal(f.writes.length, 0);
   });
 
   test('creates the CA and the member Secret once, owned by the ensemble', async () => {
     const f = new FakeSecrets();
     const e = generated(['east']);
-    const first = await ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, NOW);
+    const first = await ensureGeneratedQuorumTls(f, e, SETTINGS, NOW);
     assert.equal(first?.reissued, 'no certificate yet');
     assert.deepEqual(f.writes, [
       'POST /api/v1/namespaces/prod/secrets/zk-quorum-ca',
@@ -190,17 +141,17 @@ describe('ensureGeneratedQuorumTls with an in-memory API', () => {
     const leaf = firstCertificate(tlsData['tls-combined.pem']!);
     assert.deepEqual(dnsNamesOf(leaf), quorumTlsDnsNames(e, SETTINGS));
 
-    const again = await ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, later(10));
+    const again = await ensureGeneratedQuorumTls(f, e, SETTINGS, later(10));
     assert.deepEqual(again, { fingerprint: first?.fingerprint });
     assert.equal(f.writes.length, 2, 'nothing written when nothing changed');
   });
 
   test('a new region re-issues the member certificate under the same CA', async () => {
     const f = new FakeSecrets();
-    const before = await ensureGeneratedQuorumTls(asClient(f), generated(['east']), SETTINGS, NOW);
+    const before = await ensureGeneratedQuorumTls(f, generated(['east']), SETTINGS, NOW);
     const caBefore = f.data('zk-quorum-ca')[CA_CERT_KEY];
     const e = generated(['east', 'west']);
-    const after = await ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, NOW);
+    const after = await ensureGeneratedQuorumTls(f, e, SETTINGS, NOW);
     assert.match(after?.reissued ?? '', /names changed/);
     assert.notEqual(after?.fingerprint, before?.fingerprint);
     assert.equal(f.writes.at(-1), 'PUT /api/v1/namespaces/prod/secrets/zk-quorum-tls');
@@ -213,8 +164,8 @@ describe('ensureGeneratedQuorumTls with an in-memory API', () => {
   test('renews when a third of the lifetime is left', async () => {
     const f = new FakeSecrets();
     const e = generated([]);
-    const before = await ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, NOW);
-    const renewed = await ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, later(250));
+    const before = await ensureGeneratedQuorumTls(f, e, SETTINGS, NOW);
+    const renewed = await ensureGeneratedQuorumTls(f, e, SETTINGS, later(250));
     assert.match(renewed?.reissued ?? '', /third/);
     assert.notEqual(renewed?.fingerprint, before?.fingerprint);
     const leaf = firstCertificate(f.data('zk-quorum-tls')['tls-combined.pem']!);
@@ -224,10 +175,10 @@ describe('ensureGeneratedQuorumTls with an in-memory API', () => {
   test('a deleted member Secret is made again from the same CA', async () => {
     const f = new FakeSecrets();
     const e = generated(['east']);
-    await ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, NOW);
+    await ensureGeneratedQuorumTls(f, e, SETTINGS, NOW);
     const ca = f.data('zk-quorum-ca')[CA_CERT_KEY];
     f.delete('zk-quorum-tls');
-    const again = await ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, NOW);
+    const again = await ensureGeneratedQuorumTls(f, e, SETTINGS, NOW);
     assert.equal(again?.reissued, 'no certificate yet');
     assert.equal(f.data('zk-quorum-tls')['ca.crt'], ca);
     assert.equal(f.writes.at(-1), 'POST /api/v1/namespaces/prod/secrets/zk-quorum-tls');
@@ -236,19 +187,19 @@ describe('ensureGeneratedQuorumTls with an in-memory API', () => {
   test('a broken CA Secret is an error that says what to do, not a silent new CA', async () => {
     const f = new FakeSecrets();
     const e = generated([]);
-    await ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, NOW);
+    await ensureGeneratedQuorumTls(f, e, SETTINGS, NOW);
     const path = '/api/v1/namespaces/prod/secrets/zk-quorum-ca';
     const s = f.objects.get(path)!;
     (s.data as Record<string, string>)[CA_KEY_KEY] = Buffer.from(createCa('x', NOW, 1).keyPem).toString(
       'base64',
     );
-    await assert.rejects(ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, NOW), /delete it/);
+    await assert.rejects(ensureGeneratedQuorumTls(f, e, SETTINGS, NOW), /delete it/);
   });
 
   test('a concurrent writer: a conflict reads back what it wrote', async () => {
     const f = new FakeSecrets();
     const e = generated([]);
-    await ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, NOW);
+    await ensureGeneratedQuorumTls(f, e, SETTINGS, NOW);
     const ca = f.data('zk-quorum-ca');
     const wanted = quorumTlsDnsNames(e, SETTINGS);
     // Someone else renews first, between our read and our write.
@@ -267,7 +218,7 @@ describe('ensureGeneratedQuorumTls with an in-memory API', () => {
       (o.data as Record<string, string>)['tls-combined.pem'] = Buffer.from(theirPem).toString('base64');
       o.metadata.resourceVersion = `${o.metadata.resourceVersion}-theirs`;
     };
-    const result = await ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, later(250));
+    const result = await ensureGeneratedQuorumTls(f, e, SETTINGS, later(250));
     assert.deepEqual(result, { fingerprint: leafFingerprint(theirPem) });
   });
 });
@@ -319,7 +270,7 @@ describe('the generated material in the peer', () => {
   }
 
   test('members accept each other under their DNS names, and nothing outside them', async () => {
-    await ensureGeneratedQuorumTls(asClient(f), e, SETTINGS, new Date());
+    await ensureGeneratedQuorumTls(f, e, SETTINGS, new Date());
     const files = f.data('zk-quorum-tls');
     const a = memberTls(files, 'a');
     assert.equal(await handshake(a, a, 'zk-voter-0.zk-voters.prod.svc'), true);
@@ -336,7 +287,7 @@ describe('the generated material in the peer', () => {
   test("a member with another CA's certificate is refused both ways", async () => {
     const a = memberTls(f.data('zk-quorum-tls'), 'a');
     const other = new FakeSecrets();
-    await ensureGeneratedQuorumTls(asClient(other), e, SETTINGS, new Date());
+    await ensureGeneratedQuorumTls(other, e, SETTINGS, new Date());
     const b = memberTls(other.data('zk-quorum-tls'), 'b');
     // The server sends its CA along (OpenSSL completes the chain from its trust store).
     await assert.rejects(handshake(a, b, 'zk-voter-0.zk-voters.prod.svc'), {

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { quorumOf } from '../render/members.ts';
 import { ensemble } from '../render/testutil.ts';
-import { computeStatus, invalidSpecStatus, statusChanged } from './status.ts';
+import { computeStatus, conditionOf, invalidSpecStatus, statusChanged } from './status.ts';
 
 const T0 = '2026-01-01T00:00:00Z';
 const T1 = '2026-01-01T00:01:00Z';
-const cond = (s: ReturnType<typeof computeStatus>, type: string) =>
-  s.conditions!.find((c) => c.type === type)!;
+const cond = (s: ReturnType<typeof computeStatus>, type: string) => conditionOf(s, type)!;
 
 const e = ensemble({ observers: { regions: [{ name: 'east', replicas: 2 }] } });
 const observed = (ready: number, eastReady = 2) => ({
@@ -41,6 +40,9 @@ test('first start-up without quorum is not Degraded; losing quorum later is', ()
   const lost = computeStatus({ ...e, status: up }, observed(1), T1);
   assert.equal(cond(lost, 'Degraded').status, 'True');
   assert.equal(cond(lost, 'Degraded').reason, 'QuorumLost');
+  // Available is False by now: the QuorumLost condition itself keeps the ensemble Degraded.
+  const still = computeStatus({ ...e, status: lost }, observed(1), T1);
+  assert.equal(cond(still, 'Degraded').reason, 'QuorumLost');
 });
 
 test('lastTransitionTime moves only when a condition changes status, so a repeat writes nothing', () => {

@@ -96,7 +96,7 @@ export function computeStatus(e: ZkEnsemble, observed: ObservedState, now: strin
     lagging.length > 0
       ? condition('Progressing', 'True', 'RollingOut', lagging.join(', '))
       : condition('Progressing', 'False', 'UpToDate', 'all members ready'),
-    !hasQuorum && hadQuorum(e.status?.conditions ?? [])
+    !hasQuorum && hadQuorum(e.status)
       ? condition('Degraded', 'True', 'QuorumLost', `fewer than ${quorum} voters ready`)
       : observed.degraded
         ? condition('Degraded', 'True', observed.degraded.reason, observed.degraded.message)
@@ -124,11 +124,8 @@ export function computeStatus(e: ZkEnsemble, observed: ObservedState, now: strin
 }
 
 /** Lost quorum after having it (not a first start-up, which only Progresses). */
-const hadQuorum = (prev: readonly Condition[]) =>
-  prev.some(
-    (c) =>
-      (c.type === 'Available' && c.status === 'True') || (c.type === 'Degraded' && c.reason === 'QuorumLost'),
-  );
+const hadQuorum = (s: ZkEnsembleStatus | undefined) =>
+  conditionOf(s, 'Available')?.status === 'True' || conditionOf(s, 'Degraded')?.reason === 'QuorumLost';
 
 /** Whether two statuses differ in anything the API server would store. */
 export function statusChanged(a: ZkEnsembleStatus | undefined, b: ZkEnsembleStatus): boolean {
