@@ -13,7 +13,8 @@ export const OPERATOR_USAGE = `usage: zkensemble operator [options]
   --kubeconfig PATH        kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
   --namespace NS           watch ZkEnsembles in NS only (default: all namespaces)
   --lease-namespace NS     namespace of the leader-election Lease (default: $POD_NAMESPACE or the operator's own)
-  --listen HOST:PORT       health and metrics server (default 127.0.0.1:8081; the chart passes 0.0.0.0:8081)
+  --listen HOST:PORT       health and metrics server (default $ZKE_OPERATOR_LISTEN or 127.0.0.1:8081; the chart
+                           passes 0.0.0.0:8081)
   --image IMAGE            image for ensembles that do not name one (default $ZKE_IMAGE)
   --cluster-domain DOMAIN  cluster DNS suffix (default cluster.local)
   --resync SECONDS         reconcile every ensemble at least this often (default 300)`;
