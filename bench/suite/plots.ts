@@ -2,7 +2,7 @@
 // throughput as observers or voters are added, W1 latency, W5 reads, W9 fan-out delay, W10
 // failover and the resident memory at the preload. Pure: aggregates in, SVG out.
 
-import { TARGET_NAME as NAME, ENSEMBLE_TARGETS as TARGETS } from '../cluster.ts';
+import { TARGET_NAME as NAME, ENSEMBLE_TARGETS as TARGETS, topology } from '../cluster.ts';
 import { PALETTE, renderBarChart, renderLineChart } from '../svg.ts';
 import { type Aggregate, find } from './aggregate.ts';
 import type { WorkloadId } from './types.ts';
@@ -33,30 +33,38 @@ function w3(aggs: Aggregate[]): string | null {
   });
 }
 
+type Point = [number, number];
+
+/** A line per target for each spec, of the aggregates it keeps, in the targets' colours. */
+function targetLines(
+  w: Aggregate[],
+  specs: Array<{
+    name: (target: string) => string;
+    dashed?: boolean;
+    keep?: (a: Aggregate) => boolean;
+    point: (a: Aggregate) => Point;
+  }>,
+) {
+  return TARGETS.flatMap((target, i) =>
+    specs.map((s) => ({
+      name: s.name(NAME[target]),
+      color: TARGET_COLORS[i],
+      dashed: s.dashed,
+      points: w.filter((a) => a.target === target && (s.keep?.(a) ?? true)).map(s.point),
+    })),
+  );
+}
+
 function w4(aggs: Aggregate[]): string | null {
   const w = aggs.filter((a) => a.workload === 'W4' && a.rounds > 0);
   if (!w.length) return null;
-  const members = (t: string) =>
-    t
-      .split('+')
-      .map(Number)
-      .reduce((a, b) => a + b, 0);
-  const series = TARGETS.flatMap((target, i) => [
-    {
-      name: `${NAME[target]}, 3 voters + observers`,
-      color: TARGET_COLORS[i],
-      points: w
-        .filter((a) => a.target === target && a.topology.startsWith('3+'))
-        .map((a) => [members(a.topology), a.values.opsPerSec ?? 0] as [number, number]),
-    },
-    {
-      name: `${NAME[target]}, voters only`,
-      color: TARGET_COLORS[i],
-      dashed: true,
-      points: w
-        .filter((a) => a.target === target && a.topology.endsWith('+0'))
-        .map((a) => [members(a.topology), a.values.opsPerSec ?? 0] as [number, number]),
-    },
+  const point = (a: Aggregate): Point => {
+    const t = topology(a.topology);
+    return [t.voters + t.observers, a.values.opsPerSec ?? 0];
+  };
+  const series = targetLines(w, [
+    { name: (t) => `${t}, 3 voters + observers`, keep: (a) => a.topology.startsWith('3+'), point },
+    { name: (t) => `${t}, voters only`, dashed: true, keep: (a) => a.topology.endsWith('+0'), point },
   ]);
   return renderLineChart({
     title: 'W4: write throughput as members are added',
@@ -122,21 +130,15 @@ function bars(
 function w9(aggs: Aggregate[]): string | null {
   const w = aggs.filter((a) => a.workload === 'W9' && a.variant.startsWith('fan-out') && a.rounds > 0);
   if (!w.length) return null;
-  const series = TARGETS.flatMap((target, i) => [
+  const series = targetLines(w, [
     {
-      name: `${NAME[target]} last watcher (median)`,
-      color: TARGET_COLORS[i],
-      points: w
-        .filter((a) => a.target === target)
-        .map((a) => [a.values.watchers ?? 0, a.values.lastP50 ?? 0] as [number, number]),
+      name: (t) => `${t} last watcher (median)`,
+      point: (a) => [a.values.watchers ?? 0, a.values.lastP50 ?? 0],
     },
     {
-      name: `${NAME[target]} all watchers p50`,
-      color: TARGET_COLORS[i],
+      name: (t) => `${t} all watchers p50`,
       dashed: true,
-      points: w
-        .filter((a) => a.target === target)
-        .map((a) => [a.values.watchers ?? 0, a.values.p50 ?? 0] as [number, number]),
+      point: (a) => [a.values.watchers ?? 0, a.values.p50 ?? 0],
     },
   ]);
   return renderLineChart({
