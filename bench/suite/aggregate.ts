@@ -2,7 +2,7 @@
 // number over the rounds (latency percentiles instead over every sample of every round, from the
 // merged histograms), then peer ÷ ZooKeeper ratios, and the issue's targets judged from them.
 
-import type { EnsembleTarget } from '../cluster.ts';
+import { type EnsembleTarget, topology } from '../cluster.ts';
 import { Histogram, type HistogramSummary } from '../histogram.ts';
 import type { Measurement, WorkloadId } from './types.ts';
 
@@ -41,10 +41,14 @@ export function median(v: number[]): number {
 export const keyOf = (m: { workload: string; topology: string; variant: string }) =>
   `${m.workload}|${m.topology}|${m.variant}`;
 
+/** keyOf() and the target: the measurements that make one aggregate share it. */
+export const aggregateKeyOf = (m: Parameters<typeof keyOf>[0] & { target: string }) =>
+  `${keyOf(m)}|${m.target}`;
+
 export function aggregate(measurements: Measurement[]): Aggregate[] {
   const groups = new Map<string, Measurement[]>();
   for (const m of measurements) {
-    const k = `${keyOf(m)}|${m.target}`;
+    const k = aggregateKeyOf(m);
     if (!groups.has(k)) groups.set(k, []);
     groups.get(k)!.push(m);
   }
@@ -157,7 +161,8 @@ export function judgeTargets(aggs: Aggregate[]): TargetVerdict[] {
     });
   }
   // W4: each observer costs at most 5% of write throughput (peer), against 3+0.
-  const base = find(aggs, 'W4', '3+0', 'writes', 'peer')?.values.opsPerSec;
+  const base = find(aggs, 'W4', '3+0', 'writes', 'peer')?.values;
+  const zkBase = find(aggs, 'W4', '3+0', 'writes', 'zookeeper')?.values.opsPerSec;
   const obs = [
     ...new Set(
       aggs.filter((a) => a.workload === 'W4' && /^3\+[1-9]/.test(a.topology)).map((a) => a.topology),
@@ -165,17 +170,16 @@ export function judgeTargets(aggs: Aggregate[]): TargetVerdict[] {
   ];
   const costs = obs
     .map((t) => {
-      const k = Number(t.split('+')[1]);
-      const v = find(aggs, 'W4', t, 'writes', 'peer')?.values.opsPerSec;
-      const zb = find(aggs, 'W4', '3+0', 'writes', 'zookeeper')?.values.opsPerSec;
+      const k = topology(t).observers;
+      const v = find(aggs, 'W4', t, 'writes', 'peer')?.values;
       const zv = find(aggs, 'W4', t, 'writes', 'zookeeper')?.values.opsPerSec;
-      const lb = find(aggs, 'W4', '3+0', 'writes', 'peer')?.values.leaderCpuUsPerOp;
-      const lv = find(aggs, 'W4', t, 'writes', 'peer')?.values.leaderCpuUsPerOp;
+      const change = (a: number | null | undefined, b: number | null | undefined) =>
+        a && b ? (a / b - 1) / k : null;
       return {
         t,
-        per: base && v ? (v / base - 1) / k : null,
-        zk: zb && zv ? (zv / zb - 1) / k : null,
-        leaderCpu: lb && lv ? (lv / lb - 1) / k : null,
+        per: change(v?.opsPerSec, base?.opsPerSec),
+        zk: change(zv, zkBase),
+        leaderCpu: change(v?.leaderCpuUsPerOp, base?.leaderCpuUsPerOp),
       };
     })
     .filter((c) => c.per !== null);

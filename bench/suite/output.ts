@@ -3,7 +3,7 @@
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { aggregate, judgeTargets, ratios } from './aggregate.ts';
+import { aggregate, aggregateKeyOf, judgeTargets, ratios } from './aggregate.ts';
 import { type PlotKey, renderPlots } from './plots.ts';
 import { renderSuiteMarkdown } from './report.ts';
 import type { SuiteReport } from './runner.ts';
@@ -56,12 +56,10 @@ export function writeSuiteReport(
 export function readSuiteReport(path: string): SuiteReport {
   const r = JSON.parse(readFileSync(path, 'utf8')) as SuiteReport;
   // Histograms are not in the JSON: keep the stored latency summaries, recompute the rest.
-  const stored = new Map(
-    r.aggregates.map((a) => [`${a.workload}|${a.topology}|${a.variant}|${a.target}`, a]),
-  );
+  const stored = new Map(r.aggregates.map((a) => [aggregateKeyOf(a), a]));
   const aggs = aggregate(r.measurements.map((m) => ({ ...m })));
   for (const a of aggs) {
-    const s = stored.get(`${a.workload}|${a.topology}|${a.variant}|${a.target}`);
+    const s = stored.get(aggregateKeyOf(a));
     if (s?.latency) {
       a.latency = s.latency;
       for (const k of ['p50', 'p99', 'p999', 'max'] as const)

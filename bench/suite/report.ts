@@ -2,7 +2,7 @@
 // workload with both targets side by side and their ratios, then failures. A pure function of the
 // report object (plus the names of the plots written beside it).
 
-import { ENSEMBLE_TARGETS, type EnsembleTarget, TARGET_NAME } from '../cluster.ts';
+import { ENSEMBLE_TARGETS, type EnsembleTarget, TARGET_NAME, topology } from '../cluster.ts';
 import { type Aggregate, find, pctChange } from './aggregate.ts';
 import type { SuiteReport } from './runner.ts';
 import { WORKLOAD_TITLES, type WorkloadId } from './types.ts';
@@ -163,8 +163,8 @@ function w4(r: SuiteReport): string[] {
     const b = find(r.aggregates, 'W4', '3+0', 'writes', t)?.values.opsPerSec;
     const a = find(r.aggregates, 'W4', topo, 'writes', t)?.values.opsPerSec;
     if (!a || !b || topo === '3+0') return '–';
-    const [v, o] = topo.split('+').map(Number) as [number, number];
-    const added = v - 3 + o;
+    const { voters, observers } = topology(topo);
+    const added = voters - 3 + observers;
     const per = added > 1 ? ` (${pctChange((a / b - 1) / added)} each)` : '';
     return `${pctChange(a / b - 1)}${per}`;
   };
