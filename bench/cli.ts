@@ -3,14 +3,8 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import {
-  ENSEMBLE_TARGETS,
-  type EnsembleBenchOptions,
-  type EnsembleTarget,
-  parseTopologies,
-  renderEnsembleMarkdown,
-  runEnsembleBenchmark,
-} from './ensemble.ts';
+import { ENSEMBLE_TARGETS, type EnsembleTarget, parseTopologies } from './cluster.ts';
+import { type EnsembleBenchOptions, renderEnsembleMarkdown, runEnsembleBenchmark } from './ensemble.ts';
 import { type LoadSettings, WORKLOADS, type Workload } from './loadgen.ts';
 import { type BenchOptions, renderMarkdown, runBenchmark, type Target } from './run.ts';
 import { readSuiteReport, writeSuiteReport } from './suite/output.ts';

@@ -4,13 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseBenchArgs } from './cli.ts';
-import {
-  baselineTopology,
-  parseTopologies,
-  renderEnsembleMarkdown,
-  runEnsembleBenchmark,
-  spreadConnections,
-} from './ensemble.ts';
+import { parseTopologies } from './cluster.ts';
+import { baselineTopology, renderEnsembleMarkdown, runEnsembleBenchmark } from './ensemble.ts';
+import { spreadConnections } from './workloads/throughput.ts';
 
 test('topologies parse, and the baseline is 3+0 when present', () => {
   const t = parseTopologies('3+0, 3+1,3+4,5,7+0');

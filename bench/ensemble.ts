@@ -7,11 +7,9 @@
 
 import os from 'node:os';
 import {
-  ENSEMBLE_TARGETS,
   type EnsembleTarget,
   isUp,
   javaVersion,
-  parseTopologies,
   runRounds,
   TARGET_NAME,
   type Topology,
@@ -23,8 +21,6 @@ import { type LoadSettings, prepare, runLoad, type Workload } from './loadgen.ts
 import { type CpuByRole, type CpuSample, cpuBetween, noCpu, type Role, sampleCpu } from './procstat.ts';
 import { median } from './suite/aggregate.ts';
 import { endpointsFor, spreadConnections } from './workloads/throughput.ts';
-
-export { ENSEMBLE_TARGETS, type EnsembleTarget, parseTopologies, spreadConnections, type Topology };
 
 export interface EnsembleBenchOptions extends LoadSettings {
   topologies: Topology[];

@@ -115,7 +115,6 @@ export async function runW6(ctx: CellContext): Promise<void> {
   reader.onWatch = (type, _state, path) => {
     if (path === '/w6/probe' && type === 3 && pendingEvent) pendingEvent(performance.now());
   };
-  const probeData = valueOfSize(p.valueSize);
   // Let the background load settle before probing.
   await new Promise((r) => setTimeout(r, 500));
   const measureStart = performance.now();
@@ -139,7 +138,7 @@ export async function runW6(ctx: CellContext): Promise<void> {
       const ack = await prober.call({
         type: OpCode.setData,
         path: '/w6/probe',
-        data: probeData,
+        data,
         version: -1,
       });
       const tAck = performance.now();

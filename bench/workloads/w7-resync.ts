@@ -5,6 +5,7 @@
 // had at the restart; the leader's CPU meanwhile; the voters' throughput dip. Which sync the leader
 // chose (DIFF or SNAP) comes from its mntr diff_count/snap_count.
 
+import { until } from '../../e2e/lib/wait.ts';
 import type { Request } from '../../peer/jute/records.ts';
 import { Err, OpCode } from '../../peer/protocol/constants.ts';
 import { isUp, sleep } from '../cluster.ts';
@@ -88,12 +89,9 @@ function rates(buckets: number[], fromMs: number, toMs: number): number[] {
   return out;
 }
 
+/** Waits until probe() holds (within ms); returns performance.now() at that moment. */
 async function waitUntil(what: string, ms: number, probe: () => Promise<boolean>): Promise<number> {
-  const t0 = performance.now();
-  while (!(await probe())) {
-    if (performance.now() - t0 > ms) throw new Error(`W7: ${what} not within ${ms} ms`);
-    await sleep(20);
-  }
+  await until(`W7: ${what}`, ms, probe, { everyMs: 20 });
   return performance.now();
 }
 

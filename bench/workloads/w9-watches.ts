@@ -19,15 +19,14 @@ import {
   inBatches,
   OPEN_ACL,
   openSessions,
+  rssValues,
   totalWatches,
 } from './common.ts';
 
 const EVENT_TIMEOUT_MS = 10_000;
 
-function sumRss(ctx: CellContext): number | null {
-  const v = Object.values(ctx.rssMiB());
-  return v.some((x) => x === null) ? null : v.reduce<number>((s, x) => s + x!, 0);
-}
+/** Resident memory of all members, MiB. */
+const sumRss = (ctx: CellContext) => rssValues(ctx).rssTotalMiB ?? null;
 
 async function watchesOnAll(ctx: CellContext): Promise<number | null> {
   const v = await Promise.all(
