@@ -224,17 +224,27 @@ export class JuteReader {
     return s;
   }
 
+  /** A buffer that may be null, copied out of the input. */
   buffer(): Buffer | null {
+    const b = this.bufferView();
+    return b === null ? null : Buffer.from(b);
+  }
+
+  /**
+   * A buffer that may be null, sharing memory with the input: for node data, which the tree copies
+   * into its own slabs (tree/value-slab.ts) as it takes it, so a copy here would be made twice.
+   */
+  bufferView(): Buffer | null {
     const n = this.length('buffer');
     if (n === -1) return null;
-    const b = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
+    const b = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return b;
   }
 
-  /** A buffer that may be null, as node data: null becomes NULL_DATA. */
+  /** Node data, a view as bufferView(): null becomes NULL_DATA. */
   data(): Buffer {
-    return this.buffer() ?? NULL_DATA;
+    return this.bufferView() ?? NULL_DATA;
   }
 
   vector<T>(each: (r: JuteReader) => T): T[] | null {

@@ -208,9 +208,16 @@ export function readRequest(type: number, r: JuteReader): Request {
     case OpCode.create:
     case OpCode.create2:
     case OpCode.createContainer:
-      return { type, path: r.string(), data: r.buffer(), acl: readAclList(r), flags: r.int() };
+      return { type, path: r.string(), data: r.bufferView(), acl: readAclList(r), flags: r.int() };
     case OpCode.createTTL:
-      return { type, path: r.string(), data: r.buffer(), acl: readAclList(r), flags: r.int(), ttl: r.long() };
+      return {
+        type,
+        path: r.string(),
+        data: r.bufferView(),
+        acl: readAclList(r),
+        flags: r.int(),
+        ttl: r.long(),
+      };
     case OpCode.delete:
       return { type, path: r.string(), version: r.int() };
     case OpCode.exists:
@@ -219,7 +226,7 @@ export function readRequest(type: number, r: JuteReader): Request {
     case OpCode.getChildren2:
       return { type, path: r.string(), watch: r.bool() };
     case OpCode.setData:
-      return { type, path: r.string(), data: r.buffer(), version: r.int() };
+      return { type, path: r.string(), data: r.bufferView(), version: r.int() };
     case OpCode.getACL:
     case OpCode.sync:
       return { type, path: r.string() };

@@ -145,7 +145,7 @@ export function readTxn(type: number, r: JuteReader): Txn {
       const txns: Txn[] = [];
       for (let i = 0; i < n; i++) {
         const subType = r.int();
-        const body = r.buffer() ?? Buffer.alloc(0);
+        const body = r.bufferView() ?? Buffer.alloc(0);
         txns.push(readTxn(subType, new JuteReader(body)));
       }
       return { type, txns };
