@@ -12,39 +12,27 @@ function plan(p: SyncPlan) {
   return { mode: p.mode, zxid: p.zxid, proposals: zxids(p.proposals), lastZxid: p.lastZxid };
 }
 
+/** A plan that sends no txns and leaves the learner at `at`. */
+const bare = (mode: SyncPlan['mode'], at: number) => ({ mode, zxid: at, proposals: [], lastZxid: at });
+
 describe('decideSync: DIFF / TRUNC / SNAP per learner (LearnerHandler.syncFollower)', () => {
   // committedLog (1,1) (1,2) (1,3) (2,1) (2,2); the leader applied up to (2,2).
   const log = [prop(1, 1), prop(1, 2), prop(1, 3), prop(2, 1), prop(2, 2)];
   const src = { lastProcessedZxid: z(2, 2), committedLog: log };
 
   test('a. learner already at lastProcessedZxid: empty DIFF', () => {
-    assert.deepEqual(plan(decideSync(z(2, 2), src)), {
-      mode: 'DIFF',
-      zxid: z(2, 2),
-      proposals: [],
-      lastZxid: z(2, 2),
-    });
+    assert.deepEqual(plan(decideSync(z(2, 2), src)), bare('DIFF', z(2, 2)));
     const fresh = { lastProcessedZxid: 0, committedLog: [] };
-    assert.deepEqual(plan(decideSync(0, fresh)), { mode: 'DIFF', zxid: 0, proposals: [], lastZxid: 0 });
+    assert.deepEqual(plan(decideSync(0, fresh)), bare('DIFF', 0));
   });
 
   test('b. learner past the committed log: TRUNC to its end', () => {
-    assert.deepEqual(plan(decideSync(z(2, 5), src)), {
-      mode: 'TRUNC',
-      zxid: z(2, 2),
-      proposals: [],
-      lastZxid: z(2, 2),
-    });
+    assert.deepEqual(plan(decideSync(z(2, 5), src)), bare('TRUNC', z(2, 2)));
     // An old leader of epoch 3 that proposed (3,1) and (3,2) nobody else logged.
     assert.equal(decideSync(z(3, 2), src).mode, 'TRUNC');
     // Empty committed log: min = max = lastProcessedZxid.
     const empty = { lastProcessedZxid: z(1, 4), committedLog: [] };
-    assert.deepEqual(plan(decideSync(z(1, 9), empty)), {
-      mode: 'TRUNC',
-      zxid: z(1, 4),
-      proposals: [],
-      lastZxid: z(1, 4),
-    });
+    assert.deepEqual(plan(decideSync(z(1, 9), empty)), bare('TRUNC', z(1, 4)));
   });
 
   test('b. ...but never for a learner at the start of an epoch (counter 0): it has no txn there', () => {
@@ -71,12 +59,7 @@ describe('decideSync: DIFF / TRUNC / SNAP per learner (LearnerHandler.syncFollow
   });
 
   test('c. learner with txns the leader lacks in an older epoch: TRUNC cannot cross epochs, so SNAP', () => {
-    assert.deepEqual(plan(decideSync(z(1, 5), src)), {
-      mode: 'SNAP',
-      zxid: z(2, 2),
-      proposals: [],
-      lastZxid: z(2, 2),
-    });
+    assert.deepEqual(plan(decideSync(z(1, 5), src)), bare('SNAP', z(2, 2)));
   });
 
   test('c. a same-epoch divergence: TRUNC to the previous txn, then the leader txns after it', () => {
@@ -120,12 +103,7 @@ describe('decideSync: DIFF / TRUNC / SNAP per learner (LearnerHandler.syncFollow
   });
 
   test('e. anything else: SNAP at lastProcessedZxid', () => {
-    assert.deepEqual(plan(decideSync(0, src)), {
-      mode: 'SNAP',
-      zxid: z(2, 2),
-      proposals: [],
-      lastZxid: z(2, 2),
-    });
+    assert.deepEqual(plan(decideSync(0, src)), bare('SNAP', z(2, 2)));
     assert.equal(decideSync(z(1, 1), { lastProcessedZxid: z(1, 4), committedLog: [] }).mode, 'SNAP');
   });
 });

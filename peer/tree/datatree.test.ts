@@ -14,14 +14,20 @@ function apply(t: DataTree, txn: Txn, clientId = 1n) {
   const h: TxnHeader = { clientId, cxid: zxid, zxid, time: 1000 + zxid, type: txn.type };
   return t.applyTxn(h, txn);
 }
-const create = (path: string, parentCVersion = -1, ephemeral = false): Txn => ({
+const create = (
+  path: string,
+  parentCVersion = -1,
+  ephemeral = false,
+  data: Buffer = Buffer.from('d'),
+): Txn => ({
   type: OpCode.create,
   path,
-  data: Buffer.from('d'),
+  data,
   acl,
   ephemeral,
   parentCVersion,
 });
+const createWith = (path: string, data: Buffer): Txn => create(path, -1, false, data);
 
 test('stat bookkeeping follows ZooKeeper: cversion counts creates and deletes, pzxid moves', () => {
   zxid = 0;
@@ -194,16 +200,8 @@ test('values are copies in tree-only memory: neither the request buffer nor Node
   const t = new DataTree();
   // A value decoded from a frame is a slice of a larger buffer; a later frame reuses that memory.
   const frame = Buffer.from(`....small....${'L'.repeat(5000)}`);
-  const withData = (path: string, data: Buffer): Txn => ({
-    type: OpCode.create,
-    path,
-    data,
-    acl,
-    ephemeral: false,
-    parentCVersion: -1,
-  });
-  apply(t, withData('/small', frame.subarray(4, 9)));
-  apply(t, withData('/large', frame.subarray(13)));
+  apply(t, createWith('/small', frame.subarray(4, 9)));
+  apply(t, createWith('/large', frame.subarray(13)));
   apply(t, { type: OpCode.setData, path: '/small', data: frame.subarray(0, 2), version: 1 });
   frame.fill(0);
   assert.equal(t.getNode('/small')!.data.toString(), '..');
@@ -234,16 +232,8 @@ test('a leaf has no children set of its own; one comes with the first child and 
 test('a null value stays null and an empty one empty (getData answers -1 and 0 lengths)', () => {
   zxid = 0;
   const t = new DataTree();
-  const txn = (path: string, data: Buffer): Txn => ({
-    type: OpCode.create,
-    path,
-    data,
-    acl,
-    ephemeral: false,
-    parentCVersion: -1,
-  });
-  apply(t, txn('/null', NULL_DATA));
-  apply(t, txn('/empty', Buffer.from('x').subarray(0, 0)));
+  apply(t, createWith('/null', NULL_DATA));
+  apply(t, createWith('/empty', Buffer.from('x').subarray(0, 0)));
   assert.equal(t.getNode('/null')!.data, NULL_DATA);
   assert.notEqual(t.getNode('/empty')!.data, NULL_DATA);
   assert.equal(t.getNode('/empty')!.data.length, 0);
