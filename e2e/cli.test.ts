@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -98,5 +98,35 @@ test('local --voters 2 --observers 1 runs a loopback ensemble, prints its connec
     ]);
     if (code === 'timeout') p.kill('SIGKILL');
     assert.notEqual(code, 'timeout', 'local stops its members and exits on SIGTERM');
+  }
+});
+
+test('the peer runs with its memory settings, in the same process, unless the user gives their own', async () => {
+  const settings = (pid: number) => ({
+    args: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'),
+    arenas: readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .find((e) => e.startsWith('MALLOC_ARENA_MAX=')),
+  });
+  const defaults = await startServer('peer', { env: { NODE_OPTIONS: '' } });
+  try {
+    // Serving, so the re-exec has happened; the PID is the one spawned (execve, not a child).
+    assert.equal((await fourLetterWord(defaults.host, defaults.port, 'ruok')).trim(), 'imok');
+    const s = settings(defaults.pid);
+    assert.ok(s.args.includes('--max-semi-space-size=8'), s.args.join(' '));
+    assert.equal(s.arenas, `MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? 2}`);
+  } finally {
+    await defaults.stop();
+  }
+  const own = await startServer('peer', {
+    env: { NODE_OPTIONS: '--max-semi-space-size=4', MALLOC_ARENA_MAX: '4' },
+  });
+  try {
+    assert.equal((await fourLetterWord(own.host, own.port, 'ruok')).trim(), 'imok');
+    const s = settings(own.pid);
+    assert.ok(!s.args.some((a) => a.startsWith('--max-semi-space-size')), s.args.join(' '));
+    assert.equal(s.arenas, 'MALLOC_ARENA_MAX=4');
+  } finally {
+    await own.stop();
   }
 });
