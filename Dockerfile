@@ -24,15 +24,33 @@ RUN --mount=type=secret,id=npm_ca,required=false \
     { npm ci "$@" || npm install "$@"; } && rm -rf /root/.npm \
  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
+FROM ${BASE} AS build
+# The image runs JavaScript compiled from the sources, not the sources through Node's type stripper,
+# which costs every process about 18 MiB of resident memory. Emitting needs only the TypeScript
+# compiler (tsconfig.build.json does not type-check: `npm run typecheck` does that), at the version
+# package.json pins.
+ARG NPM_REGISTRY=
+WORKDIR /app
+COPY package.json tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY peer ./peer
+COPY operator ./operator
+RUN --mount=type=secret,id=npm_ca,required=false \
+    if [ -s /run/secrets/npm_ca ]; then export NPM_CONFIG_CAFILE=/run/secrets/npm_ca; fi; \
+    if [ -n "$NPM_REGISTRY" ]; then export NPM_CONFIG_REGISTRY="$NPM_REGISTRY"; fi; \
+    mkdir /tsc && cd /tsc && echo '{}' > package.json \
+ && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
+      "typescript@$(node -p 'require("/app/package.json").devDependencies.typescript')" \
+ && cd /app && node /tsc/node_modules/typescript/bin/tsc -p tsconfig.build.json \
+ && mkdir -p dist/bin && cp bin/zkensemble dist/bin/
+
 FROM ${BASE}
 ENV NODE_ENV=production LOG_LEVEL=info
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-# Sources are owned by root: the server cannot change its own code. .dockerignore keeps tests out.
+# Code is owned by root: the server cannot change its own code. .dockerignore keeps tests out.
 COPY package.json ./
-COPY bin ./bin
-COPY peer ./peer
-COPY operator ./operator
+COPY --from=build /app/dist/ ./
 # A standalone default, so `podman run IMAGE` serves; an ensemble mounts its own zoo.cfg (and myid in
 # /data) over these.
 RUN ln -s /app/bin/zkensemble /usr/local/bin/zkensemble \

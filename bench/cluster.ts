@@ -11,6 +11,7 @@ import { isRunning } from '../e2e/lib/process.ts';
 import { until } from '../e2e/lib/wait.ts';
 import { startZkEnsemble } from '../e2e/lib/zk-ensemble.ts';
 import { serverVersion } from './host.ts';
+import { compiledPeerBin } from './peer-build.ts';
 import { machineBusySeconds, type Role } from './procstat.ts';
 
 export type EnsembleTarget = 'peer' | 'zookeeper';
@@ -70,6 +71,7 @@ async function startCluster(target: EnsembleTarget, topo: Topology, opts: Cluste
   } else {
     // startEnsemble hands this process's environment to the members it spawns (synchronously, at the
     // end of the call): profiling is switched on for exactly those spawns.
+    const bin = compiledPeerBin();
     const saved = process.env.NODE_OPTIONS;
     const prof = opts.cpuProfDir;
     if (prof) {
@@ -82,6 +84,7 @@ async function startCluster(target: EnsembleTarget, topo: Topology, opts: Cluste
         observers: topo.observers,
         config: opts.config,
         logLevel: 'warn',
+        bin,
       });
     } finally {
       if (prof) {

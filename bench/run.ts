@@ -9,6 +9,7 @@ import { type RunningServer, startServer } from '../e2e/lib/servers.ts';
 import { Histogram, type HistogramSummary } from './histogram.ts';
 import { type HostInfo, hostInfo, serverVersion } from './host.ts';
 import { type LoadResult, type LoadSettings, prepare, runLoad, type Workload } from './loadgen.ts';
+import { compiledPeerBin } from './peer-build.ts';
 
 export type Target = 'peer' | 'zookeeper' | 'stub';
 
@@ -103,7 +104,10 @@ async function startStub(): Promise<Endpoint> {
 
 async function startTarget(t: Target, config: Record<string, string>): Promise<Endpoint> {
   if (t === 'stub') return startStub();
-  const s: RunningServer = await startServer(t, { config });
+  const s: RunningServer = await startServer(
+    t,
+    t === 'peer' ? { config, bin: compiledPeerBin() } : { config },
+  );
   return {
     name: t,
     host: s.host,

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -128,5 +128,28 @@ test('the peer runs with its memory settings, in the same process, unless the us
     assert.equal(s.arenas, 'MALLOC_ARENA_MAX=4');
   } finally {
     await own.stop();
+  }
+});
+
+test('npm run build compiles the peer to JavaScript that runs without the type stripper', async () => {
+  const build = spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(build.status, 0, build.stdout + build.stderr);
+  const dist = join(REPO_ROOT, 'dist');
+  const files = readdirSync(dist, { recursive: true, encoding: 'utf8' });
+  assert.deepEqual(
+    files.filter((f) => f.endsWith('.ts')),
+    [],
+  );
+  assert.ok(existsSync(join(dist, 'peer', 'cli.js')));
+  // With type stripping off, any TypeScript the peer still loaded would fail to import.
+  const server = await startServer('peer', {
+    bin: join(dist, 'bin', 'zkensemble'),
+    env: { NODE_OPTIONS: '--no-experimental-strip-types' },
+  });
+  try {
+    assert.equal((await fourLetterWord(server.host, server.port, 'ruok')).trim(), 'imok');
+    assert.match(await fourLetterWord(server.host, server.port, 'srvr'), /Mode: standalone/);
+  } finally {
+    await server.stop();
   }
 });

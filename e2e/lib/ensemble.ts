@@ -42,6 +42,8 @@ export interface EnsembleOptions {
   hostFor?: (sid: number) => string;
   /** Extra zoo.cfg lines per member. */
   extraFor?: (sid: number) => Record<string, string | number>;
+  /** The zkensemble executable members run (default the checkout's bin/zkensemble). */
+  bin?: string;
 }
 
 export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
@@ -57,7 +59,7 @@ export async function startEnsemble(opts: EnsembleOptions): Promise<Ensemble> {
       ...(opts.extraFor ? { extraFor: opts.extraFor } : {}),
     },
   );
-  const bin = join(REPO_ROOT, 'bin', 'zkensemble');
+  const bin = opts.bin ?? join(REPO_ROOT, 'bin', 'zkensemble');
   const env = { ...process.env, LOG_LEVEL: opts.logLevel ?? 'info' };
   return controlEnsemble(root, true, specs, (m) => spawnMember(bin, m, env), 'peer');
 }

@@ -32,6 +32,8 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** Keep the data dir on stop (crash tests restart on it). */
   keepData?: boolean;
+  /** The zkensemble executable a peer runs (default the checkout's bin/zkensemble). */
+  bin?: string;
 }
 
 export interface RunningServer {
@@ -142,7 +144,7 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
     );
   } else {
-    proc = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'zkensemble'), 'peer', configPath], {
+    proc = spawn(process.execPath, [opts.bin ?? join(REPO_ROOT, 'bin', 'zkensemble'), 'peer', configPath], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...opts.env },
     });
