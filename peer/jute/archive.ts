@@ -74,7 +74,9 @@ export class JuteWriter {
   /** A long given as a bigint (session ids, ephemeral owners). */
   bigLong(v: bigint): this {
     this.ensure(8);
-    this.buf.writeBigInt64BE(BigInt.asIntN(64, v), this.pos);
+    // Zero (no ephemeral owner, no session) is the common case, and writing a bigint allocates.
+    if (v === 0n) this.buf.fill(0, this.pos, this.pos + 8);
+    else this.buf.writeBigInt64BE(BigInt.asIntN(64, v), this.pos);
     this.pos += 8;
     return this;
   }
@@ -127,6 +129,14 @@ export class JuteWriter {
   /** A copy of what has been written. */
   toBuffer(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+
+  /**
+   * What has been written, without a copy, for a writer used once: the writer's own buffer when
+   * the initial size was exact, else a view of it. Write nothing more after this.
+   */
+  take(): Buffer {
+    return this.pos === this.buf.length ? this.buf : this.buf.subarray(0, this.pos);
   }
 
   /** A view of what has been written; valid until the next write. */

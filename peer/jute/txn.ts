@@ -159,11 +159,11 @@ export function readTxn(type: number, r: JuteReader): Txn {
 
 /** TxnHeader + txn + optional digest, as one byte string. */
 export function encodeTxnEntry(h: TxnHeader, t: Txn, digest: TxnDigest | null): Buffer {
-  const w = new JuteWriter(128);
+  const w = new JuteWriter(256);
   writeTxnHeader(w, h);
   writeTxn(w, t);
   if (digest) w.int(digest.version).bigLong(digest.treeDigest);
-  return w.toBuffer();
+  return w.take();
 }
 
 export interface TxnEntry {

@@ -127,14 +127,18 @@ interface Conn extends LearnerState {
   lastHeard: number;
   /** The learner counts as synced for the quorum check until this time (tickOfNextAckDeadline). */
   ackDeadline: number;
-  /** Proposals sent after the NEWLEADER ACK and not acked yet: zxid, time sent (SyncLimitCheck). */
-  unacked: Array<{ zxid: number; sentAt: number }>;
+  /**
+   * Proposals sent after the NEWLEADER ACK and not acked yet (SyncLimitCheck): zxids and times sent,
+   * in two arrays of plain numbers rather than an object per proposal and follower.
+   */
+  unackedZxids: number[];
+  unackedSentAt: number[];
 }
 
 interface Outstanding extends Proposal {
   acks: Set<number>;
   /** Quorums it needs: the config in force, and the one a pending reconfig installs. */
-  verifiers: Verifier[];
+  verifiers: readonly Verifier[];
   /** Set on a reconfig proposal: the config it installs when it commits. */
   installs?: Verifier;
 }
@@ -189,6 +193,8 @@ export class Leader {
   private selfFsynced = -1;
   /** Uncommitted proposals in zxid order. */
   private readonly outstanding: Outstanding[] = [];
+  /** What a new proposal needs (Outstanding.verifiers), shared until the configs change. */
+  private verifiers: readonly Verifier[] = [];
   private readonly pendingSyncs = new Map<number, number[]>();
   private readonly conns = new Map<number, Conn>();
   private lastPing = 0;
@@ -306,7 +312,8 @@ export class Leader {
           acceptedEpoch: -1,
           lastHeard: this.now,
           ackDeadline: this.now + (t.initLimit + t.syncLimit) * t.tickTime,
-          unacked: [],
+          unackedZxids: [],
+          unackedSentAt: [],
         });
         break;
       }
@@ -604,7 +611,10 @@ export class Leader {
     if (installs && this.pendingVerifier) throw new Error('a reconfig is already in progress');
     this.lastProposed = zxid;
     if (installs) this.pendingVerifier = installs;
-    const verifiers = this.pendingVerifier ? [this.verifier, this.pendingVerifier] : [this.verifier];
+    if (this.verifiers[0] !== this.verifier || this.verifiers[1] !== (this.pendingVerifier ?? undefined)) {
+      this.verifiers = this.pendingVerifier ? [this.verifier, this.pendingVerifier] : [this.verifier];
+    }
+    const verifiers = this.verifiers;
     const p: Outstanding = { zxid, data, acks: new Set(), verifiers };
     if (installs) p.installs = installs;
     this.outstanding.push(p);
@@ -613,7 +623,10 @@ export class Leader {
     for (const c of this.conns.values()) {
       if (c.kind !== 'follower' || !this.isForwarding(c)) continue;
       this.send(c, pp, out);
-      if (c.phase === 'acked' || c.phase === 'uptodate') c.unacked.push({ zxid, sentAt: this.now });
+      if (c.phase === 'acked' || c.phase === 'uptodate') {
+        c.unackedZxids.push(zxid);
+        c.unackedSentAt.push(this.now);
+      }
     }
     if (this.selfFsynced >= zxid) this.ackFrom(this.sid, zxid, out);
   }
@@ -632,7 +645,10 @@ export class Leader {
 
   private onAck(c: Conn, zxid: number, out: LeaderEffect[]): void {
     // SyncLimitCheck: acks arrive in order; drop what this one covers.
-    while (c.unacked.length > 0 && c.unacked[0]!.zxid <= zxid) c.unacked.shift();
+    while (c.unackedZxids.length > 0 && c.unackedZxids[0]! <= zxid) {
+      c.unackedZxids.shift();
+      c.unackedSentAt.shift();
+    }
     if (this._phase !== 'broadcast') return;
     if (zxid <= this.lastCommitted) return;
     if (zxid > this.lastProposed) {
@@ -645,7 +661,7 @@ export class Leader {
   private ackFrom(sid: number, zxid: number, out: LeaderEffect[]): void {
     const p = this.outstanding.find((q) => q.zxid === zxid);
     if (!p) return;
-    if (sid === this.sid || p.verifiers.some((v) => v.isVoter(sid))) p.acks.add(sid);
+    if (sid === this.sid || anyVotes(p.verifiers, sid)) p.acks.add(sid);
     this.tryCommit(out);
   }
 
@@ -653,7 +669,7 @@ export class Leader {
   private tryCommit(out: LeaderEffect[]): void {
     while (this.outstanding.length > 0) {
       const p = this.outstanding[0]!;
-      if (!p.verifiers.every((v) => v.containsQuorum(p.acks))) return;
+      if (!allHaveQuorum(p.verifiers, p.acks)) return;
       this.outstanding.shift();
       this.lastCommitted = p.zxid;
       const committed: Proposal = { zxid: p.zxid, data: p.data };
@@ -691,7 +707,8 @@ export class Leader {
     const next = p.installs!;
     this.verifier = next;
     this.pendingVerifier = null;
-    for (const q of this.outstanding) q.verifiers = [next];
+    this.verifiers = [next];
+    for (const q of this.outstanding) q.verifiers = this.verifiers;
     let designated = this.sid;
     if (!next.isVoter(this.sid)) {
       const acked = [...p.acks].filter((sid) => next.isVoter(sid)).sort((a, b) => a - b);
@@ -754,8 +771,8 @@ export class Leader {
     const ping = packet(PacketType.PING, this.lastProposed);
     for (const c of [...this.conns.values()]) {
       if (!this.isForwarding(c)) continue;
-      const oldest = c.unacked[0];
-      if (oldest && this.now - oldest.sentAt >= syncLimitFor(t, c.kind) * t.tickTime) {
+      const oldest = c.unackedSentAt[0];
+      if (oldest !== undefined && this.now - oldest >= syncLimitFor(t, c.kind) * t.tickTime) {
         this.close(c, 'Closing connection to peer due to transaction timeout', out);
         continue;
       }
@@ -781,4 +798,15 @@ export class Leader {
     this._stopReason = reason;
     out.push({ type: 'stopped', reason });
   }
+}
+
+// Loops rather than some/every with closures: these run once per ack and per commit.
+function anyVotes(verifiers: readonly Verifier[], sid: number): boolean {
+  for (const v of verifiers) if (v.isVoter(sid)) return true;
+  return false;
+}
+
+function allHaveQuorum(verifiers: readonly Verifier[], acks: ReadonlySet<number>): boolean {
+  for (const v of verifiers) if (!v.containsQuorum(acks)) return false;
+  return true;
 }

@@ -63,9 +63,10 @@ export function writeQuorumPacket(w: JuteWriter, p: QuorumPacket): void {
 }
 
 export function encodeQuorumPacket(p: QuorumPacket): Buffer {
-  const w = new JuteWriter(24 + (p.data?.length ?? 0));
+  // type, zxid, data length, data, authinfo count: exact for every packet without authinfo.
+  const w = new JuteWriter(20 + (p.data?.length ?? 0));
   writeQuorumPacket(w, p);
-  return w.toBuffer();
+  return w.take();
 }
 
 export function readQuorumPacket(r: JuteReader): QuorumPacket {
@@ -172,32 +173,28 @@ export class QuorumPacketDecoder {
     const b = this.buf;
     const end = this.end;
     let at = this.start + 12; // int type, long zxid
-    const length = (what: string): number => {
-      if (at + 4 > end) return -2;
-      const n = b.readInt32BE(at);
-      at += 4;
-      if (n === -1) return 0;
-      if (n < 0 || n > this.maxBuffer) throw new JuteError(`quorum packet ${what} length ${n} out of bounds`);
-      return n;
-    };
-    const data = length('data');
-    if (data === -2) return -1;
-    at += data;
+    if (at + 4 > end) return -1;
+    at += 4 + this.lengthAt(at, 'data');
     if (at + 4 > end) return -1;
     const count = b.readInt32BE(at);
     at += 4;
     if (count !== -1) {
       if (count < 0 || count > this.maxAuthIds) throw new JuteError(`quorum packet authinfo count ${count}`);
-      for (let i = 0; i < count; i++) {
-        for (const what of ['scheme', 'id']) {
-          const n = length(`authinfo ${what}`);
-          if (n === -2) return -1;
-          at += n;
-        }
+      for (let i = 0; i < 2 * count; i++) {
+        if (at + 4 > end) return -1;
+        at += 4 + this.lengthAt(at, i % 2 === 0 ? 'authinfo scheme' : 'authinfo id');
       }
     }
     if (at > end) return -1;
     return at - this.start;
+  }
+
+  /** The buffer or string length at `at` (0 for null). */
+  private lengthAt(at: number, what: string): number {
+    const n = this.buf.readInt32BE(at);
+    if (n === -1) return 0;
+    if (n < 0 || n > this.maxBuffer) throw new JuteError(`quorum packet ${what} length ${n} out of bounds`);
+    return n;
   }
 }
 

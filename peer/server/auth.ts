@@ -87,13 +87,7 @@ export function checkACL(
 /** Validates an ACL list for create/setACL, expanding the `auth` scheme (PrepRequestProcessor.fixupACL). */
 export function fixupACL(acl: readonly ACL[] | null, ids: readonly Id[]): ACL[] {
   if (!acl || acl.length === 0) throw new KeeperError(Err.INVALIDACL);
-  const seen = new Set<string>();
-  const unique = acl.filter((a) => {
-    const k = `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+  const unique = acl.length === 1 ? acl : withoutDuplicates(acl);
   const out: ACL[] = [];
   for (const a of unique) {
     if (a.id.scheme === 'world' && a.id.id === 'anyone') {
@@ -114,6 +108,16 @@ export function fixupACL(acl: readonly ACL[] | null, ids: readonly Id[]): ACL[] 
     }
   }
   return out;
+}
+
+function withoutDuplicates(acl: readonly ACL[]): ACL[] {
+  const seen = new Set<string>();
+  return acl.filter((a) => {
+    const k = `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 function javaStringHash(s: string): number {

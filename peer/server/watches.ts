@@ -7,6 +7,7 @@ import { EventType, WatcherType } from '../protocol/constants.ts';
 const STANDARD = 1;
 const PERSISTENT = 2;
 const RECURSIVE = 4;
+const NONE: ReadonlySet<never> = new Set();
 
 class WatchTable<W> {
   readonly byPath = new Map<string, Map<W, number>>();
@@ -50,22 +51,26 @@ class WatchTable<W> {
     return ((this.byPath.get(path)?.get(w) ?? 0) & modes) !== 0;
   }
 
-  /** Watchers fired by a change at path; standard registrations on path itself are consumed. */
-  fire(path: string, out: Set<W>): void {
+  /**
+   * Adds to `out` (made on the first watcher: most changes fire none) the watchers a change at path
+   * fires; standard registrations on path itself are consumed.
+   */
+  fire(path: string, out: Set<W> | null): Set<W> | null {
     const m = this.byPath.get(path);
     if (m) {
       for (const [w, mode] of m) {
-        out.add(w);
+        (out ??= new Set()).add(w);
         if ((mode & STANDARD) !== 0) this.set(path, m, w, mode, mode & ~STANDARD);
       }
     }
-    if (this.recursiveCount === 0) return;
+    if (this.recursiveCount === 0) return out;
     for (let i = path.lastIndexOf('/'); i >= 0; i = path.lastIndexOf('/', i - 1)) {
       const ancestor = i === 0 ? '/' : path.slice(0, i);
       const am = this.byPath.get(ancestor);
-      if (am) for (const [w, mode] of am) if ((mode & RECURSIVE) !== 0) out.add(w);
+      if (am) for (const [w, mode] of am) if ((mode & RECURSIVE) !== 0) (out ??= new Set()).add(w);
       if (i === 0) break;
     }
+    return out;
   }
 
   dropWatcher(w: W): void {
@@ -105,22 +110,21 @@ export class WatchManager<W> {
   }
 
   /** The watchers an event fires, each once. */
-  trigger(path: string, type: number): Set<W> {
-    const out = new Set<W>();
+  trigger(path: string, type: number): ReadonlySet<W> {
+    let out: Set<W> | null = null;
     switch (type) {
       case EventType.NodeCreated:
       case EventType.NodeDataChanged:
-        this.data.fire(path, out);
+        out = this.data.fire(path, out);
         break;
       case EventType.NodeDeleted:
-        this.data.fire(path, out);
-        this.child.fire(path, out);
+        out = this.child.fire(path, this.data.fire(path, out));
         break;
       case EventType.NodeChildrenChanged:
-        this.child.fire(path, out);
+        out = this.child.fire(path, out);
         break;
     }
-    return out;
+    return out ?? NONE;
   }
 
   /** removeWatches / checkWatches: whether w has (and, if remove, no longer has) such a watch. */

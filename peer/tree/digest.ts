@@ -17,7 +17,9 @@ export function nodeDigest(path: string, data: Buffer, s: StatPersisted): number
   statBytes.writeInt32BE(s.version, 40);
   statBytes.writeInt32BE(s.cversion, 44);
   statBytes.writeInt32BE(s.aversion, 48);
-  statBytes.writeBigInt64BE(s.ephemeralOwner, 52);
+  // Writing a bigint allocates; most nodes have no ephemeral owner.
+  if (s.ephemeralOwner === 0n) statBytes.fill(0, 52, 60);
+  else statBytes.writeBigInt64BE(s.ephemeralOwner, 52);
   let c = crc32(p);
   if (data.length > 0) c = crc32(data, c);
   return crc32(statBytes, c);
