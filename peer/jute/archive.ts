@@ -18,6 +18,20 @@ const TWO_32 = 0x1_0000_0000;
  */
 export const NULL_DATA: Buffer = Buffer.alloc(0);
 
+/** A safe integer as a big-endian 64-bit long at `off`. */
+export function writeLongAt(buf: Buffer, v: number, off: number): void {
+  const hi = Math.floor(v / TWO_32);
+  buf.writeInt32BE(hi | 0, off);
+  buf.writeUInt32BE((v - hi * TWO_32) >>> 0, off + 4);
+}
+
+/** A bigint as a big-endian 64-bit long at `off`. */
+export function writeBigLongAt(buf: Buffer, v: bigint, off: number): void {
+  // Zero (no ephemeral owner, no session) is the common case, and writing a bigint allocates.
+  if (v === 0n) buf.fill(0, off, off + 8);
+  else buf.writeBigInt64BE(BigInt.asIntN(64, v), off);
+}
+
 export class JuteWriter {
   private buf: Buffer;
   private pos = 0;
@@ -63,10 +77,7 @@ export class JuteWriter {
   /** A long given as a safe integer (zxids, times, counters). */
   long(v: number): this {
     this.ensure(8);
-    const hi = Math.floor(v / TWO_32);
-    const lo = v - hi * TWO_32;
-    this.buf.writeInt32BE(hi | 0, this.pos);
-    this.buf.writeUInt32BE(lo >>> 0, this.pos + 4);
+    writeLongAt(this.buf, v, this.pos);
     this.pos += 8;
     return this;
   }
@@ -74,9 +85,7 @@ export class JuteWriter {
   /** A long given as a bigint (session ids, ephemeral owners). */
   bigLong(v: bigint): this {
     this.ensure(8);
-    // Zero (no ephemeral owner, no session) is the common case, and writing a bigint allocates.
-    if (v === 0n) this.buf.fill(0, this.pos, this.pos + 8);
-    else this.buf.writeBigInt64BE(BigInt.asIntN(64, v), this.pos);
+    writeBigLongAt(this.buf, v, this.pos);
     this.pos += 8;
     return this;
   }

@@ -193,8 +193,11 @@ export class Leader {
   private selfFsynced = -1;
   /** Uncommitted proposals in zxid order. */
   private readonly outstanding: Outstanding[] = [];
-  /** What a new proposal needs (Outstanding.verifiers), shared until the configs change. */
-  private verifiers: readonly Verifier[] = [];
+  /**
+   * What a new proposal needs (Outstanding.verifiers): [verifier], or [verifier, pendingVerifier]
+   * while a reconfig is pending; one array shared by the proposals, set where either changes.
+   */
+  private verifiers: readonly Verifier[];
   private readonly pendingSyncs = new Map<number, number[]>();
   private readonly conns = new Map<number, Conn>();
   private lastPing = 0;
@@ -203,6 +206,7 @@ export class Leader {
   constructor(o: LeaderOptions) {
     this.sid = o.sid;
     this.verifier = o.verifier;
+    this.verifiers = [o.verifier];
     this.timing = o.timing;
     this.commitLogCount = o.commitLogCount ?? 500;
     this.readTxnLog = o.readTxnLog ?? null;
@@ -610,12 +614,11 @@ export class Leader {
     }
     if (installs && this.pendingVerifier) throw new Error('a reconfig is already in progress');
     this.lastProposed = zxid;
-    if (installs) this.pendingVerifier = installs;
-    if (this.verifiers[0] !== this.verifier || this.verifiers[1] !== (this.pendingVerifier ?? undefined)) {
-      this.verifiers = this.pendingVerifier ? [this.verifier, this.pendingVerifier] : [this.verifier];
+    if (installs) {
+      this.pendingVerifier = installs;
+      this.verifiers = [this.verifier, installs];
     }
-    const verifiers = this.verifiers;
-    const p: Outstanding = { zxid, data, acks: new Set(), verifiers };
+    const p: Outstanding = { zxid, data, acks: new Set(), verifiers: this.verifiers };
     if (installs) p.installs = installs;
     this.outstanding.push(p);
     out.push({ type: 'log-append', zxid, data });

@@ -87,7 +87,7 @@ export function checkACL(
 /** Validates an ACL list for create/setACL, expanding the `auth` scheme (PrepRequestProcessor.fixupACL). */
 export function fixupACL(acl: readonly ACL[] | null, ids: readonly Id[]): ACL[] {
   if (!acl || acl.length === 0) throw new KeeperError(Err.INVALIDACL);
-  const unique = acl.length === 1 ? acl : withoutDuplicates(acl);
+  const unique = withoutDuplicates(acl);
   const out: ACL[] = [];
   for (const a of unique) {
     if (a.id.scheme === 'world' && a.id.id === 'anyone') {
@@ -110,7 +110,9 @@ export function fixupACL(acl: readonly ACL[] | null, ids: readonly Id[]): ACL[] 
   return out;
 }
 
-function withoutDuplicates(acl: readonly ACL[]): ACL[] {
+function withoutDuplicates(acl: readonly ACL[]): readonly ACL[] {
+  // Nearly every create carries one ACL: no Set and no key strings for it.
+  if (acl.length < 2) return acl;
   const seen = new Set<string>();
   return acl.filter((a) => {
     const k = `${a.perms}\u0000${a.id.scheme}\u0000${a.id.id}`;
