@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -131,25 +131,26 @@ test('the peer runs with its memory settings, in the same process, unless the us
   }
 });
 
-test('npm run build compiles the peer to JavaScript that runs without the type stripper', async () => {
+test('npm run build compiles the peer to JavaScript that runs without the type stripper', async (t) => {
   const build = spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
   assert.equal(build.status, 0, build.stdout + build.stderr);
-  const dist = join(REPO_ROOT, 'dist');
-  const files = readdirSync(dist, { recursive: true, encoding: 'utf8' });
-  assert.deepEqual(
-    files.filter((f) => f.endsWith('.ts')),
-    [],
-  );
-  assert.ok(existsSync(join(dist, 'peer', 'cli.js')));
+  const bin = join(REPO_ROOT, 'dist', 'bin', 'zkensemble');
   // With type stripping off, any TypeScript the peer still loaded would fail to import.
-  const server = await startServer('peer', {
-    bin: join(dist, 'bin', 'zkensemble'),
-    env: { NODE_OPTIONS: '--no-experimental-strip-types' },
-  });
+  const server = await startServer('peer', { bin, env: { NODE_OPTIONS: '--no-experimental-strip-types' } });
   try {
     assert.equal((await fourLetterWord(server.host, server.port, 'ruok')).trim(), 'imok');
     assert.match(await fourLetterWord(server.host, server.port, 'srvr'), /Mode: standalone/);
   } finally {
     await server.stop();
   }
+  // Started by an older system Node, the build finds the checkout's pinned Node above it.
+  const system = spawnSync('/usr/bin/node', ['--version'], { encoding: 'utf8' });
+  const major = Number(/^v(\d+)/.exec(system.stdout ?? '')?.[1] ?? 0);
+  if (major === 0 || major >= 24) {
+    t.skip('no system Node older than 24 at /usr/bin/node');
+    return;
+  }
+  const help = spawnSync('/usr/bin/node', [bin, '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /peer CONFIG/);
 });
