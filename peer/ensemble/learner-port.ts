@@ -99,7 +99,7 @@ export class LearnerPort {
         const w = new JuteWriter(64 * 1024);
         serializeSnapStream(tree, sessions, w);
         link.send(packet(PacketType.SNAP, e.zxid));
-        link.write(w.toBuffer());
+        link.write(w.take());
         return;
       }
       case 'close':

@@ -151,7 +151,7 @@ export class LearnerWritePath implements WritePath {
   /** Forwarded to the leader, which answers SYNC once it has sent every commit before it. */
   sync(sessionId: bigint, cxid: number): void {
     this.syncs.push([sessionId, cxid]);
-    const body = new JuteWriter(8).ustring('/').toBuffer();
+    const body = new JuteWriter(8).ustring('/').take();
     this.forward({ sessionId, cxid, type: OpCode.sync, body, authinfo: null });
   }
 

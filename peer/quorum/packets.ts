@@ -208,7 +208,7 @@ export interface LearnerInfo {
 }
 
 export function encodeLearnerInfo(li: LearnerInfo): Buffer {
-  return new JuteWriter(20).long(li.sid).int(li.protocolVersion).long(li.configVersion).toBuffer();
+  return new JuteWriter(20).long(li.sid).int(li.protocolVersion).long(li.configVersion).take();
 }
 
 /**
@@ -271,7 +271,7 @@ export interface ForwardedRequest {
 export function requestPacket(req: ForwardedRequest): QuorumPacket {
   const w = new JuteWriter(16 + req.body.length);
   w.bigLong(req.sessionId).int(req.cxid).int(req.type).raw(req.body);
-  return packet(PacketType.REQUEST, -1, w.toBuffer(), req.authinfo);
+  return packet(PacketType.REQUEST, -1, w.take(), req.authinfo);
 }
 
 /** The op code of a forwarded request, without decoding the rest (an observer master relays it as is). */
@@ -294,7 +294,7 @@ export function decodeRequest(p: QuorumPacket): ForwardedRequest {
 
 /** REVALIDATE from a learner: `long sessionId, int timeout`. */
 export function encodeRevalidateRequest(sessionId: bigint, timeout: number): Buffer {
-  return new JuteWriter(12).bigLong(sessionId).int(timeout).toBuffer();
+  return new JuteWriter(12).bigLong(sessionId).int(timeout).take();
 }
 
 export function decodeRevalidateRequest(data: Buffer | null): { sessionId: bigint; timeout: number } {
@@ -304,7 +304,7 @@ export function decodeRevalidateRequest(data: Buffer | null): { sessionId: bigin
 
 /** REVALIDATE reply from the leader: `long sessionId, boolean valid` (9 bytes). */
 export function encodeRevalidateReply(sessionId: bigint, valid: boolean): Buffer {
-  return new JuteWriter(9).bigLong(sessionId).bool(valid).toBuffer();
+  return new JuteWriter(9).bigLong(sessionId).bool(valid).take();
 }
 
 export function decodeRevalidateReply(data: Buffer | null): { sessionId: bigint; valid: boolean } {
@@ -322,7 +322,7 @@ export interface SessionTouch {
 export function encodeTouchTable(touches: Iterable<SessionTouch>): Buffer {
   const w = new JuteWriter(12 * 8);
   for (const t of touches) w.bigLong(t.sessionId).int(t.timeout);
-  return w.toBuffer();
+  return w.take();
 }
 
 /** Reads a touch table; a trailing partial entry is an error (ZooKeeper's DataInputStream would fail). */
@@ -338,7 +338,7 @@ export function decodeTouchTable(data: Buffer | null): SessionTouch[] {
 
 /** COMMITANDACTIVATE data: long designated-leader sid. */
 export function encodeCommitAndActivate(designatedLeader: number): Buffer {
-  return new JuteWriter(8).long(designatedLeader).toBuffer();
+  return new JuteWriter(8).long(designatedLeader).take();
 }
 
 export function decodeCommitAndActivate(data: Buffer | null): number {
@@ -348,7 +348,7 @@ export function decodeCommitAndActivate(data: Buffer | null): number {
 
 /** INFORM data is the proposal's txn bytes as they are; INFORMANDACTIVATE puts the sid first. */
 export function encodeInformAndActivate(designatedLeader: number, txn: Buffer): Buffer {
-  return new JuteWriter(8 + txn.length).long(designatedLeader).raw(txn).toBuffer();
+  return new JuteWriter(8 + txn.length).long(designatedLeader).raw(txn).take();
 }
 
 export function decodeInformAndActivate(data: Buffer | null): { designatedLeader: number; txn: Buffer } {
