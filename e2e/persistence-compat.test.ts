@@ -20,7 +20,7 @@ import { writeSnapshot } from '../peer/persistence/snapshot.ts';
 import { TxnLog } from '../peer/persistence/txnlog.ts';
 import { OpCode, Perms } from '../peer/protocol/constants.ts';
 import { OPEN_ACL_UNSAFE } from '../peer/tree/acl-cache.ts';
-import { type DataTree, toStat } from '../peer/tree/datatree.ts';
+import type { DataTree } from '../peer/tree/datatree.ts';
 import { parentOf } from '../peer/tree/path.ts';
 import { digestId, parseZkCliStat, zkCliSession } from './clients/drivers.ts';
 import { call, connect } from './lib/node-client.ts';
@@ -103,11 +103,11 @@ function assertSeenEqual(actual: Map<string, SeenNode>, expected: Map<string, Se
 
 /** Asserts that our tree holds exactly what the server served. */
 function assertTreeMatches(tree: DataTree, seen: Map<string, SeenNode>): void {
-  assert.deepEqual([...tree.nodes.keys()].sort(), [...seen.keys()].sort());
+  assert.deepEqual([...tree.paths()].sort(), [...seen.keys()].sort());
   for (const [path, s] of seen) {
-    const node = tree.nodes.get(path)!;
-    assert.deepEqual(node.data, s.data, `data of ${path}`);
-    assert.deepEqual(toStat(node), s.stat, `stat of ${path}`);
+    const node = tree.slotOf(path);
+    assert.deepEqual(tree.dataOf(node), s.data, `data of ${path}`);
+    assert.deepEqual(tree.statOf(node), s.stat, `stat of ${path}`);
     assert.deepEqual(tree.aclOf(node), s.acl, `acl of ${path}`);
   }
 }
@@ -259,7 +259,7 @@ describe('persistence compatibility with Apache ZooKeeper', { timeout: 240_000 }
       if (!digestOk) wrongDigestZxid = zxid;
       log.append(encodeTxnEntry(h, txn, { version: 2, treeDigest }), zxid);
     };
-    const pcv = (path: string) => tree.nodes.get(parentOf(path))!.stat.cversion + 1;
+    const pcv = (path: string) => tree.getNode(parentOf(path))!.stat.cversion + 1;
     const mk = (path: string, data: string, acl: readonly ACL[] = OPEN_ACL_UNSAFE, owner = 0n): void =>
       apply(
         OpCode.create2,
@@ -348,7 +348,7 @@ describe('persistence compatibility with Apache ZooKeeper', { timeout: 240_000 }
       ]);
       const [auth, config = '', eph = '', acl = '', ttl, cont, multi] = cli.outputs.map((o) => o.trim());
       assert.equal(auth, '');
-      const cfgStat = toStat(tree.nodes.get('/app/config')!);
+      const cfgStat = tree.statOf(tree.slotOf('/app/config'));
       assert.equal(config.split('\n')[0], 'v2');
       assert.deepEqual(
         pick(parseZkCliStat(config), [
@@ -398,8 +398,8 @@ describe('persistence compatibility with Apache ZooKeeper', { timeout: 240_000 }
 
     // And back: our recovery reads what ZooKeeper added (its startup snapshot and new log).
     const back = await recover(dataDir);
-    assert.ok(back.tree.nodes.has('/from-zk'));
-    assert.equal(back.tree.nodes.get('/app/config')!.data.toString(), 'v2');
+    assert.ok(back.tree.has('/from-zk'));
+    assert.equal(back.tree.getNode('/app/config')!.data.toString(), 'v2');
     assert.equal(back.digestMismatches, 0);
     assert.deepEqual([...back.tree.ttls], ['/ttl']);
   });

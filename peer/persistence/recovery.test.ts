@@ -31,7 +31,7 @@ test('an empty data dir gets version-2 dirs and snapshot.0, like ZooKeeper', asy
     const logDir = join(tmp, 'log');
     const r = await recover(dataDir, logDir);
     assert.equal(r.lastZxid, 0);
-    assert.deepEqual([...r.tree.nodes.keys()].sort(), [
+    assert.deepEqual([...r.tree.paths()].sort(), [
       '/',
       '/zookeeper',
       '/zookeeper/config',
@@ -83,7 +83,7 @@ test('recovery = newest snapshot + log replay, with sessions following createSes
         [0x33n, 5000],
       ]),
     );
-    assert.equal(r.tree.nodes.has('/e1'), false);
+    assert.equal(r.tree.has('/e1'), false);
   });
 });
 
@@ -104,8 +104,8 @@ test('a torn final record is cut off; appends after recovery are read back on th
 
     const r1 = await recover(dataDir);
     assert.equal(r1.lastZxid, 9);
-    assert.ok(r1.tree.nodes.has('/a9'));
-    assert.ok(!r1.tree.nodes.has('/a10'));
+    assert.ok(r1.tree.has('/a9'));
+    assert.ok(!r1.tree.has('/a10'));
     assert.deepEqual(r1.repaired, [file]);
     assert.equal((await stat(file)).size, last);
     assert.ok(last < full);
@@ -166,7 +166,7 @@ test('logs without any snapshot are refused unless trustEmptySnapshot', async ()
     await log.close();
     await assert.rejects(recover(dataDir), /no valid snapshot .* log entries up to 0x1/);
     const r = await recover(dataDir, dataDir, { trustEmptySnapshot: true });
-    assert.ok(r.tree.nodes.has('/x'));
+    assert.ok(r.tree.has('/x'));
   });
 });
 
@@ -230,7 +230,7 @@ test('a fuzzy snapshot written while the tree changes, plus replay, equals the l
     let seq = 0;
     const mutate = () => {
       const dir = `/d${rand(40)}`;
-      const kids = [...s.tree.nodes.get(dir)!.children];
+      const kids = [...s.tree.getNode(dir)!.children];
       const pick = kids.length ? `${dir}/${kids[rand(kids.length)]}` : null;
       switch (rand(7)) {
         case 0:

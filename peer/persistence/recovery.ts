@@ -195,11 +195,7 @@ function repairAcl(tree: DataTree, dangling: Map<string, number>, txn: Txn): voi
   const index = dangling.get(txn.path);
   if (index === undefined) return;
   if ('acl' in txn) {
-    const node = tree.nodes.get(txn.path);
-    if (node && node.aclIndex === index) {
-      tree.acls.release(index);
-      node.aclIndex = tree.acls.intern(txn.acl);
-    }
+    tree.repairAcl(txn.path, index, txn.acl);
     dangling.delete(txn.path);
   } else if (txn.type === OpCode.delete || txn.type === OpCode.deleteContainer) {
     dangling.delete(txn.path);

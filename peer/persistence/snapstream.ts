@@ -15,7 +15,7 @@ import {
   writeStatPersisted,
 } from '../jute/records.ts';
 import { OPEN_ACL_INDEX } from '../tree/acl-cache.ts';
-import { DataTree } from '../tree/datatree.ts';
+import { DataTree, NO_NODE } from '../tree/datatree.ts';
 
 export const SNAP_SIGNATURE = 'BenWasHere';
 /** Largest string or buffer accepted inside a snapshot (far above jute.maxbuffer). */
@@ -59,14 +59,16 @@ export function* snapBody(
   }
   // Pre-order walk with an explicit stack of (parent path, remaining child names).
   const stack: { path: string; children: string[]; i: number }[] = [];
+  const stat = {} as StatPersisted;
   let sinceYield = 0;
   const visit = (path: string): void => {
-    const node = tree.nodes.get(path);
-    if (!node) return; // deleted since its parent was written
+    const node = tree.slotOf(path);
+    if (node === NO_NODE) return; // deleted since its parent was written
     w.ustring(path === '/' ? '' : path);
-    w.buffer(node.data).long(node.aclIndex);
-    writeStatPersisted(w, node.stat);
-    if (node.children.size > 0) stack.push({ path, children: [...node.children], i: 0 });
+    w.buffer(tree.dataOf(node)).long(tree.aclIndexOf(node));
+    writeStatPersisted(w, tree.persistedStatOf(node, stat));
+    const children = tree.childrenOf(node);
+    if (children.size > 0) stack.push({ path, children: [...children], i: 0 });
     sinceYield++;
   };
   visit('/');
@@ -171,8 +173,8 @@ export class SnapBodyParser {
   private loadNode(rawPath: string, data: Buffer, aclIndex: number, stat: StatPersisted): void {
     const path = rawPath === '' ? '/' : rawPath;
     if (!path.startsWith('/')) throw new SnapshotFormatError(`invalid node path ${JSON.stringify(rawPath)}`);
-    if (this.tree.nodes.has(path)) throw new SnapshotFormatError(`node ${path} appears twice`);
-    if (path !== '/' && !this.tree.nodes.has(path.slice(0, Math.max(1, path.lastIndexOf('/'))))) {
+    if (this.tree.has(path)) throw new SnapshotFormatError(`node ${path} appears twice`);
+    if (path !== '/' && !this.tree.has(path.slice(0, Math.max(1, path.lastIndexOf('/'))))) {
       throw new SnapshotFormatError(`invalid data tree: no parent for ${path}`);
     }
     if (aclIndex !== OPEN_ACL_INDEX && !this.hasAcl(aclIndex)) {
@@ -194,7 +196,7 @@ export class SnapBodyParser {
   }
 
   private finish(): void {
-    if (!this.tree.nodes.has('/')) throw new SnapshotFormatError('snapshot has no root node');
+    if (!this.tree.has('/')) throw new SnapshotFormatError('snapshot has no root node');
     this.tree.acls.purgeUnused();
     this.state = 'done';
   }

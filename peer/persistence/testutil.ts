@@ -69,7 +69,7 @@ export class Scribe {
 
   /** Parent cversion a create of `path` would record (as PrepRequestProcessor computes it). */
   parentCVersion(path: string): number {
-    return this.tree.nodes.get(parentOf(path))!.stat.cversion + 1;
+    return this.tree.getNode(parentOf(path))!.stat.cversion + 1;
   }
 
   create(
@@ -94,12 +94,12 @@ export class Scribe {
   }
 
   setData(path: string, data: string): void {
-    const version = this.tree.nodes.get(path)!.stat.version + 1;
+    const version = this.tree.getNode(path)!.stat.version + 1;
     this.apply(OpCode.setData, { type: 5, path, data: Buffer.from(data), version });
   }
 
   setAcl(path: string, acl: readonly ACL[]): void {
-    const version = this.tree.nodes.get(path)!.stat.aversion + 1;
+    const version = this.tree.getNode(path)!.stat.aversion + 1;
     this.apply(OpCode.setACL, { type: 7, path, acl: [...acl], version });
   }
 
@@ -118,13 +118,14 @@ export const IP_ACL: readonly ACL[] = [
 
 /** Asserts two trees hold the same nodes, stats, data, ACLs, bookkeeping and digest. */
 export function assertSameTree(actual: DataTree, expected: DataTree): void {
-  const paths = (t: DataTree) => [...t.nodes.keys()].sort();
+  const paths = (t: DataTree) => [...t.paths()].sort();
   assert.deepEqual(paths(actual), paths(expected));
-  for (const [path, e] of expected.nodes) {
-    const a = actual.nodes.get(path)!;
+  for (const path of expected.paths()) {
+    const a = actual.getNode(path)!;
+    const e = expected.getNode(path)!;
     assert.deepEqual(a.stat, e.stat, `stat of ${path}`);
     assert.deepEqual(a.data, e.data, `data of ${path}`);
-    assert.deepEqual(actual.aclOf(a), expected.aclOf(e), `acl of ${path}`);
+    assert.deepEqual(actual.acls.get(a.aclIndex), expected.acls.get(e.aclIndex), `acl of ${path}`);
     assert.deepEqual([...a.children].sort(), [...e.children].sort(), `children of ${path}`);
   }
   const eph = (t: DataTree) =>

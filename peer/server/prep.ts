@@ -15,7 +15,7 @@ import {
   OpCode,
   Perms,
 } from '../protocol/constants.ts';
-import type { DataTree } from '../tree/datatree.ts';
+import { type DataTree, NO_NODE } from '../tree/datatree.ts';
 import { pathError, sequenceSuffix } from '../tree/path.ts';
 import { type AuthSettings, checkACL, fixupACL } from './auth.ts';
 import { prepReconfig, type ReconfigHost } from './reconfig.ts';
@@ -48,9 +48,13 @@ export class PendingView {
   get(path: string): NodeRecord | null {
     const c = this.changes.get(path);
     if (c) return c.rec;
-    const n = this.tree.getNode(path);
-    if (!n) return null;
-    return { stat: n.stat, childCount: n.children.size, acl: this.tree.aclOf(n) };
+    const s = this.tree.slotOf(path);
+    if (s === NO_NODE) return null;
+    return {
+      stat: this.tree.persistedStatOf(s),
+      childCount: this.tree.childrenOf(s).size,
+      acl: this.tree.aclOf(s),
+    };
   }
 
   need(path: string): NodeRecord {

@@ -23,8 +23,7 @@ import {
 import type { Txn, TxnHeader } from '../jute/txn.ts';
 import { log } from '../log.ts';
 import { Err, KeeperError, KeeperState, OpCode, Perms, WatcherType, Xid } from '../protocol/constants.ts';
-import type { ApplyResult, DataNode, DataTree } from '../tree/datatree.ts';
-import { toStat } from '../tree/datatree.ts';
+import { type ApplyResult, type DataTree, NO_NODE } from '../tree/datatree.ts';
 import { type AuthSettings, checkACL, permitted, providerFor, userName } from './auth.ts';
 import { type Awaiting, AwaitingReplies } from './awaiting.ts';
 import {
@@ -543,10 +542,10 @@ export class ZkServer implements ConnectionHost {
         return this.frame(xid, Err.OK, (w) => writeMultiResponse(w, rc.multi ?? []));
       case OpCode.reconfig: {
         // GetDataResponse: the config now in /zookeeper/config and its stat.
-        const node = this.tree.getNode(rc.path);
-        if (!node || !rc.stat) return this.frame(xid, rc.err);
+        const node = this.tree.slotOf(rc.path);
+        if (node === NO_NODE || !rc.stat) return this.frame(xid, rc.err);
         return this.frame(xid, rc.err, (w) => {
-          w.buffer(node.data);
+          w.buffer(this.tree.dataOf(node));
           writeStat(w, rc.stat!);
         });
       }
@@ -566,13 +565,14 @@ export class ZkServer implements ConnectionHost {
     }
   }
 
-  private node(path: string): DataNode {
-    const n = this.tree.getNode(path);
-    if (!n) throw new KeeperError(Err.NONODE, path);
+  /** The node's slot in the tree. */
+  private node(path: string): number {
+    const n = this.tree.slotOf(path);
+    if (n === NO_NODE) throw new KeeperError(Err.NONODE, path);
     return n;
   }
 
-  private checkRead(conn: ClientConnection, n: DataNode, perm: number = Perms.READ): void {
+  private checkRead(conn: ClientConnection, n: number, perm: number = Perms.READ): void {
     checkACL(this.tree.aclOf(n), perm, conn.ids, this.settings.auth);
   }
 
@@ -582,19 +582,19 @@ export class ZkServer implements ConnectionHost {
         return this.frame(Xid.ping, Err.OK);
       case OpCode.exists: {
         if (req.path.includes('\0')) throw new KeeperError(Err.BADARGUMENTS);
-        const n = this.tree.getNode(req.path);
-        if (n) this.checkRead(conn, n);
+        const n = this.tree.slotOf(req.path);
+        if (n !== NO_NODE) this.checkRead(conn, n);
         if (req.watch) this.watches.addData(req.path, conn);
-        if (!n) throw new KeeperError(Err.NONODE);
-        return this.statFrame(xid, toStat(n));
+        if (n === NO_NODE) throw new KeeperError(Err.NONODE);
+        return this.statFrame(xid, this.tree.statOf(n));
       }
       case OpCode.getData: {
         const n = this.node(req.path);
         this.checkRead(conn, n);
         if (req.watch) this.watches.addData(req.path, conn);
         return this.frame(xid, Err.OK, (w) => {
-          w.buffer(n.data);
-          writeStat(w, toStat(n));
+          w.buffer(this.tree.dataOf(n));
+          writeStat(w, this.tree.statOf(n));
         });
       }
       case OpCode.getChildren:
@@ -604,9 +604,10 @@ export class ZkServer implements ConnectionHost {
         if (req.watch) this.watches.addChild(req.path, conn);
         const withStat = req.type === OpCode.getChildren2;
         return this.frame(xid, Err.OK, (w) => {
-          w.int(n.children.size);
-          for (const c of n.children) w.ustring(c);
-          if (withStat) writeStat(w, toStat(n));
+          const children = this.tree.childrenOf(n);
+          w.int(children.size);
+          for (const c of children) w.ustring(c);
+          if (withStat) writeStat(w, this.tree.statOf(n));
         });
       }
       case OpCode.getACL: {
@@ -622,7 +623,7 @@ export class ZkServer implements ConnectionHost {
         }
         return this.frame(xid, Err.OK, (w) => {
           writeAclList(w, acl);
-          writeStat(w, toStat(n));
+          writeStat(w, this.tree.statOf(n));
         });
       }
       case OpCode.getAllChildrenNumber: {
@@ -683,12 +684,12 @@ export class ZkServer implements ConnectionHost {
         // ZooKeeper drops the watch flags of multiRead ops when it parses them.
         const n = this.node(op.path);
         this.checkRead(conn, n);
-        return { type: 4, data: n.data, stat: toStat(n) };
+        return { type: 4, data: this.tree.dataOf(n), stat: this.tree.statOf(n) };
       }
       if (op.type === OpCode.getChildren) {
         const n = this.node(op.path);
         this.checkRead(conn, n);
-        return { type: 8, children: [...n.children] };
+        return { type: 8, children: [...this.tree.childrenOf(n)] };
       }
       throw new KeeperError(Err.BADARGUMENTS);
     } catch (e) {
@@ -700,19 +701,19 @@ export class ZkServer implements ConnectionHost {
   private setWatches(conn: ClientConnection, req: Extract<Request, { type: 101 | 105 }>): void {
     const rel = req.relativeZxid;
     for (const path of req.data) {
-      const n = this.tree.getNode(path);
-      if (!n) this.sendEvent(conn, 2, path, -1);
-      else if (n.stat.mzxid > rel) this.sendEvent(conn, 3, path, -1);
+      const n = this.tree.slotOf(path);
+      if (n === NO_NODE) this.sendEvent(conn, 2, path, -1);
+      else if (this.tree.mzxidOf(n) > rel) this.sendEvent(conn, 3, path, -1);
       else this.watches.addData(path, conn);
     }
     for (const path of req.exist) {
-      if (this.tree.getNode(path)) this.sendEvent(conn, 1, path, -1);
+      if (this.tree.slotOf(path) !== NO_NODE) this.sendEvent(conn, 1, path, -1);
       else this.watches.addData(path, conn);
     }
     for (const path of req.child) {
-      const n = this.tree.getNode(path);
-      if (!n) this.sendEvent(conn, 2, path, -1);
-      else if (n.stat.pzxid > rel) this.sendEvent(conn, 4, path, -1);
+      const n = this.tree.slotOf(path);
+      if (n === NO_NODE) this.sendEvent(conn, 2, path, -1);
+      else if (this.tree.pzxidOf(n) > rel) this.sendEvent(conn, 4, path, -1);
       else this.watches.addChild(path, conn);
     }
     for (const path of req.persistent) this.watches.addPersistent(path, conn, false);
@@ -771,16 +772,17 @@ export class ZkServer implements ConnectionHost {
     const now = Date.now();
     const candidates: string[] = [];
     for (const path of this.tree.containers) {
-      const n = this.tree.getNode(path);
-      if (!n || n.children.size > 0) continue;
+      const n = this.tree.slotOf(path);
+      if (n === NO_NODE || this.tree.childrenOf(n).size > 0) continue;
       const neverUsed = this.settings.containerMaxNeverUsedIntervalMs;
-      if (n.stat.cversion > 0 || (neverUsed > 0 && now - n.stat.mtime > neverUsed)) candidates.push(path);
+      if (this.tree.cversionOf(n) > 0 || (neverUsed > 0 && now - this.tree.mtimeOf(n) > neverUsed))
+        candidates.push(path);
     }
     for (const path of this.tree.ttls) {
-      const n = this.tree.getNode(path);
-      if (!n || n.children.size > 0) continue;
-      const ttl = Number(n.stat.ephemeralOwner & 0xffffffffffn);
-      if (now - n.stat.mtime > ttl) candidates.push(path);
+      const n = this.tree.slotOf(path);
+      if (n === NO_NODE || this.tree.childrenOf(n).size > 0) continue;
+      const ttl = Number(this.tree.ownerOf(n) & 0xffffffffffn);
+      if (now - this.tree.mtimeOf(n) > ttl) candidates.push(path);
     }
     for (const path of candidates.slice(0, this.settings.containerMaxPerMinute)) {
       this.writePath.write({

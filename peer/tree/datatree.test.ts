@@ -4,7 +4,7 @@ import { NULL_DATA } from '../jute/archive.ts';
 import type { Txn, TxnHeader } from '../jute/txn.ts';
 import { CONTAINER_OWNER, Err, EventType, OpCode } from '../protocol/constants.ts';
 import { OPEN_ACL_UNSAFE } from './acl-cache.ts';
-import { DataTree, toStat } from './datatree.ts';
+import { DataTree, READ_ACL_UNSAFE } from './datatree.ts';
 import { pathError, sequenceSuffix } from './path.ts';
 
 const acl = [...OPEN_ACL_UNSAFE];
@@ -37,7 +37,7 @@ test('stat bookkeeping follows ZooKeeper: cversion counts creates and deletes, p
   apply(t, create('/a/c'));
   apply(t, { type: OpCode.delete, path: '/a/b' });
   const a = t.getNode('/a')!;
-  const s = toStat(a);
+  const s = t.statOf(t.slotOf('/a'));
   assert.equal(a.stat.cversion, 2, 'stored cversion counts creates');
   assert.equal(s.cversion, 3, 'client cversion = creates + deletes');
   assert.equal(s.numChildren, 1);
@@ -64,7 +64,7 @@ test('ephemerals are tracked per session and removed by closeSession, firing eve
   apply(t, create('/p/e1', -1, true), 7n);
   apply(t, create('/p/e2', -1, true), 7n);
   assert.deepEqual([...t.ephemerals.get(7n)!].sort(), ['/p/e1', '/p/e2']);
-  assert.equal(toStat(t.getNode('/p/e1')!).ephemeralOwner, 7n);
+  assert.equal(t.statOf(t.slotOf('/p/e1')).ephemeralOwner, 7n);
   events.length = 0;
   apply(t, { type: OpCode.closeSession, paths: ['/p/e1', '/p/e2'] }, 7n);
   assert.equal(t.getNode('/p/e1'), undefined);
@@ -83,8 +83,8 @@ test('containers and TTL nodes show ephemeralOwner 0 to clients', () => {
   apply(t, { type: OpCode.createContainer, path: '/c', data: Buffer.alloc(0), acl, parentCVersion: -1 });
   apply(t, { type: OpCode.createTTL, path: '/t', data: Buffer.alloc(0), acl, parentCVersion: -1, ttl: 5000 });
   assert.equal(t.getNode('/c')!.stat.ephemeralOwner, CONTAINER_OWNER);
-  assert.equal(toStat(t.getNode('/c')!).ephemeralOwner, 0n);
-  assert.equal(toStat(t.getNode('/t')!).ephemeralOwner, 0n);
+  assert.equal(t.statOf(t.slotOf('/c')).ephemeralOwner, 0n);
+  assert.equal(t.statOf(t.slotOf('/t')).ephemeralOwner, 0n);
   assert.ok(t.containers.has('/c'));
   assert.ok(t.ttls.has('/t'));
 });
@@ -173,7 +173,7 @@ test('quota stats follow the subtree in place and can be recounted', () => {
   assert.equal(stats(), 'count=2,bytes=1');
   mk('/other', 'zzzz');
   assert.equal(stats(), 'count=2,bytes=1', 'nodes outside the quota do not count');
-  t.getNode('/zookeeper/quota/q/zookeeper_stats')!.data = Buffer.from('count=99,bytes=99');
+  t.setSystemNodeData('/zookeeper/quota/q/zookeeper_stats', Buffer.from('count=99,bytes=99'));
   t.setupQuotas();
   assert.equal(stats(), 'count=2,bytes=1');
   apply(t, { type: OpCode.delete, path: '/zookeeper/quota/q/zookeeper_limits' });
@@ -204,11 +204,11 @@ test('values are copies in tree-only memory: neither the request buffer nor Node
   apply(t, createWith('/large', frame.subarray(13)));
   apply(t, { type: OpCode.setData, path: '/small', data: frame.subarray(0, 2), version: 1 });
   frame.fill(0);
-  assert.equal(t.getNode('/small')!.data.toString(), '..');
-  assert.equal(t.getNode('/large')!.data.toString(), 'L'.repeat(5000));
+  assert.equal(t.dataOf(t.slotOf('/small')).toString(), '..');
+  assert.equal(t.dataOf(t.slotOf('/large')).toString(), 'L'.repeat(5000));
   const pooled = Buffer.from('x');
   for (const path of ['/small', '/large']) {
-    const data = t.getNode(path)!.data;
+    const data = t.dataOf(t.slotOf(path));
     assert.notEqual(data.buffer, frame.buffer, path);
     assert.notEqual(data.buffer, pooled.buffer, `${path} is not in Node's shared pool`);
   }
@@ -219,14 +219,14 @@ test('a leaf has no children set of its own; one comes with the first child and 
   const t = new DataTree();
   apply(t, create('/p'));
   apply(t, create('/q'));
-  const leaves = [t.getNode('/p')!, t.getNode('/q')!];
-  assert.equal(leaves[0]!.children, leaves[1]!.children, 'leaves share the one empty set');
+  const kids = (path: string) => t.childrenOf(t.slotOf(path));
+  assert.equal(kids('/p'), kids('/q'), 'leaves share the one empty set');
   apply(t, create('/p/c'));
-  assert.deepEqual([...t.getNode('/p')!.children], ['c']);
-  assert.equal(t.getNode('/q')!.children.size, 0, 'the shared empty set stays empty');
+  assert.deepEqual([...kids('/p')], ['c']);
+  assert.equal(kids('/q').size, 0, 'the shared empty set stays empty');
   apply(t, { type: OpCode.delete, path: '/p/c' });
-  assert.equal(t.getNode('/p')!.children, t.getNode('/q')!.children);
-  assert.equal(toStat(t.getNode('/p')!).cversion, 2);
+  assert.equal(kids('/p'), kids('/q'));
+  assert.equal(t.statOf(t.slotOf('/p')).cversion, 2);
 });
 
 test('a null value stays null and an empty one empty (getData answers -1 and 0 lengths)', () => {
@@ -234,9 +234,49 @@ test('a null value stays null and an empty one empty (getData answers -1 and 0 l
   const t = new DataTree();
   apply(t, createWith('/null', NULL_DATA));
   apply(t, createWith('/empty', Buffer.from('x').subarray(0, 0)));
-  assert.equal(t.getNode('/null')!.data, NULL_DATA);
-  assert.notEqual(t.getNode('/empty')!.data, NULL_DATA);
-  assert.equal(t.getNode('/empty')!.data.length, 0);
+  const data = (path: string) => t.dataOf(t.slotOf(path));
+  assert.equal(data('/null'), NULL_DATA);
+  assert.notEqual(data('/empty'), NULL_DATA);
+  assert.equal(data('/empty').length, 0);
+  assert.equal(t.getNode('/null')!.data, NULL_DATA, 'a copied-out node keeps null apart too');
   apply(t, { type: OpCode.setData, path: '/empty', data: NULL_DATA, version: 1 });
-  assert.equal(t.getNode('/empty')!.data, NULL_DATA);
+  assert.equal(data('/empty'), NULL_DATA);
+  assert.equal(t.statOf(t.slotOf('/empty')).dataLength, 0);
+});
+
+test('a deleted node leaves nothing behind in the slot the next node takes', () => {
+  zxid = 0;
+  const t = new DataTree();
+  apply(t, create('/gone'));
+  apply(t, create('/gone/kid', -1, true, Buffer.from('eph')));
+  apply(t, { type: OpCode.setACL, path: '/gone/kid', acl: [...READ_ACL_UNSAFE], version: 3 });
+  apply(t, { type: OpCode.delete, path: '/gone/kid' });
+  apply(t, { type: OpCode.delete, path: '/gone' });
+  apply(t, createWith('/fresh', Buffer.alloc(0)));
+  apply(t, createWith('/fresh2', Buffer.alloc(0)));
+  for (const path of ['/fresh', '/fresh2']) {
+    const s = t.statOf(t.slotOf(path));
+    assert.equal(s.numChildren, 0, path);
+    assert.equal(s.ephemeralOwner, 0n, path);
+    assert.equal(s.aversion, 0, path);
+    assert.equal(s.dataLength, 0, path);
+    assert.deepEqual(t.aclOf(t.slotOf(path)), OPEN_ACL_UNSAFE, path);
+  }
+});
+
+test('value memory is given back as values go, and reused', () => {
+  zxid = 0;
+  const t = new DataTree();
+  const base = t.valueBytes;
+  const value = Buffer.alloc(100, 1);
+  for (let i = 0; i < 1000; i++) apply(t, createWith(`/v${i}`, value));
+  apply(t, createWith('/big', Buffer.alloc(10_000, 2)));
+  const full = t.valueBytes;
+  assert.ok(full >= base + 110_000, `held ${full}`);
+  for (let i = 0; i < 1000; i++) apply(t, { type: OpCode.delete, path: `/v${i}` });
+  apply(t, { type: OpCode.delete, path: '/big' });
+  assert.ok(t.valueBytes <= base + 16 * 1024, `after deleting all: ${t.valueBytes}`);
+  for (let i = 0; i < 1000; i++) apply(t, createWith(`/w${i}`, value));
+  assert.ok(t.valueBytes <= full, 'refilled without growing past the first fill');
+  for (let i = 0; i < 1000; i += 97) assert.deepEqual(t.dataOf(t.slotOf(`/w${i}`)), value);
 });

@@ -7,6 +7,7 @@ import type { Txn, TxnHeader } from '../jute/txn.ts';
 import { CONTAINER_OWNER, Err, EventType, isTtlOwner, OpCode, Perms } from '../protocol/constants.ts';
 import { AclCache, OPEN_ACL_INDEX } from './acl-cache.ts';
 import { nodeDigest } from './digest.ts';
+import { NodeTable } from './node-table.ts';
 import { baseName, joinPath, parentOf } from './path.ts';
 import {
   formatTrack,
@@ -18,16 +19,14 @@ import {
   STAT_NODE,
   statPath,
 } from './quota.ts';
-import { EMPTY_VALUE, keepValue } from './value-slab.ts';
+import { EMPTY_VALUE } from './value-store.ts';
 
-export interface DataNode {
+/** A znode's fields as plain values, copied out of the tree (for code off the hot paths). */
+export interface NodeSnapshot {
   data: Buffer;
   aclIndex: number;
   stat: StatPersisted;
-  /** NO_CHILDREN until the first child: most znodes are leaves, and an empty Set costs 100 bytes. */
   children: ReadonlySet<string>;
-  /** Cached nodeDigest of this node as it stands. */
-  digest: number;
 }
 
 export interface ApplyResult {
@@ -42,7 +41,6 @@ export interface ApplyResult {
 /** Called for every watch-relevant change, in the order the changes happen. */
 export type TriggerFn = (path: string, type: number, zxid: number, acl: readonly ACL[]) => void;
 
-const NO_CHILDREN: ReadonlySet<string> = new Set();
 export const READ_ACL_UNSAFE: readonly ACL[] = [{ perms: Perms.READ, id: { scheme: 'world', id: 'anyone' } }];
 
 function emptyStat(): StatPersisted {
@@ -59,28 +57,15 @@ function emptyStat(): StatPersisted {
   };
 }
 
-export function toStat(n: DataNode): Stat {
-  const s = n.stat;
-  const numChildren = n.children.size;
-  return {
-    czxid: s.czxid,
-    mzxid: s.mzxid,
-    ctime: s.ctime,
-    mtime: s.mtime,
-    version: s.version,
-    // Stored cversion counts creates; clients see creates + deletes.
-    cversion: s.cversion * 2 - numChildren,
-    aversion: s.aversion,
-    ephemeralOwner:
-      s.ephemeralOwner === CONTAINER_OWNER || isTtlOwner(s.ephemeralOwner) ? 0n : s.ephemeralOwner,
-    dataLength: n.data.length,
-    numChildren,
-    pzxid: s.pzxid,
-  };
-}
+/** No node at the path (slotOf). */
+export const NO_NODE = -1;
 
 export class DataTree {
-  readonly nodes = new Map<string, DataNode>();
+  /** Path to the node's slot in the table. */
+  private readonly slots = new Map<string, number>();
+  private readonly table = new NodeTable();
+  /** Reused to hand the digest a node's stat without allocating one. */
+  private readonly scratch = emptyStat();
   readonly acls = new AclCache();
   readonly ephemerals = new Map<bigint, Set<string>>();
   readonly containers = new Set<string>();
@@ -95,13 +80,14 @@ export class DataTree {
   /** A tree with the root and ZooKeeper's system nodes; `empty` leaves it bare for a snapshot load. */
   constructor(opts: { empty?: boolean; config?: Buffer } = {}) {
     if (opts.empty) return;
-    this.putNode('/', this.newNode(EMPTY_VALUE, OPEN_ACL_INDEX, emptyStat()));
+    this.putNode('/', EMPTY_VALUE, OPEN_ACL_INDEX, emptyStat());
     this.addSystemNode('/zookeeper', EMPTY_VALUE, OPEN_ACL_INDEX);
     this.addSystemNode('/zookeeper/quota', EMPTY_VALUE, OPEN_ACL_INDEX);
     this.addSystemNode('/zookeeper/config', opts.config ?? EMPTY_VALUE, this.acls.intern(READ_ACL_UNSAFE));
     // ZooKeeper sets this ACL with version -1 when it creates the node.
-    this.nodes.get('/zookeeper/config')!.stat.aversion = -1;
-    this.touched('/zookeeper/config', this.nodes.get('/zookeeper/config')!);
+    const config = this.slots.get('/zookeeper/config')!;
+    this.table.setAcl(config, this.table.aclIndex(config), -1);
+    this.touched('/zookeeper/config', config);
   }
 
   /**
@@ -109,34 +95,34 @@ export class DataTree {
    * member starts or learns a config); stat and watches stay as they are.
    */
   setSystemNodeData(path: string, data: Buffer): void {
-    const node = this.nodes.get(path);
-    if (!node) return;
-    this.approximateDataSize += data.length - node.data.length;
-    node.data = keepValue(data);
-    this.touched(path, node);
-  }
-
-  private newNode(data: Buffer, aclIndex: number, stat: StatPersisted): DataNode {
-    return { data: keepValue(data), aclIndex, stat, children: NO_CHILDREN, digest: 0 };
+    const s = this.slots.get(path);
+    if (s === undefined) return;
+    this.approximateDataSize += data.length - this.table.dataLength(s);
+    this.table.setData(s, data);
+    this.touched(path, s);
   }
 
   private addSystemNode(path: string, data: Buffer, aclIndex: number): void {
-    this.putNode(path, this.newNode(data, aclIndex, emptyStat()));
-    addChild(this.nodes.get(parentOf(path))!, baseName(path));
+    this.putNode(path, data, aclIndex, emptyStat());
+    this.table.addChild(this.slots.get(parentOf(path))!, baseName(path));
   }
 
-  private putNode(path: string, node: DataNode): void {
-    this.nodes.set(path, node);
-    node.digest = nodeDigest(path, node.data, node.stat);
-    this.treeDigest = BigInt.asIntN(64, this.treeDigest + BigInt(node.digest));
-    this.approximateDataSize += path.length + node.data.length;
+  private putNode(path: string, data: Buffer, aclIndex: number, stat: StatPersisted): number {
+    const s = this.table.add(stat, data);
+    this.table.setAcl(s, aclIndex, stat.aversion);
+    this.slots.set(path, s);
+    const d = nodeDigest(path, data, stat);
+    this.table.setDigest(s, d);
+    this.treeDigest = BigInt.asIntN(64, this.treeDigest + BigInt(d));
+    this.approximateDataSize += path.length + data.length;
+    return s;
   }
 
   /** Re-digests a node after its data or stat changed. */
-  private touched(path: string, node: DataNode): void {
-    const d = nodeDigest(path, node.data, node.stat);
-    this.treeDigest = BigInt.asIntN(64, this.treeDigest - BigInt(node.digest) + BigInt(d));
-    node.digest = d;
+  private touched(path: string, s: number): void {
+    const d = nodeDigest(path, this.table.data(s), this.table.stat(s, this.scratch));
+    this.treeDigest = BigInt.asIntN(64, this.treeDigest - BigInt(this.table.digest(s)) + BigInt(d));
+    this.table.setDigest(s, d);
   }
 
   /**
@@ -144,17 +130,15 @@ export class DataTree {
    * bookkeeping is rebuilt from its stat.
    */
   loadNode(path: string, data: Buffer, aclIndex: number, stat: StatPersisted): void {
-    // A decoded long is a new BigInt each time; most owners are 0, and one shared 0n does for them.
-    if (stat.ephemeralOwner === 0n) stat.ephemeralOwner = 0n;
-    const node = this.newNode(data, aclIndex, stat);
-    this.acls.addRef(aclIndex);
+    let parent = NO_NODE;
     if (path !== '/') {
-      const parent = this.nodes.get(parentOf(path));
-      if (!parent) throw new Error(`snapshot node ${path} has no parent`);
-      addChild(parent, baseName(path));
+      parent = this.slots.get(parentOf(path)) ?? NO_NODE;
+      if (parent === NO_NODE) throw new Error(`snapshot node ${path} has no parent`);
     }
-    this.putNode(path, node);
-    this.track(path, stat.ephemeralOwner);
+    this.acls.addRef(aclIndex);
+    if (parent !== NO_NODE) this.table.addChild(parent, baseName(path));
+    const s = this.putNode(path, data, aclIndex, stat);
+    this.track(path, this.table.owner(s));
   }
 
   private track(path: string, owner: bigint): void {
@@ -181,13 +165,106 @@ export class DataTree {
     }
   }
 
-  /** The node at path; "" is the root too, as in ZooKeeper, where the root is stored under both. */
-  getNode(path: string): DataNode | undefined {
-    return this.nodes.get(path === '' ? '/' : path);
+  /** The node's slot, or NO_NODE; "" is the root too, as in ZooKeeper, where the root is stored under both. */
+  slotOf(path: string): number {
+    return this.slots.get(path === '' ? '/' : path) ?? NO_NODE;
   }
 
-  aclOf(node: DataNode): readonly ACL[] {
-    return this.acls.get(node.aclIndex);
+  /** Whether a node is stored under exactly this path. */
+  has(path: string): boolean {
+    return this.slots.has(path);
+  }
+
+  paths(): IterableIterator<string> {
+    return this.slots.keys();
+  }
+
+  /** A copy of the node at path (as slotOf finds it). */
+  getNode(path: string): NodeSnapshot | undefined {
+    const s = this.slotOf(path);
+    if (s === NO_NODE) return undefined;
+    const data = this.table.data(s);
+    return {
+      // Copied out of the slab; a value without bytes stays the shared null or empty one.
+      data: data.length === 0 ? data : Buffer.from(data),
+      aclIndex: this.table.aclIndex(s),
+      stat: this.table.stat(s),
+      children: new Set(this.table.children(s)),
+    };
+  }
+
+  /** The node's value: a view of the tree's own memory, to be copied before the tree changes. */
+  dataOf(s: number): Buffer {
+    return this.table.data(s);
+  }
+
+  aclOf(s: number): readonly ACL[] {
+    return this.acls.get(this.table.aclIndex(s));
+  }
+
+  aclIndexOf(s: number): number {
+    return this.table.aclIndex(s);
+  }
+
+  childrenOf(s: number): ReadonlySet<string> {
+    return this.table.children(s);
+  }
+
+  /** The stat as stored, into `into` when given. */
+  persistedStatOf(s: number, into?: StatPersisted): StatPersisted {
+    return this.table.stat(s, into);
+  }
+
+  mzxidOf(s: number): number {
+    return this.table.mzxid(s);
+  }
+
+  pzxidOf(s: number): number {
+    return this.table.pzxid(s);
+  }
+
+  mtimeOf(s: number): number {
+    return this.table.mtime(s);
+  }
+
+  cversionOf(s: number): number {
+    return this.table.cversion(s);
+  }
+
+  ownerOf(s: number): bigint {
+    return this.table.owner(s);
+  }
+
+  /** The stat a client sees. */
+  statOf(s: number): Stat {
+    const t = this.table;
+    const numChildren = t.childCount(s);
+    const owner = t.owner(s);
+    return {
+      czxid: t.czxid(s),
+      mzxid: t.mzxid(s),
+      ctime: t.ctime(s),
+      mtime: t.mtime(s),
+      version: t.version(s),
+      // Stored cversion counts creates; clients see creates + deletes.
+      cversion: t.cversion(s) * 2 - numChildren,
+      aversion: t.aversion(s),
+      ephemeralOwner: owner === CONTAINER_OWNER || isTtlOwner(owner) ? 0n : owner,
+      dataLength: t.dataLength(s),
+      numChildren,
+      pzxid: t.pzxid(s),
+    };
+  }
+
+  /**
+   * Recovery: a node loaded with an ACL index the snapshot did not define gets the ACL a later
+   * logged txn names, if it still has that index.
+   */
+  repairAcl(path: string, danglingIndex: number, acl: readonly ACL[]): void {
+    const s = this.slots.get(path);
+    if (s === undefined || this.table.aclIndex(s) !== danglingIndex) return;
+    this.acls.release(danglingIndex);
+    this.table.setAcl(s, this.acls.intern(acl), this.table.aversion(s));
   }
 
   digest(): bigint {
@@ -195,7 +272,12 @@ export class DataTree {
   }
 
   get nodeCount(): number {
-    return this.nodes.size;
+    return this.slots.size;
+  }
+
+  /** Bytes held for znode values, including what deleted values leave unused in shared slabs. */
+  get valueBytes(): number {
+    return this.table.valueBytes;
   }
 
   ephemeralCount(): number {
@@ -208,14 +290,12 @@ export class DataTree {
   countDescendants(path: string): number {
     // ZooKeeper counts map keys under path + "/"; for "" that includes the root's "/" alias.
     if (path === '') return this.countDescendants('/') + 1;
-    const node = this.nodes.get(path);
-    if (!node) return 0;
+    if (!this.slots.has(path)) return 0;
     let n = 0;
     const stack: string[] = [path];
     while (stack.length > 0) {
       const p = stack.pop()!;
-      const nd = this.nodes.get(p)!;
-      for (const c of nd.children) {
+      for (const c of this.table.children(this.slots.get(p)!)) {
         n++;
         stack.push(p === '/' ? `/${c}` : `${p}/${c}`);
       }
@@ -227,35 +307,35 @@ export class DataTree {
   private quotaChanged(path: string, bytes: number, count: number): void {
     const owner = this.quotas.owner(path);
     if (owner === null) return;
-    const statNode = this.nodes.get(statPath(owner));
-    if (!statNode) return;
-    const t = parseTrack(statNode.data.toString('utf8'));
+    const statNode = this.slots.get(statPath(owner));
+    if (statNode === undefined) return;
+    const t = parseTrack(this.table.data(statNode).toString('utf8'));
     t.count += count;
     t.bytes += bytes;
     this.setQuotaStats(statNode, formatTrack(t));
   }
 
-  private setQuotaStats(statNode: DataNode, text: string): void {
+  private setQuotaStats(statNode: number, text: string): void {
     const data = Buffer.from(text, 'utf8');
-    this.approximateDataSize += data.length - statNode.data.length;
-    statNode.data = keepValue(data);
+    this.approximateDataSize += data.length - this.table.dataLength(statNode);
+    this.table.setData(statNode, data);
   }
 
   /** Recomputes a quota's count and bytes from its subtree (the node itself included). */
   private recountQuota(path: string): void {
-    const statNode = this.nodes.get(statPath(path));
-    if (!statNode || !this.nodes.has(path)) return;
+    const statNode = this.slots.get(statPath(path));
+    if (statNode === undefined || !this.slots.has(path)) return;
     let count = 0;
     let bytes = 0;
     const stack = [path];
     while (stack.length > 0) {
       const p = stack.pop()!;
-      const n = this.nodes.get(p)!;
+      const n = this.slots.get(p)!;
       count++;
-      bytes += n.data.length;
-      for (const c of n.children) stack.push(joinPath(p, c));
+      bytes += this.table.dataLength(n);
+      for (const c of this.table.children(n)) stack.push(joinPath(p, c));
     }
-    const t = parseTrack(statNode.data.toString('utf8'));
+    const t = parseTrack(this.table.data(statNode).toString('utf8'));
     t.count = count;
     t.bytes = bytes;
     this.setQuotaStats(statNode, formatTrack(t));
@@ -266,9 +346,9 @@ export class DataTree {
     const stack = [QUOTA_ROOT];
     while (stack.length > 0) {
       const p = stack.pop()!;
-      const n = this.nodes.get(p);
-      if (!n) continue;
-      for (const c of n.children) {
+      const n = this.slots.get(p);
+      if (n === undefined) continue;
+      for (const c of this.table.children(n)) {
         if (c === LIMIT_NODE) {
           const target = quotaTarget(p);
           if (target !== null) this.quotas.add(target);
@@ -303,7 +383,7 @@ export class DataTree {
                 : 0n;
         rc.err = this.createNode(txn.path, txn.data, txn.acl, owner, txn.parentCVersion, h.zxid, h.time);
         if (rc.err === Err.OK) {
-          if (txn.type !== OpCode.create) rc.stat = toStat(this.nodes.get(txn.path)!);
+          if (txn.type !== OpCode.create) rc.stat = this.statOf(this.slots.get(txn.path)!);
         } else if (
           rc.err === Err.NODEEXISTS &&
           !sub &&
@@ -324,9 +404,9 @@ export class DataTree {
           // but its parent was written before the delete and still needs the delete's pzxid.
           // (A live delete of a missing node never gets here: prep turns it into an error txn.)
           const parentPath = parentOf(txn.path);
-          const parent = this.nodes.get(parentPath);
-          if (parent && h.zxid > parent.stat.pzxid) {
-            parent.stat.pzxid = h.zxid;
+          const parent = this.slots.get(parentPath);
+          if (parent !== undefined && h.zxid > this.table.pzxid(parent)) {
+            this.table.setPzxid(parent, h.zxid);
             this.touched(parentPath, parent);
           }
         }
@@ -334,34 +414,32 @@ export class DataTree {
       case OpCode.setData:
       case OpCode.reconfig: {
         rc.path = txn.path;
-        const node = this.nodes.get(txn.path);
-        if (!node) {
+        const node = this.slots.get(txn.path);
+        if (node === undefined) {
           rc.err = Err.NONODE;
           return rc;
         }
-        this.approximateDataSize += txn.data.length - node.data.length;
-        this.quotaChanged(txn.path, txn.data.length - node.data.length, 0);
-        node.data = keepValue(txn.data);
-        node.stat.version = txn.version;
-        node.stat.mtime = h.time;
-        node.stat.mzxid = h.zxid;
+        const grown = txn.data.length - this.table.dataLength(node);
+        this.approximateDataSize += grown;
+        this.quotaChanged(txn.path, grown, 0);
+        this.table.setData(node, txn.data);
+        this.table.setModified(node, txn.version, h.zxid, h.time);
         this.touched(txn.path, node);
-        rc.stat = toStat(node);
+        rc.stat = this.statOf(node);
         this.trigger(txn.path, EventType.NodeDataChanged, h.zxid, this.aclOf(node));
         return rc;
       }
       case OpCode.setACL: {
         rc.path = txn.path;
-        const node = this.nodes.get(txn.path);
-        if (!node) {
+        const node = this.slots.get(txn.path);
+        if (node === undefined) {
           rc.err = Err.NONODE;
           return rc;
         }
-        this.acls.release(node.aclIndex);
-        node.aclIndex = this.acls.intern(txn.acl);
-        node.stat.aversion = txn.version;
+        this.acls.release(this.table.aclIndex(node));
+        this.table.setAcl(node, this.acls.intern(txn.acl), txn.version);
         this.touched(txn.path, node);
-        rc.stat = toStat(node);
+        rc.stat = this.statOf(node);
         return rc;
       }
       case OpCode.createSession:
@@ -373,8 +451,8 @@ export class DataTree {
         // Children before parents is not a concern (ephemerals have no children); sort for a
         // deterministic event order.
         for (const p of [...paths].sort()) {
-          const n = this.nodes.get(p);
-          if (n && n.stat.ephemeralOwner === h.clientId) this.deleteNode(p, h.zxid);
+          const n = this.slots.get(p);
+          if (n !== undefined && this.table.owner(n) === h.clientId) this.deleteNode(p, h.zxid);
         }
         return rc;
       }
@@ -402,12 +480,11 @@ export class DataTree {
   }
 
   private setCversionPzxid(path: string, cversion: number, zxid: number): void {
-    const node = this.nodes.get(path);
-    if (!node) return;
-    const v = cversion === -1 ? node.stat.cversion + 1 : cversion;
-    if (v > node.stat.cversion) {
-      node.stat.cversion = v;
-      node.stat.pzxid = zxid;
+    const node = this.slots.get(path);
+    if (node === undefined) return;
+    const v = cversion === -1 ? this.table.cversion(node) + 1 : cversion;
+    if (v > this.table.cversion(node)) {
+      this.table.setChildVersion(node, v, zxid);
       this.touched(path, node);
     }
   }
@@ -422,16 +499,13 @@ export class DataTree {
     time: number,
   ): number {
     const parentPath = parentOf(path);
-    const parent = this.nodes.get(parentPath);
-    if (!parent) return Err.NONODE;
+    const parent = this.slots.get(parentPath);
+    if (parent === undefined) return Err.NONODE;
     const name = baseName(path);
-    if (parent.children.has(name)) return Err.NODEEXISTS;
-    const cv = parentCVersion === -1 ? parent.stat.cversion + 1 : parentCVersion;
-    if (cv > parent.stat.cversion) {
-      parent.stat.cversion = cv;
-      parent.stat.pzxid = zxid;
-    }
-    addChild(parent, name);
+    if (this.table.children(parent).has(name)) return Err.NODEEXISTS;
+    const cv = parentCVersion === -1 ? this.table.cversion(parent) + 1 : parentCVersion;
+    if (cv > this.table.cversion(parent)) this.table.setChildVersion(parent, cv, zxid);
+    this.table.addChild(parent, name);
     this.touched(parentPath, parent);
     const stat: StatPersisted = {
       czxid: zxid,
@@ -444,7 +518,7 @@ export class DataTree {
       ephemeralOwner: owner,
       pzxid: zxid,
     };
-    this.putNode(path, this.newNode(data, this.acls.intern(acl), stat));
+    this.putNode(path, data, this.acls.intern(acl), stat);
     this.track(path, owner);
     const target = quotaTarget(parentPath);
     if (target !== null && name === LIMIT_NODE) this.quotas.add(target);
@@ -456,38 +530,29 @@ export class DataTree {
   }
 
   private deleteNode(path: string, zxid: number): number {
-    const node = this.nodes.get(path);
-    if (!node || path === '/') return Err.NONODE;
+    const node = this.slots.get(path);
+    if (node === undefined || path === '/') return Err.NONODE;
     const parentPath = parentOf(path);
-    const parent = this.nodes.get(parentPath)!;
-    this.nodes.delete(path);
-    this.treeDigest = BigInt.asIntN(64, this.treeDigest - BigInt(node.digest));
-    this.approximateDataSize -= path.length + node.data.length;
+    const parent = this.slots.get(parentPath)!;
+    const dataLength = this.table.dataLength(node);
+    this.slots.delete(path);
+    this.treeDigest = BigInt.asIntN(64, this.treeDigest - BigInt(this.table.digest(node)));
+    this.approximateDataSize -= path.length + dataLength;
     const acl = this.aclOf(node);
-    this.acls.release(node.aclIndex);
-    this.untrack(path, node.stat.ephemeralOwner);
-    removeChild(parent, baseName(path));
+    this.acls.release(this.table.aclIndex(node));
+    this.untrack(path, this.table.owner(node));
+    this.table.remove(node);
+    this.table.removeChild(parent, baseName(path));
     const target = quotaTarget(parentPath);
     if (target !== null && baseName(path) === LIMIT_NODE) this.quotas.delete(target);
-    else this.quotaChanged(path, -node.data.length, -1);
+    else this.quotaChanged(path, -dataLength, -1);
     // A create with a higher zxid may already have moved pzxid on (log replay over a fuzzy snapshot).
-    if (zxid > parent.stat.pzxid) parent.stat.pzxid = zxid;
+    if (zxid > this.table.pzxid(parent)) this.table.setPzxid(parent, zxid);
     this.touched(parentPath, parent);
     this.trigger(path, EventType.NodeDeleted, zxid, acl);
     this.trigger(parentPath, EventType.NodeChildrenChanged, zxid, this.aclOf(parent));
     return Err.OK;
   }
-}
-
-function addChild(node: DataNode, name: string): void {
-  if (node.children === NO_CHILDREN) node.children = new Set([name]);
-  else (node.children as Set<string>).add(name);
-}
-
-function removeChild(node: DataNode, name: string): void {
-  const children = node.children as Set<string>;
-  children.delete(name);
-  if (children.size === 0) node.children = NO_CHILDREN;
 }
 
 function opResult(rc: ApplyResult): OpResult {
