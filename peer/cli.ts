@@ -15,6 +15,7 @@ import {
   spawnMember,
 } from './ensemble/local.ts';
 import { type RunningMember, startMember } from './ensemble/member.ts';
+import { DEFAULT_IDLE_GC, startIdleGc } from './idle-gc.ts';
 import { log } from './log.ts';
 import { type RunningPeer, startPeer } from './peer.ts';
 
@@ -108,6 +109,12 @@ async function runPeer(args: string[]): Promise<void> {
   }
   for (const u of cfg.unknown)
     log.warn({ key: u.key, line: u.line, file: path }, 'unknown configuration key ignored');
+  startIdleGc(DEFAULT_IDLE_GC, (freed, ms) =>
+    log.info(
+      { freedMiB: Math.round(freed / 1048576), ms: Math.round(ms) },
+      'full collection after going quiet',
+    ),
+  );
   if (!isStandalone(cfg)) {
     let member: RunningMember;
     try {

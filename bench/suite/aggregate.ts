@@ -214,7 +214,8 @@ export function judgeTargets(aggs: Aggregate[]): TargetVerdict[] {
     evidence:
       rr === null
         ? 'not measured'
-        : `all members: peer ${rp!.values.rssTotalMiB} MiB, ZooKeeper ${rz!.values.rssTotalMiB} MiB (${x2(rr)}); ` +
+        : `all members at rest: peer ${rp!.values.rssTotalMiB} MiB, ZooKeeper ${rz!.values.rssTotalMiB} MiB (${x2(rr)}); ` +
+          `right after the preload: ${rp!.values.endTotalMiB ?? '?'} vs ${rz!.values.endTotalMiB ?? '?'} MiB; ` +
           `leader ${rp!.values.rssLeaderMiB} vs ${rz!.values.rssLeaderMiB} MiB; anonymous RSS of all members ` +
           `${rp!.values.anonTotalMiB} vs ${rz!.values.anonTotalMiB} MiB`,
   });

@@ -295,6 +295,7 @@ function w7(r: SuiteReport): string[] {
     name,
     fmt(v.znodes),
     fmt(v.createsPerSec),
+    slash(v.endLeaderMiB, v.endTotalMiB),
     fmt(v.rssLeaderMiB),
     fmt(v.rssFollowerMiB),
     fmt(v.rssObserverMiB),
@@ -325,13 +326,16 @@ function w7(r: SuiteReport): string[] {
   const o = r.header.params.w7;
   return [
     `V3O1. Preload ${o.preload} znodes × ${o.valueSize} B through the leader (pipelined), then resident memory per member ` +
-      `(VmRSS, MiB; ZooKeeper JVMs run with -Xmx${r.header.params.zkHeap}):`,
+      `(VmRSS, MiB; ZooKeeper JVMs run with -Xmx${r.header.params.zkHeap}): right after the preload (${o.settleMs} ms after ` +
+      `the last member has it), and at rest, ${o.restMs / 1000} s later, which the target compares (the peer runs one ` +
+      'full collection once it goes quiet after a busy spell: peer/idle-gc.ts):',
     '',
     ...table(
       [
         'target',
         'znodes',
         'creates/s',
+        'right after: RSS leader / all',
         'RSS leader',
         'RSS follower (largest)',
         'RSS observer',
@@ -341,7 +345,8 @@ function w7(r: SuiteReport): string[] {
       pre,
     ),
     '',
-    `RSS peer/ZooKeeper: leader ${ratioRss('rssLeaderMiB')}, all members ${ratioRss('rssTotalMiB')}; anonymous RSS ` +
+    `RSS peer/ZooKeeper at rest: leader ${ratioRss('rssLeaderMiB')}, all members ${ratioRss('rssTotalMiB')}; right after ` +
+      `the preload: leader ${ratioRss('endLeaderMiB')}, all members ${ratioRss('endTotalMiB')}; anonymous RSS at rest ` +
       `(RssAnon: heap and private memory, without the mapped executable and libraries) leader ${ratioRss('anonLeaderMiB')}, ` +
       `all members ${ratioRss('anonTotalMiB')}.`,
     '',

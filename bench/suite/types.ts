@@ -60,6 +60,11 @@ export interface SuiteParams {
     bgInflight: number;
     /** Background load measured before the restart, and kept going after the observer serves. */
     settleMs: number;
+    /**
+     * After the preload, how long the members sit idle before the at-rest memory reading (the
+     * first reading is taken settleMs after the last member has the preload).
+     */
+    restMs: number;
     syncTimeoutMs: number;
   };
   w9: {

@@ -1,5 +1,5 @@
 // W7 observer-resync: preload znodes through the leader (and record every member's resident memory
-// at that size: the RSS comparison), then twice: stop the observer, write through the leader, and
+// at that size, right after the preload and after resting: the RSS comparison), then twice: stop the observer, write through the leader, and
 // restart it under a light background write load on the voters. Measured: time from the restart to
 // the observer serving (srvr answers with Mode: observer) and to its having every txn the leader
 // had at the restart; the leader's CPU meanwhile; the voters' throughput dip. Which sync the leader
@@ -199,6 +199,10 @@ export async function runW7(ctx: CellContext): Promise<void> {
     );
   }
   await sleep(p.settleMs);
+  const atEnd = rssValues(ctx);
+  const rssAtEnd = ctx.rssMiB();
+  // Memory a member keeps, apart from garbage of the preload it may not have collected yet.
+  await sleep(p.restMs);
   const rss = ctx.rssMiB();
   ctx.record({
     workload: 'W7',
@@ -208,11 +212,18 @@ export async function runW7(ctx: CellContext): Promise<void> {
       createsPerSec: Math.round(p.preload / preloadSeconds),
       ...rssValues(ctx),
       ...rssValues(ctx, 'anon'),
+      endLeaderMiB: atEnd.rssLeaderMiB ?? null,
+      endTotalMiB: atEnd.rssTotalMiB ?? null,
     },
-    detail: { rssMiBBySid: rss, anonMiBBySid: ctx.rssMiB(true), roles: ctx.roles },
+    detail: {
+      rssMiBBySid: rss,
+      rssAtEndMiBBySid: rssAtEnd,
+      anonMiBBySid: ctx.rssMiB(true),
+      roles: ctx.roles,
+    },
   });
   ctx.log(
-    `    W7 preload: ${p.preload} znodes at ${Math.round(p.preload / preloadSeconds)}/s; RSS MiB ${JSON.stringify(rss)}`,
+    `    W7 preload: ${p.preload} znodes at ${Math.round(p.preload / preloadSeconds)}/s; RSS MiB right after ${JSON.stringify(rssAtEnd)}, at rest ${JSON.stringify(rss)}`,
   );
   await restartObserver(ctx, observer, p.diffWrites, 'diff');
   await restartObserver(ctx, observer, p.snapWrites, 'snap');
