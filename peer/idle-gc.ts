@@ -15,22 +15,33 @@ export interface IdleGcPolicy {
    * answers pings and metrics scrapes, and those allocate a little.)
    */
   quietMs: number;
+  /** A young collection this soon after the one before is part of a busy spell. */
+  busyGapMs: number;
   /**
-   * Young-generation collections since the last full one that make a busy spell: each may have
+   * Busy collections since the last full one that make a spell worth a collection: each may have
    * promoted objects that died soon after. (Heap readings cannot tell: right after a full
-   * collection they still count what concurrent sweeping has not reached.)
+   * collection they still count what concurrent sweeping has not reached.) A trickle of young
+   * collections, as from pings on many idle sessions, never adds up to one.
    */
   minYoung: number;
+  /** Least time between two of these collections: each blocks the event loop (60 ms at 100k znodes). */
+  minIntervalMs: number;
 }
 
-export const DEFAULT_IDLE_GC: IdleGcPolicy = { quietMs: 5000, minYoung: 8 };
+export const DEFAULT_IDLE_GC: IdleGcPolicy = {
+  quietMs: 5000,
+  busyGapMs: 1000,
+  minYoung: 8,
+  minIntervalMs: 60_000,
+};
 
 /** The decision, apart from V8 and clocks: fed collection events, says when to collect. */
 export class IdleGcTrigger {
   /** The two most recent young-generation collections, older first. */
   private before = Number.NEGATIVE_INFINITY;
   private last = Number.NEGATIVE_INFINITY;
-  private young = 0;
+  private busy = 0;
+  private lastRun = Number.NEGATIVE_INFINITY;
   private readonly policy: IdleGcPolicy;
 
   constructor(policy: IdleGcPolicy) {
@@ -39,18 +50,28 @@ export class IdleGcTrigger {
 
   /** A young-generation collection happened: the program is allocating. */
   allocating(now: number): void {
+    if (now - this.last <= this.policy.busyGapMs) this.busy++;
     this.before = this.last;
     this.last = now;
-    this.young++;
   }
 
-  /** A full collection happened, ours or V8's own. */
+  /** V8 ran a full collection of its own: what the spell promoted so far is gone. */
   collected(): void {
-    this.young = 0;
+    this.busy = 0;
+  }
+
+  /** This trigger's collection ran. */
+  ran(now: number): void {
+    this.busy = 0;
+    this.lastRun = now;
   }
 
   due(now: number): boolean {
-    return this.young >= this.policy.minYoung && now - this.before >= this.policy.quietMs;
+    return (
+      this.busy >= this.policy.minYoung &&
+      now - this.before >= this.policy.quietMs &&
+      now - this.lastRun >= this.policy.minIntervalMs
+    );
   }
 }
 
@@ -92,7 +113,7 @@ export function startIdleGc(
       const started = performance.now();
       gc();
       // The observer hears of this collection only later; don't collect twice for one spell.
-      trigger.collected();
+      trigger.ran(Date.now());
       onCollected(held - heldBytes(), performance.now() - started);
     },
     Math.min(1000, policy.quietMs),
