@@ -106,7 +106,7 @@ function assertTreeMatches(tree: DataTree, seen: Map<string, SeenNode>): void {
   assert.deepEqual([...tree.paths()].sort(), [...seen.keys()].sort());
   for (const [path, s] of seen) {
     const node = tree.slotOf(path);
-    assert.deepEqual(tree.dataOf(node), s.data, `data of ${path}`);
+    assert.deepEqual(tree.fields.data(node), s.data, `data of ${path}`);
     assert.deepEqual(tree.statOf(node), s.stat, `stat of ${path}`);
     assert.deepEqual(tree.aclOf(node), s.acl, `acl of ${path}`);
   }

@@ -65,9 +65,9 @@ export function* snapBody(
     const node = tree.slotOf(path);
     if (node === NO_NODE) return; // deleted since its parent was written
     w.ustring(path === '/' ? '' : path);
-    w.buffer(tree.dataOf(node)).long(tree.aclIndexOf(node));
-    writeStatPersisted(w, tree.persistedStatOf(node, stat));
-    const children = tree.childrenOf(node);
+    w.buffer(tree.fields.data(node)).long(tree.fields.aclIndex(node));
+    writeStatPersisted(w, tree.fields.stat(node, stat));
+    const children = tree.fields.children(node);
     if (children.size > 0) stack.push({ path, children: [...children], i: 0 });
     sinceYield++;
   };

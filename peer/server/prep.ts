@@ -51,8 +51,8 @@ export class PendingView {
     const s = this.tree.slotOf(path);
     if (s === NO_NODE) return null;
     return {
-      stat: this.tree.persistedStatOf(s),
-      childCount: this.tree.childrenOf(s).size,
+      stat: this.tree.fields.stat(s),
+      childCount: this.tree.fields.childCount(s),
       acl: this.tree.aclOf(s),
     };
   }

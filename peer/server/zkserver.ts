@@ -545,7 +545,7 @@ export class ZkServer implements ConnectionHost {
         const node = this.tree.slotOf(rc.path);
         if (node === NO_NODE || !rc.stat) return this.frame(xid, rc.err);
         return this.frame(xid, rc.err, (w) => {
-          w.buffer(this.tree.dataOf(node));
+          w.buffer(this.tree.fields.data(node));
           writeStat(w, rc.stat!);
         });
       }
@@ -593,7 +593,7 @@ export class ZkServer implements ConnectionHost {
         this.checkRead(conn, n);
         if (req.watch) this.watches.addData(req.path, conn);
         return this.frame(xid, Err.OK, (w) => {
-          w.buffer(this.tree.dataOf(n));
+          w.buffer(this.tree.fields.data(n));
           writeStat(w, this.tree.statOf(n));
         });
       }
@@ -604,7 +604,7 @@ export class ZkServer implements ConnectionHost {
         if (req.watch) this.watches.addChild(req.path, conn);
         const withStat = req.type === OpCode.getChildren2;
         return this.frame(xid, Err.OK, (w) => {
-          const children = this.tree.childrenOf(n);
+          const children = this.tree.fields.children(n);
           w.int(children.size);
           for (const c of children) w.ustring(c);
           if (withStat) writeStat(w, this.tree.statOf(n));
@@ -684,12 +684,12 @@ export class ZkServer implements ConnectionHost {
         // ZooKeeper drops the watch flags of multiRead ops when it parses them.
         const n = this.node(op.path);
         this.checkRead(conn, n);
-        return { type: 4, data: this.tree.dataOf(n), stat: this.tree.statOf(n) };
+        return { type: 4, data: this.tree.fields.data(n), stat: this.tree.statOf(n) };
       }
       if (op.type === OpCode.getChildren) {
         const n = this.node(op.path);
         this.checkRead(conn, n);
-        return { type: 8, children: [...this.tree.childrenOf(n)] };
+        return { type: 8, children: [...this.tree.fields.children(n)] };
       }
       throw new KeeperError(Err.BADARGUMENTS);
     } catch (e) {
@@ -703,7 +703,7 @@ export class ZkServer implements ConnectionHost {
     for (const path of req.data) {
       const n = this.tree.slotOf(path);
       if (n === NO_NODE) this.sendEvent(conn, 2, path, -1);
-      else if (this.tree.mzxidOf(n) > rel) this.sendEvent(conn, 3, path, -1);
+      else if (this.tree.fields.mzxid(n) > rel) this.sendEvent(conn, 3, path, -1);
       else this.watches.addData(path, conn);
     }
     for (const path of req.exist) {
@@ -713,7 +713,7 @@ export class ZkServer implements ConnectionHost {
     for (const path of req.child) {
       const n = this.tree.slotOf(path);
       if (n === NO_NODE) this.sendEvent(conn, 2, path, -1);
-      else if (this.tree.pzxidOf(n) > rel) this.sendEvent(conn, 4, path, -1);
+      else if (this.tree.fields.pzxid(n) > rel) this.sendEvent(conn, 4, path, -1);
       else this.watches.addChild(path, conn);
     }
     for (const path of req.persistent) this.watches.addPersistent(path, conn, false);
@@ -773,16 +773,16 @@ export class ZkServer implements ConnectionHost {
     const candidates: string[] = [];
     for (const path of this.tree.containers) {
       const n = this.tree.slotOf(path);
-      if (n === NO_NODE || this.tree.childrenOf(n).size > 0) continue;
+      if (n === NO_NODE || this.tree.fields.childCount(n) > 0) continue;
       const neverUsed = this.settings.containerMaxNeverUsedIntervalMs;
-      if (this.tree.cversionOf(n) > 0 || (neverUsed > 0 && now - this.tree.mtimeOf(n) > neverUsed))
+      if (this.tree.fields.cversion(n) > 0 || (neverUsed > 0 && now - this.tree.fields.mtime(n) > neverUsed))
         candidates.push(path);
     }
     for (const path of this.tree.ttls) {
       const n = this.tree.slotOf(path);
-      if (n === NO_NODE || this.tree.childrenOf(n).size > 0) continue;
-      const ttl = Number(this.tree.ownerOf(n) & 0xffffffffffn);
-      if (now - this.tree.mtimeOf(n) > ttl) candidates.push(path);
+      if (n === NO_NODE || this.tree.fields.childCount(n) > 0) continue;
+      const ttl = Number(this.tree.fields.owner(n) & 0xffffffffffn);
+      if (now - this.tree.fields.mtime(n) > ttl) candidates.push(path);
     }
     for (const path of candidates.slice(0, this.settings.containerMaxPerMinute)) {
       this.writePath.write({

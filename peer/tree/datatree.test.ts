@@ -204,11 +204,11 @@ test('values are copies in tree-only memory: neither the request buffer nor Node
   apply(t, createWith('/large', frame.subarray(13)));
   apply(t, { type: OpCode.setData, path: '/small', data: frame.subarray(0, 2), version: 1 });
   frame.fill(0);
-  assert.equal(t.dataOf(t.slotOf('/small')).toString(), '..');
-  assert.equal(t.dataOf(t.slotOf('/large')).toString(), 'L'.repeat(5000));
+  assert.equal(t.fields.data(t.slotOf('/small')).toString(), '..');
+  assert.equal(t.fields.data(t.slotOf('/large')).toString(), 'L'.repeat(5000));
   const pooled = Buffer.from('x');
   for (const path of ['/small', '/large']) {
-    const data = t.dataOf(t.slotOf(path));
+    const data = t.fields.data(t.slotOf(path));
     assert.notEqual(data.buffer, frame.buffer, path);
     assert.notEqual(data.buffer, pooled.buffer, `${path} is not in Node's shared pool`);
   }
@@ -219,7 +219,7 @@ test('a leaf has no children set of its own; one comes with the first child and 
   const t = new DataTree();
   apply(t, create('/p'));
   apply(t, create('/q'));
-  const kids = (path: string) => t.childrenOf(t.slotOf(path));
+  const kids = (path: string) => t.fields.children(t.slotOf(path));
   assert.equal(kids('/p'), kids('/q'), 'leaves share the one empty set');
   apply(t, create('/p/c'));
   assert.deepEqual([...kids('/p')], ['c']);
@@ -234,7 +234,7 @@ test('a null value stays null and an empty one empty (getData answers -1 and 0 l
   const t = new DataTree();
   apply(t, createWith('/null', NULL_DATA));
   apply(t, createWith('/empty', Buffer.from('x').subarray(0, 0)));
-  const data = (path: string) => t.dataOf(t.slotOf(path));
+  const data = (path: string) => t.fields.data(t.slotOf(path));
   assert.equal(data('/null'), NULL_DATA);
   assert.notEqual(data('/empty'), NULL_DATA);
   assert.equal(data('/empty').length, 0);
@@ -278,5 +278,5 @@ test('value memory is given back as values go, and reused', () => {
   assert.ok(t.valueBytes <= base + 16 * 1024, `after deleting all: ${t.valueBytes}`);
   for (let i = 0; i < 1000; i++) apply(t, createWith(`/w${i}`, value));
   assert.ok(t.valueBytes <= full, 'refilled without growing past the first fill');
-  for (let i = 0; i < 1000; i += 97) assert.deepEqual(t.dataOf(t.slotOf(`/w${i}`)), value);
+  for (let i = 0; i < 1000; i += 97) assert.deepEqual(t.fields.data(t.slotOf(`/w${i}`)), value);
 });

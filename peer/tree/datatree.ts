@@ -7,7 +7,7 @@ import type { Txn, TxnHeader } from '../jute/txn.ts';
 import { CONTAINER_OWNER, Err, EventType, isTtlOwner, OpCode, Perms } from '../protocol/constants.ts';
 import { AclCache, OPEN_ACL_INDEX } from './acl-cache.ts';
 import { nodeDigest } from './digest.ts';
-import { NodeTable } from './node-table.ts';
+import { type NodeFields, NodeTable } from './node-table.ts';
 import { baseName, joinPath, parentOf } from './path.ts';
 import {
   formatTrack,
@@ -64,6 +64,11 @@ export class DataTree {
   /** Path to the node's slot in the table. */
   private readonly slots = new Map<string, number>();
   private readonly table = new NodeTable();
+  /**
+   * A node's fields by slot, for reading (the setters stay inside: a change must re-digest). A
+   * value read here is a view of the tree's own memory, to be copied before the tree changes.
+   */
+  readonly fields: NodeFields = this.table;
   /** Reused to hand the digest a node's stat without allocating one. */
   private readonly scratch = emptyStat();
   readonly acls = new AclCache();
@@ -99,7 +104,7 @@ export class DataTree {
     if (s === undefined) return;
     this.approximateDataSize += data.length - this.table.dataLength(s);
     this.table.setData(s, data);
-    this.touched(path, s);
+    this.touched(path, s, data);
   }
 
   private addSystemNode(path: string, data: Buffer, aclIndex: number): void {
@@ -118,9 +123,9 @@ export class DataTree {
     return s;
   }
 
-  /** Re-digests a node after its data or stat changed. */
-  private touched(path: string, s: number): void {
-    const d = nodeDigest(path, this.table.data(s), this.table.stat(s, this.scratch));
+  /** Re-digests a node after its data or stat changed; `data` is its value when the caller has it. */
+  private touched(path: string, s: number, data: Buffer = this.table.data(s)): void {
+    const d = nodeDigest(path, data, this.table.stat(s, this.scratch));
     this.treeDigest = BigInt.asIntN(64, this.treeDigest - BigInt(this.table.digest(s)) + BigInt(d));
     this.table.setDigest(s, d);
   }
@@ -193,46 +198,8 @@ export class DataTree {
     };
   }
 
-  /** The node's value: a view of the tree's own memory, to be copied before the tree changes. */
-  dataOf(s: number): Buffer {
-    return this.table.data(s);
-  }
-
   aclOf(s: number): readonly ACL[] {
     return this.acls.get(this.table.aclIndex(s));
-  }
-
-  aclIndexOf(s: number): number {
-    return this.table.aclIndex(s);
-  }
-
-  childrenOf(s: number): ReadonlySet<string> {
-    return this.table.children(s);
-  }
-
-  /** The stat as stored, into `into` when given. */
-  persistedStatOf(s: number, into?: StatPersisted): StatPersisted {
-    return this.table.stat(s, into);
-  }
-
-  mzxidOf(s: number): number {
-    return this.table.mzxid(s);
-  }
-
-  pzxidOf(s: number): number {
-    return this.table.pzxid(s);
-  }
-
-  mtimeOf(s: number): number {
-    return this.table.mtime(s);
-  }
-
-  cversionOf(s: number): number {
-    return this.table.cversion(s);
-  }
-
-  ownerOf(s: number): bigint {
-    return this.table.owner(s);
   }
 
   /** The stat a client sees. */
@@ -424,7 +391,7 @@ export class DataTree {
         this.quotaChanged(txn.path, grown, 0);
         this.table.setData(node, txn.data);
         this.table.setModified(node, txn.version, h.zxid, h.time);
-        this.touched(txn.path, node);
+        this.touched(txn.path, node, txn.data);
         rc.stat = this.statOf(node);
         this.trigger(txn.path, EventType.NodeDataChanged, h.zxid, this.aclOf(node));
         return rc;

@@ -28,6 +28,26 @@ const I = 8;
 
 const NO_CHILDREN: ReadonlySet<string> = new Set();
 
+/** The table's readers, what code outside the tree may call. */
+export type NodeFields = Pick<
+  NodeTable,
+  | 'data'
+  | 'dataLength'
+  | 'children'
+  | 'childCount'
+  | 'stat'
+  | 'czxid'
+  | 'mzxid'
+  | 'pzxid'
+  | 'ctime'
+  | 'mtime'
+  | 'version'
+  | 'cversion'
+  | 'aversion'
+  | 'owner'
+  | 'aclIndex'
+>;
+
 export class NodeTable {
   private f = new Float64Array(F * 1024);
   private i = new Int32Array(I * 1024);
@@ -196,7 +216,7 @@ export class NodeTable {
     if (set.size === 0) this.kids[s] = undefined;
   }
 
-  /** Bytes held for values, used or not. */
+  /** Bytes held for values, used or not (tests check that deletes give slabs back). */
   get valueBytes(): number {
     return this.values.heldBytes;
   }

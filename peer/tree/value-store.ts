@@ -71,7 +71,7 @@ export class ValueStore {
     this.freeSlabs.push(slab);
   }
 
-  /** Bytes held in slabs, used or not (for tests and metrics). */
+  /** Bytes held in slabs, used or not (tests check that deletes give slabs back). */
   get heldBytes(): number {
     let n = 0;
     for (const s of this.slabs) n += s?.length ?? 0;
