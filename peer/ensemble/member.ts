@@ -18,7 +18,7 @@ import { writeDynamicConfig } from '../config/dynamic-config.ts';
 import type { ZooConfig } from '../config/zoocfg.ts';
 import { JuteReader } from '../jute/archive.ts';
 import { type Request, readRequest } from '../jute/records.ts';
-import { decodeTxnEntry, encodeTxnEntry, type Txn, type TxnHeader } from '../jute/txn.ts';
+import { decodeTxnEntry } from '../jute/txn.ts';
 import { log } from '../log.ts';
 import { refusalReason } from '../metrics/refusal-reason.ts';
 import { learnerSecurityFromConfig } from '../net/learner-guard.ts';
@@ -30,7 +30,6 @@ import { Snapshotter } from '../persistence/snapshotter.ts';
 import { SnapStreamReader } from '../persistence/snapstream.ts';
 import { truncateLog } from '../persistence/truncate.ts';
 import { TxnLog } from '../persistence/txnlog.ts';
-import { readLogs } from '../persistence/txnlog-reader.ts';
 import { OpCode } from '../protocol/constants.ts';
 import { Leader, type LeaderEffect, type LeaderInput } from '../quorum/leader.ts';
 import { Learner, type LearnerEffect, type LearnerInput } from '../quorum/learner.ts';
@@ -49,7 +48,7 @@ import {
   QuorumVerifier,
   renderQuorumConfig,
 } from '../quorum/quorum-config.ts';
-import { type DiskCompletion, epochOf, hex, type Proposal, type ZabTiming } from '../quorum/zab-common.ts';
+import { type DiskCompletion, epochOf, hex, type ZabTiming } from '../quorum/zab-common.ts';
 import { NO_WRITES, ReadOnlyWindow, readOnlyDelayMs } from '../server/read-only.ts';
 import { CONFIG_NODE, type ReconfigHost } from '../server/reconfig.ts';
 import type { WritePath } from '../server/write-path.ts';
@@ -58,6 +57,7 @@ import { ZkServer } from '../server/zkserver.ts';
 import { serverSettings } from '../server-settings.ts';
 import type { DataTree } from '../tree/datatree.ts';
 import { recordConfig, recordedConfig } from './config-record.ts';
+import { applyToDb, backToDisk, COMMIT_LOG_COUNT, type Db, loadFromDisk, remember } from './database.ts';
 import { DiskDriver } from './disk.ts';
 import { ElectionRunner } from './election-runner.ts';
 import { LearnerPort } from './learner-port.ts';
@@ -65,27 +65,10 @@ import { measureMasters, PROBE_DEFAULTS } from './master-probe.ts';
 import { ObserverMasterHost } from './observer-master-host.ts';
 import { LeaderWritePath, LearnerWritePath } from './write-paths.ts';
 
-const COMMIT_LOG_COUNT = 500;
 const MAX_BACKOFF_MS = 10_000;
 /** An observer on a far master looks for a nearer one this often, this many times. */
 const SETTLE_EVERY_MS = 10_000;
 const SETTLE_ROUNDS = 30;
-
-/** What survives from one role to the next: the data and the durable log. */
-interface Db {
-  tree: DataTree;
-  sessions: Map<bigint, number>;
-  txnLog: TxnLog;
-  /** The most recent committed txns, for DIFF syncs when this member leads. */
-  committedLog: Proposal[];
-  /**
-   * /zookeeper/config as loaded from the snapshot and txn log: newer than the config in force when
-   * the log holds a reconfig whose commit this member did not hear of (a leader activates it once
-   * established).
-   */
-  loggedConfig: QuorumConfig | null;
-  snapshotter: Snapshotter;
-}
 
 export interface RunningMember {
   sid: number;
@@ -102,7 +85,7 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
   const sid = await readMyId(cfg.dataDir);
   const stats = new MemberStats();
   const loadStarted = Date.now();
-  const loaded = await loadFromDisk(cfg);
+  const loaded = await loadFromDisk(cfg.dataDir, cfg.dataLogDir);
   stats.dbInitTime.record(Date.now() - loadStarted);
   const config = newestConfig(
     configFromServerLines(cfg.servers, cfg.configVersion),
@@ -115,7 +98,7 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
     forceSync: cfg.forceSync,
     preAllocSize: cfg.preAllocSizeKb * 1024,
   });
-  const db: Db = { ...loaded, txnLog, snapshotter: new Snapshotter(cfg, txnLog) };
+  const db: Db = { ...loaded, txnLog, snapshotter: new Snapshotter(cfg, txnLog), treeOnDisk: true };
   const lastEpoch = epochOf(db.tree.lastProcessedZxid);
   for (const name of ['currentEpoch', 'acceptedEpoch'] as const) {
     if ((await readEpoch(cfg.dataDir, name)) === null) await writeEpoch(cfg.dataDir, name, lastEpoch);
@@ -187,9 +170,12 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
       // Back to what the disk holds, logged-but-uncommitted proposals included, as ZooKeeper does:
       // the next election must vote with the last *logged* zxid, so that a new leader can TRUNC
       // what it never committed rather than DIFF on top of it.
+      await role.settled();
       await txnLog.flush();
       if (ctx.stopping) break;
-      Object.assign(db, await loadFromDisk(cfg));
+      const backAt = Date.now();
+      const back = await backToDisk(cfg.dataDir, cfg.dataLogDir, db);
+      log.info({ ms: Date.now() - backAt, ...back }, 'database back to what the disk holds');
       configToTree(ctx.config, db.tree);
       // A role that never got to serve (a leader refusing us, one that is not really up yet) is
       // retried with exponential backoff rather than in a tight loop.
@@ -281,21 +267,6 @@ function describeInput(i: LeaderInput | LearnerInput): string {
   return 'packet' in i ? `packet ${describePacket(i.packet)}` : i.kind;
 }
 
-/** The tree, sessions and recent txns as the disk has them (snapshot plus every logged txn). */
-async function loadFromDisk(
-  cfg: ZooConfig,
-): Promise<Pick<Db, 'tree' | 'sessions' | 'committedLog' | 'loggedConfig'>> {
-  const r = await recover(cfg.dataDir, cfg.dataLogDir);
-  const committedLog: Proposal[] = [];
-  for await (const e of readLogs(cfg.dataLogDir, r.snapshotZxid + 1)) {
-    committedLog.push({ zxid: e.header.zxid, data: encodeTxnEntry(e.header, e.txn, e.digest) });
-    if (committedLog.length > 2 * COMMIT_LOG_COUNT)
-      committedLog.splice(0, committedLog.length - COMMIT_LOG_COUNT);
-  }
-  if (committedLog.length > COMMIT_LOG_COUNT) committedLog.splice(0, committedLog.length - COMMIT_LOG_COUNT);
-  return { tree: r.tree, sessions: r.sessions, committedLog, loggedConfig: configInTree(r.tree) };
-}
-
 /**
  * The config to start with: the one from the config files, unless the data dir records a newer one
  * that this member activated (a reconfig committed after the files were last written, e.g. when
@@ -308,16 +279,6 @@ function newestConfig(fromFiles: QuorumConfig, recorded: QuorumConfig | null): Q
     return recorded;
   }
   return fromFiles;
-}
-
-function configInTree(tree: Db['tree']): QuorumConfig | null {
-  const node = tree.getNode(CONFIG_NODE);
-  if (!node || node.data.length === 0) return null;
-  try {
-    return parseDynamicConfig(node.data.toString('utf8'));
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -391,13 +352,6 @@ function adoptConfigText(ctx: RoleContext, text: string, source: string): boolea
 }
 
 /** Applies a txn to the tree when no client front end runs (during sync). */
-function applyToDb(db: Db, header: TxnHeader, txn: Txn): void {
-  db.tree.applyTxn(header, txn);
-  if (header.type === OpCode.createSession && txn.type === OpCode.createSession)
-    db.sessions.set(header.clientId, txn.timeOut);
-  else if (header.type === OpCode.closeSession) db.sessions.delete(header.clientId);
-}
-
 /** Inputs every role's core takes from the shell itself: ticks and disk completions. */
 type ShellInput = { kind: 'tick'; now: number } | DiskCompletion;
 
@@ -413,7 +367,7 @@ abstract class Role<I extends LeaderInput | LearnerInput> implements RoleView {
   served = false;
   protected disk: DiskDriver;
   private done: (() => void) | null = null;
-  private ended = false;
+  protected ended = false;
   private ticker: NodeJS.Timeout | null = null;
   private readonly queue: (I | ShellInput)[] = [];
   private busy = false;
@@ -482,9 +436,9 @@ abstract class Role<I extends LeaderInput | LearnerInput> implements RoleView {
     this.ctx.stats.applied(header.zxid, header.time, Date.now());
     if (this.server) this.server.commit(header, txn);
     else applyToDb(this.ctx.db, header, txn);
+    remember(this.ctx.db.committedLog, { zxid: header.zxid, data });
     if (header.type === OpCode.reconfig && txn.type === OpCode.reconfig)
       adoptConfigText(this.ctx, txn.data.toString('utf8'), `reconfig ${hex(header.zxid)}`);
-    // (The committed log for the next leader role is rebuilt from disk when this role ends.)
     this.ctx.db.snapshotter.applied(this.ctx.db.tree, () => this.snapshotState().sessions);
   }
 
@@ -520,6 +474,9 @@ abstract class Role<I extends LeaderInput | LearnerInput> implements RoleView {
   }
 
   protected abstract teardown(): Promise<void>;
+
+  /** Resolves once disk work this role started and does not wait for (a truncation, a snapshot) is over. */
+  async settled(): Promise<void> {}
 
   // ---- RoleView (status and metrics); each role overrides what it knows ----
   frontEnd(): ZkServer | null {
@@ -748,6 +705,8 @@ class Following extends Role<LearnerInput> {
   private settleTimer: NodeJS.Timeout | null = null;
   /** A follower with observerMasterPort: the observers it hosts. */
   private readonly observerMaster: ObserverMasterHost | null;
+  /** The last truncation or snapshot this role started: the member waits for it before reloading. */
+  private diskWork: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: RoleContext, leaderSid: number) {
     super(ctx);
@@ -839,6 +798,9 @@ class Following extends Role<LearnerInput> {
             tree.lastProcessedZxid = p.zxid;
             this.ctx.db.tree = tree;
             this.ctx.db.sessions = sessions;
+            this.ctx.db.committedLog = [];
+            this.ctx.db.treeOnDisk = false;
+            this.ctx.db.txnLog.forgetAppends();
             this.observerMaster?.step({ kind: 'reset', lastZxid: p.zxid });
             this.input({ kind: 'packet', packet: p });
             return reader.rest;
@@ -904,11 +866,17 @@ class Following extends Role<LearnerInput> {
         return;
       case 'truncate-log':
         this.paused = true;
-        truncateLog(this.ctx.cfg.dataLogDir, e.zxid)
+        db.treeOnDisk = false;
+        db.txnLog.forgetAppends();
+        this.diskWork = truncateLog(this.ctx.cfg.dataLogDir, e.zxid)
           .then(() => recover(this.ctx.cfg.dataDir, this.ctx.cfg.dataLogDir))
           .then((r) => {
+            // A role that ended meanwhile leaves the database to the member, which reloads it.
+            if (this.ended) return;
             db.tree = r.tree;
             db.sessions = r.sessions;
+            db.committedLog = db.committedLog.filter((q) => q.zxid <= r.tree.lastProcessedZxid);
+            db.treeOnDisk = true;
             configToTree(this.ctx.config, db.tree);
             this.observerMaster?.step({ kind: 'reset', lastZxid: db.tree.lastProcessedZxid });
             this.paused = false;
@@ -916,12 +884,17 @@ class Following extends Role<LearnerInput> {
           })
           .catch((err) => void this.stop(`truncation failed: ${(err as Error).message}`));
         return;
-      case 'take-snapshot':
-        writeSnapshot(this.ctx.cfg.dataDir, db.tree, db.sessions, e.zxid).then(
-          () => this.input({ kind: 'snapshotted', zxid: e.zxid }),
+      case 'take-snapshot': {
+        const tree = db.tree;
+        this.diskWork = writeSnapshot(this.ctx.cfg.dataDir, tree, db.sessions, e.zxid).then(
+          () => {
+            if (db.tree === tree) db.treeOnDisk = true;
+            this.input({ kind: 'snapshotted', zxid: e.zxid });
+          },
           (err) => void this.stop(`snapshot failed: ${(err as Error).message}`),
         );
         return;
+      }
       case 'apply':
         this.apply(e.data);
         this.observerMaster?.step({ kind: 'committed', zxid: e.zxid, data: e.data });
@@ -1036,6 +1009,10 @@ class Following extends Role<LearnerInput> {
   private stopSettling(): void {
     if (this.settleTimer) clearInterval(this.settleTimer);
     this.settleTimer = null;
+  }
+
+  override async settled(): Promise<void> {
+    await this.diskWork.catch(() => {});
   }
 
   protected async teardown(): Promise<void> {

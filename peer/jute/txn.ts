@@ -172,6 +172,11 @@ export interface TxnEntry {
   digest: TxnDigest | null;
 }
 
+/** The zxid of an encoded txn entry, read from its header alone (clientId, cxid, then zxid). */
+export function txnEntryZxid(bytes: Buffer): number {
+  return new JuteReader(bytes, 12, bytes.length, Number.MAX_SAFE_INTEGER).long();
+}
+
 export function decodeTxnEntry(bytes: Buffer): TxnEntry {
   const r = new JuteReader(bytes, 0, bytes.length, Number.MAX_SAFE_INTEGER);
   const header = readTxnHeader(r);

@@ -6,7 +6,7 @@
 
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
-import { decodeTxnEntry, type TxnEntry } from '../jute/txn.ts';
+import { decodeTxnEntry, type TxnEntry, txnEntryZxid } from '../jute/txn.ts';
 import { adler32 } from './adler32.ts';
 import { type DataFile, LOG_PREFIX, listDataFiles, logFilesFrom, versionDir } from './files.ts';
 import { END_OF_RECORD, LOG_HEADER_SIZE, TXNLOG_MAGIC } from './txnlog.ts';
@@ -216,10 +216,21 @@ export async function* readLogs(
   for (const file of await logFilesFor(dataLogDir, fromZxid)) {
     const reader = new LogFileReader(file.path);
     for await (const rec of reader.records()) {
+      // A file starts below fromZxid: the records before it are read for their checksums only.
+      if (zxidBelow(rec, fromZxid)) continue;
       const entry = decodeRecord(file.path, rec);
       if (entry.header.zxid >= fromZxid) yield entry;
     }
     opts.onFileEnd?.(reader, file);
+  }
+}
+
+/** Whether the record's txn comes before fromZxid, from its header alone; an undecodable one is left to decodeRecord. */
+function zxidBelow(rec: LogRecord, fromZxid: number): boolean {
+  try {
+    return txnEntryZxid(rec.bytes) < fromZxid;
+  } catch {
+    return false;
   }
 }
 

@@ -68,6 +68,8 @@ interface Pending {
 }
 
 const ROLL = Symbol('roll');
+/** Appends kept in memory for appendedAfter(): more than a leader has in flight in practice. */
+const RECENT_KEPT = 1000;
 type Item = Pending | typeof ROLL;
 
 interface Deferred {
@@ -117,6 +119,8 @@ export class TxnLog {
   bytesSinceRoll = 0;
   /** fdatasyncs done so far (one per file per group-commit round). */
   fsyncs = 0;
+  /** The last appends (at least RECENT_KEPT of them), zxid and entry bytes. */
+  private recent: { zxid: number; bytes: Buffer }[] = [];
 
   private constructor(dir: string, opts: TxnLogOptions) {
     this.dir = dir;
@@ -147,6 +151,25 @@ export class TxnLog {
     const frame = frameEntry(txnBytes);
     this.queue.push({ frame, zxid });
     this.bytesSinceRoll += frame.length;
+    this.recent.push({ zxid, bytes: txnBytes });
+    if (this.recent.length > 2 * RECENT_KEPT) this.recent.splice(0, this.recent.length - RECENT_KEPT);
+  }
+
+  /**
+   * The entries appended after the one with `zxid`, oldest first, while it is among the last
+   * appends kept ([] when it is the last one); null otherwise. A member fast-forwards its tree with
+   * them after a role, without reading the files back.
+   */
+  appendedAfter(zxid: number): Buffer[] | null {
+    const r = this.recent;
+    for (let i = r.length - 1; i >= 0; i--)
+      if (r[i]!.zxid === zxid) return r.slice(i + 1).map((e) => e.bytes);
+    return null;
+  }
+
+  /** Forgets the appends kept: the files were truncated, or the history they belong to was replaced. */
+  forgetAppends(): void {
+    this.recent = [];
   }
 
   /** The next append starts a new log file (done when a snapshot is triggered). */

@@ -130,7 +130,10 @@ export class ZkServer implements ConnectionHost {
     const srv = this.server;
     this.server = null;
     for (const c of [...this.connections]) c.close('server shutting down');
-    if (srv) await new Promise<void>((r) => srv.close(() => r()));
+    // The port is free as soon as the listener closes; the clients' answers to our FINs are not
+    // waited for. After a leader failure with 5,000 sessions that wait took a member 0.1-0.2 s
+    // before it could vote.
+    srv?.close();
     await this.writePath.drain();
   }
 
