@@ -20,9 +20,8 @@ export const COMMIT_LOG_COUNT = 500;
 export interface Db {
   tree: DataTree;
   sessions: Map<bigint, number>;
+  /** The durable log; its `recent` entries back DIFF syncs when this member leads. */
   txnLog: TxnLog;
-  /** The most recent txns applied to the tree, oldest first, for DIFF syncs when this member leads. */
-  committedLog: Proposal[];
   /**
    * /zookeeper/config as loaded from the snapshot and txn log: newer than the config in force when
    * the log holds a reconfig whose commit this member did not hear of (a leader activates it once
@@ -38,15 +37,32 @@ export interface Db {
   treeOnDisk: boolean;
 }
 
-type Loaded = Pick<Db, 'tree' | 'sessions' | 'committedLog' | 'loggedConfig'>;
+type Loaded = Pick<Db, 'tree' | 'sessions' | 'loggedConfig'> & {
+  /** The last txns logged since the snapshot (COMMIT_LOG_COUNT at least), oldest first. */
+  logged: Proposal[];
+};
 
 /** The tree, sessions and recent txns as the disk has them (snapshot plus every logged txn). */
 export async function loadFromDisk(dataDir: string, dataLogDir: string): Promise<Loaded> {
   const r = await recover(dataDir, dataLogDir);
-  const committedLog: Proposal[] = [];
-  for await (const e of readLogs(dataLogDir, r.snapshotZxid + 1))
-    remember(committedLog, { zxid: e.header.zxid, data: encodeTxnEntry(e.header, e.txn, e.digest) });
-  return { tree: r.tree, sessions: r.sessions, committedLog, loggedConfig: configInTree(r.tree) };
+  const logged: Proposal[] = [];
+  for await (const e of readLogs(dataLogDir, r.snapshotZxid + 1)) {
+    logged.push({ zxid: e.header.zxid, data: encodeTxnEntry(e.header, e.txn, e.digest) });
+    if (logged.length > 4 * COMMIT_LOG_COUNT) logged.splice(0, logged.length - 2 * COMMIT_LOG_COUNT);
+  }
+  return { tree: r.tree, sessions: r.sessions, logged, loggedConfig: configInTree(r.tree) };
+}
+
+/** The recent entries a DIFF can be served from: they must end where the tree does. */
+export function committedLogOf(db: Pick<Db, 'tree' | 'txnLog'>): Proposal[] {
+  const log = db.txnLog.recent.tail(COMMIT_LOG_COUNT);
+  return log.length > 0 && log[log.length - 1]!.zxid === db.tree.lastProcessedZxid ? log : [];
+}
+
+/** Makes the log's recent entries the ones just read from the files. */
+export function refillRecent(txnLog: TxnLog, logged: readonly Proposal[]): void {
+  txnLog.recent.clear();
+  for (const p of logged) txnLog.recent.add(p.zxid, p.data);
 }
 
 /**
@@ -60,7 +76,9 @@ export async function backToDisk(
 ): Promise<{ how: 'fast-forwarded' | 'reloaded'; txns: number | null }> {
   const txns = db.treeOnDisk ? await fastForward(dataLogDir, db).catch(() => null) : null;
   if (txns !== null) return { how: 'fast-forwarded', txns };
-  Object.assign(db, await loadFromDisk(dataDir, dataLogDir), { treeOnDisk: true });
+  const { logged, ...loaded } = await loadFromDisk(dataDir, dataLogDir);
+  Object.assign(db, loaded, { treeOnDisk: true });
+  refillRecent(db.txnLog, logged);
   return { how: 'reloaded', txns: null };
 }
 
@@ -68,37 +86,34 @@ export async function backToDisk(
  * What loadFromDisk gives, from the tree in memory (ZooKeeper's fastForwardDataBase): the txns
  * logged above its last zxid are applied to it. Reading and replaying the whole log again took
  * 0.6-0.8 s after a leader failure with 5,000 sessions, all before this member could vote. Txns are
- * logged before they are applied, so the txns to apply are usually among the last appends, which
- * the log keeps in memory. Returns how many txns were applied, or null when the log does not hold
+ * logged before they are applied, so the txns to apply are among the last entries, which the log
+ * keeps in memory. Returns how many txns were applied, or null when the log does not hold
  * the tree's last txn (nothing logged since a snapshot was loaded, say): the tree is left as it was.
  */
 export async function fastForward(dataLogDir: string, db: Db): Promise<number | null> {
   const from = db.tree.lastProcessedZxid;
-  const entries: { entry: TxnEntry; bytes: Buffer }[] = [];
-  const kept = db.txnLog.appendedAfter(from);
-  if (kept) for (const bytes of kept) entries.push({ entry: decodeTxnEntry(bytes), bytes });
+  const recent = db.txnLog.recent;
+  const entries: TxnEntry[] = [];
+  const kept = recent.after(from);
+  if (kept) for (const bytes of kept) entries.push(decodeTxnEntry(bytes));
   else {
-    // Not among the appends this member remembers (the first role since it started): the files.
+    // Not among the entries the log keeps (cleared by a SNAP, say): from the files, which then
+    // become the entries kept.
     const logs = readLogs(dataLogDir, from);
     const first = await logs.next();
     if (first.done || first.value.header.zxid !== from) {
       await logs.return(undefined);
       return null;
     }
-    for await (const e of logs) entries.push({ entry: e, bytes: encodeTxnEntry(e.header, e.txn, e.digest) });
+    const read = [first.value];
+    for await (const e of logs) read.push(e);
+    recent.clear();
+    for (const e of read) recent.add(e.header.zxid, encodeTxnEntry(e.header, e.txn, e.digest));
+    entries.push(...read.slice(1));
   }
-  for (const { entry, bytes } of entries) {
-    applyToDb(db, entry.header, entry.txn);
-    remember(db.committedLog, { zxid: entry.header.zxid, data: bytes });
-  }
+  for (const e of entries) applyToDb(db, e.header, e.txn);
   db.loggedConfig = configInTree(db.tree);
   return entries.length;
-}
-
-/** Appends to the recent txns kept for DIFFs, trimming in batches so that an append stays cheap. */
-export function remember(recent: Proposal[], p: Proposal): void {
-  recent.push(p);
-  if (recent.length > 2 * COMMIT_LOG_COUNT) recent.splice(0, recent.length - COMMIT_LOG_COUNT);
 }
 
 /** A committed txn applied to the tree and the session table, before a front end serves them. */

@@ -24,7 +24,6 @@ import { refusalReason } from '../metrics/refusal-reason.ts';
 import { learnerSecurityFromConfig } from '../net/learner-guard.ts';
 import { connectToLeader, type QuorumLink } from '../net/quorum-link.ts';
 import { readEpoch, writeEpoch } from '../persistence/epochs.ts';
-import { recover } from '../persistence/recovery.ts';
 import { writeSnapshot } from '../persistence/snapshot.ts';
 import { Snapshotter } from '../persistence/snapshotter.ts';
 import { SnapStreamReader } from '../persistence/snapstream.ts';
@@ -57,7 +56,15 @@ import { ZkServer } from '../server/zkserver.ts';
 import { serverSettings } from '../server-settings.ts';
 import type { DataTree } from '../tree/datatree.ts';
 import { recordConfig, recordedConfig } from './config-record.ts';
-import { applyToDb, backToDisk, COMMIT_LOG_COUNT, type Db, loadFromDisk, remember } from './database.ts';
+import {
+  applyToDb,
+  backToDisk,
+  COMMIT_LOG_COUNT,
+  committedLogOf,
+  type Db,
+  loadFromDisk,
+  refillRecent,
+} from './database.ts';
 import { DiskDriver } from './disk.ts';
 import { ElectionRunner } from './election-runner.ts';
 import { LearnerPort } from './learner-port.ts';
@@ -98,7 +105,9 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
     forceSync: cfg.forceSync,
     preAllocSize: cfg.preAllocSizeKb * 1024,
   });
-  const db: Db = { ...loaded, txnLog, snapshotter: new Snapshotter(cfg, txnLog), treeOnDisk: true };
+  const { logged, ...fromDisk } = loaded;
+  refillRecent(txnLog, logged);
+  const db: Db = { ...fromDisk, txnLog, snapshotter: new Snapshotter(cfg, txnLog), treeOnDisk: true };
   const lastEpoch = epochOf(db.tree.lastProcessedZxid);
   for (const name of ['currentEpoch', 'acceptedEpoch'] as const) {
     if ((await readEpoch(cfg.dataDir, name)) === null) await writeEpoch(cfg.dataDir, name, lastEpoch);
@@ -436,7 +445,6 @@ abstract class Role<I extends LeaderInput | LearnerInput> implements RoleView {
     this.ctx.stats.applied(header.zxid, header.time, Date.now());
     if (this.server) this.server.commit(header, txn);
     else applyToDb(this.ctx.db, header, txn);
-    remember(this.ctx.db.committedLog, { zxid: header.zxid, data });
     if (header.type === OpCode.reconfig && txn.type === OpCode.reconfig)
       adoptConfigText(this.ctx, txn.data.toString('utf8'), `reconfig ${hex(header.zxid)}`);
     this.ctx.db.snapshotter.applied(this.ctx.db.tree, () => this.snapshotState().sessions);
@@ -516,7 +524,7 @@ class Leading extends Role<LeaderInput> {
       acceptedEpoch: ctx.epochs.accepted,
       currentEpoch: ctx.epochs.current,
       lastZxid: db.tree.lastProcessedZxid,
-      committedLog: db.committedLog,
+      committedLog: committedLogOf(db),
       commitLogCount: COMMIT_LOG_COUNT,
       now: Date.now(),
     });
@@ -798,9 +806,8 @@ class Following extends Role<LearnerInput> {
             tree.lastProcessedZxid = p.zxid;
             this.ctx.db.tree = tree;
             this.ctx.db.sessions = sessions;
-            this.ctx.db.committedLog = [];
             this.ctx.db.treeOnDisk = false;
-            this.ctx.db.txnLog.forgetAppends();
+            this.ctx.db.txnLog.recent.clear();
             this.observerMaster?.step({ kind: 'reset', lastZxid: p.zxid });
             this.input({ kind: 'packet', packet: p });
             return reader.rest;
@@ -836,7 +843,7 @@ class Following extends Role<LearnerInput> {
       sid: ctx.sid,
       timing: this.timing,
       lastZxid: db.tree.lastProcessedZxid,
-      committedLog: db.committedLog,
+      committedLog: committedLogOf(db),
       sizeLimit: ctx.cfg.observerMasterSizeLimit,
       config: () => this.ctx.config,
       listen: { host: ctx.cfg.quorumListenOnAllIPs ? '0.0.0.0' : me.host, port },
@@ -867,15 +874,15 @@ class Following extends Role<LearnerInput> {
       case 'truncate-log':
         this.paused = true;
         db.treeOnDisk = false;
-        db.txnLog.forgetAppends();
+        db.txnLog.recent.clear();
         this.diskWork = truncateLog(this.ctx.cfg.dataLogDir, e.zxid)
-          .then(() => recover(this.ctx.cfg.dataDir, this.ctx.cfg.dataLogDir))
+          .then(() => loadFromDisk(this.ctx.cfg.dataDir, this.ctx.cfg.dataLogDir))
           .then((r) => {
             // A role that ended meanwhile leaves the database to the member, which reloads it.
             if (this.ended) return;
             db.tree = r.tree;
             db.sessions = r.sessions;
-            db.committedLog = db.committedLog.filter((q) => q.zxid <= r.tree.lastProcessedZxid);
+            refillRecent(db.txnLog, r.logged);
             db.treeOnDisk = true;
             configToTree(this.ctx.config, db.tree);
             this.observerMaster?.step({ kind: 'reset', lastZxid: db.tree.lastProcessedZxid });

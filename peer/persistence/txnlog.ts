@@ -10,6 +10,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { adler32 } from './adler32.ts';
 import { ensureDir, fsyncDir, logFileName, versionDir } from './files.ts';
+import { RecentTxns } from './recent-txns.ts';
 
 export const TXNLOG_MAGIC = 0x5a4b4c47; // "ZKLG"
 export const TXNLOG_VERSION = 2;
@@ -68,7 +69,7 @@ interface Pending {
 }
 
 const ROLL = Symbol('roll');
-/** Appends kept in memory for appendedAfter(): more than a leader has in flight in practice. */
+/** Entries kept in `recent`: the leader's committed log (500) and more than it has in flight. */
 const RECENT_KEPT = 1000;
 type Item = Pending | typeof ROLL;
 
@@ -119,8 +120,12 @@ export class TxnLog {
   bytesSinceRoll = 0;
   /** fdatasyncs done so far (one per file per group-commit round). */
   fsyncs = 0;
-  /** The last appends (at least RECENT_KEPT of them), zxid and entry bytes. */
-  private recent: { zxid: number; bytes: Buffer }[] = [];
+  /**
+   * The last entries logged (at least RECENT_KEPT), for DIFF syncs when this member leads and to
+   * fast-forward its tree after a role without reading the files back. Whoever rewrites history
+   * (a SNAP, a truncation) clears it; whoever reads the files at a start fills it.
+   */
+  readonly recent = new RecentTxns(RECENT_KEPT);
 
   private constructor(dir: string, opts: TxnLogOptions) {
     this.dir = dir;
@@ -151,25 +156,7 @@ export class TxnLog {
     const frame = frameEntry(txnBytes);
     this.queue.push({ frame, zxid });
     this.bytesSinceRoll += frame.length;
-    this.recent.push({ zxid, bytes: txnBytes });
-    if (this.recent.length > 2 * RECENT_KEPT) this.recent.splice(0, this.recent.length - RECENT_KEPT);
-  }
-
-  /**
-   * The entries appended after the one with `zxid`, oldest first, while it is among the last
-   * appends kept ([] when it is the last one); null otherwise. A member fast-forwards its tree with
-   * them after a role, without reading the files back.
-   */
-  appendedAfter(zxid: number): Buffer[] | null {
-    const r = this.recent;
-    for (let i = r.length - 1; i >= 0; i--)
-      if (r[i]!.zxid === zxid) return r.slice(i + 1).map((e) => e.bytes);
-    return null;
-  }
-
-  /** Forgets the appends kept: the files were truncated, or the history they belong to was replaced. */
-  forgetAppends(): void {
-    this.recent = [];
+    this.recent.add(zxid, txnBytes);
   }
 
   /** The next append starts a new log file (done when a snapshot is triggered). */
