@@ -702,6 +702,33 @@ test('observers end up OBSERVING the voters’ leader, in a full run', () => {
   for (const { from, to } of bus.log) if (from >= 4) assert.ok(to <= 3);
 });
 
+test('an observer that asked while the voters were looking hears the outcome when it is decided', () => {
+  const bus = new Bus(config(3, 1), [1, 2, 3, 4]);
+  bus.start(1, 0x1_0000_0002, 1);
+  bus.start(2, 0x1_0000_0003, 1);
+  bus.start(3, 0x1_0000_0001, 1);
+  bus.deliverAll();
+  bus.advance(100);
+  // The observer asks while the voters wait out finalizeWait (they decide at 200 ms); on its own
+  // it would ask again only at 300 ms.
+  bus.start(4, 0, 0);
+  bus.deliverAll();
+  assert.equal(bus.done.has(4), false);
+  bus.advance(120);
+  assert.deepEqual(
+    [1, 2, 3, 4].map((sid) => [sid, bus.done.get(sid)?.state, bus.done.get(sid)?.leader]),
+    [
+      [1, 'FOLLOWING', 2],
+      [2, 'LEADING', 2],
+      [3, 'FOLLOWING', 2],
+      [4, 'OBSERVING', 2],
+    ],
+  );
+  // What the voters told it unasked came after what it had asked: nothing went to an observer that did not ask.
+  for (const { from, to } of bus.log)
+    if (to === 4) assert.ok(bus.log.some((m) => m.from === 4 && m.to === from));
+});
+
 test('ZooKeeper-compatible observers (strictObserver: false) can follow the stale leader', () => {
   // The quirk strictObserver avoids: after leader 3 is lost, voters 1 and 2 answer an observer
   // with their current vote, still the one for 3, while they elect a new leader.

@@ -178,6 +178,12 @@ export class FastLeaderElection {
   private readonly lastSent = new Map<number, NotificationMessage>();
   private effects: ElectionEffect[] = [];
   private loopback: NotificationMessage[] = [];
+  /**
+   * Observers that asked this voter while it was looking. They hear the outcome as soon as it is
+   * decided instead of at their next retry (200 ms, then 400, 800...): after a leader failure an
+   * observer otherwise served about 0.4 s after the voters.
+   */
+  private askedWhileLooking = new Set<number>();
 
   constructor(opts: ElectionOptions) {
     this.mySid = opts.mySid;
@@ -323,6 +329,7 @@ export class FastLeaderElection {
       peerEpoch: participant ? currentEpoch : LONG_MIN,
     };
     this.clock++;
+    this.askedWhileLooking.clear();
     this.proposal = { ...this.init };
     this.sendNotifications();
   }
@@ -342,6 +349,8 @@ export class FastLeaderElection {
     }
     if (!this.voterIds.has(from)) {
       // A non-voter (observer): answer at once with our current vote; never record its vote.
+      if (this._state === 'LOOKING' && n.state === 'LOOKING' && this.voterIds.has(this.mySid))
+        this.askedWhileLooking.add(from);
       const cv = this._currentVote!;
       this.send(from, this.message(this._state, cv, this.clock));
       return;
@@ -479,6 +488,9 @@ export class FastLeaderElection {
     this.finalizeDeadline = null;
     this.loopback = []; // leaveInstance: whatever was queued for the round is dropped
     this._currentVote = { leader, zxid, electionEpoch, peerEpoch, state: 'LOOKING', version: 0 };
+    for (const sid of this.askedWhileLooking)
+      this.send(sid, this.message(state, this._currentVote, this.clock));
+    this.askedWhileLooking.clear();
     this.effects.push({ type: 'done', state, leader, electionEpoch, zxid, peerEpoch });
   }
 }
