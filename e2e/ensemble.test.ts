@@ -197,10 +197,10 @@ describe('observer catch-up', () => {
   });
   after(() => e.close());
 
-  async function writeMany(n: number, prefix: string): Promise<void> {
+  async function writeMany(n: number, prefix: string, data = 'x'): Promise<void> {
     const c = await connect(e, 1);
     const batch: Promise<unknown>[] = [];
-    for (let i = 0; i < n; i++) batch.push(c.create(`/${prefix}${i}`, 'x'));
+    for (let i = 0; i < n; i++) batch.push(c.create(`/${prefix}${i}`, data));
     const results = (await Promise.all(batch)) as { err: number }[];
     assert.ok(results.every((r) => r.err === Err.OK));
     c.destroy();
@@ -227,10 +227,26 @@ describe('observer catch-up', () => {
     assert.equal(packetsReceived(e, 4, 'SNAP'), 0);
 
     await e.stop(4);
-    await writeMany(700, 'many');
+    // 1 KiB values: the snapshot goes out in several chunks, and writes go on while it does.
+    await writeMany(700, 'many', 'v'.repeat(1024));
     e.members.get(4)!.output = '';
+    const load = writeLoad([{ name: 'during', connect: () => connect(e, 2) }]);
     e.start(4);
     await until('the observer to catch up', 20_000, () => observerHas('many', 700));
+    await until('writes after it serves', 10_000, async () => load.acked.size >= 50);
+    await load.stop();
     assert.ok(packetsReceived(e, 4, 'SNAP') >= 1, 'synced by SNAP after more than the committed log holds');
+    // What it got (a snapshot taken while the tree changed, then the txns after its zxid) is the tree.
+    const voter = await connect(e, 1);
+    const observer = await connect(e, 4);
+    await voter.sync('/');
+    await observer.sync('/');
+    const kids = async (c: ZkConnection) =>
+      ((await c.getChildren('/')) as { children: string[] }).children.sort();
+    const seen = await kids(observer);
+    assert.deepEqual(seen, await kids(voter));
+    for (const path of load.acked) assert.ok(seen.includes(path.slice(1)), `observer has ${path}`);
+    voter.destroy();
+    observer.destroy();
   });
 });

@@ -6,12 +6,11 @@
 
 import type { Server } from 'node:net';
 import { describeLearners, type LearnerInfo, type MemberStats } from '../admin/status.ts';
-import { JuteWriter } from '../jute/archive.ts';
 import type { Logger } from '../log.ts';
 import { refusalReason } from '../metrics/refusal-reason.ts';
 import type { LearnerSecurity } from '../net/learner-guard.ts';
 import { listenForLearners, type QuorumLink } from '../net/quorum-link.ts';
-import { serializeSnapStream } from '../persistence/snapstream.ts';
+import { snapStreamChunks } from '../persistence/snapstream.ts';
 import type { LearnerState } from '../quorum/leader.ts';
 import type { SyncEffect } from '../quorum/learner-sync.ts';
 import { encodeQuorumPacket, PacketType, packet, type QuorumPacket } from '../quorum/packets.ts';
@@ -96,10 +95,8 @@ export class LearnerPort {
         const link = this.links.get(e.conn);
         if (!link) return;
         const { tree, sessions } = this.o.state();
-        const w = new JuteWriter(64 * 1024);
-        serializeSnapStream(tree, sessions, w);
         link.send(packet(PacketType.SNAP, e.zxid));
-        link.write(w.take());
+        link.stream(snapStreamChunks(tree, sessions), () => this.o.state().tree === tree);
         return;
       }
       case 'close':

@@ -110,3 +110,65 @@ test('a malformed packet closes the link with a reason', async () => {
     server.close();
   }
 });
+
+test('a streamed snapshot goes out chunk by chunk; packets written meanwhile follow it, in order', async () => {
+  let leaderLink: QuorumLink | null = null;
+  const server = await listenForLearners({
+    listen: { host: '127.0.0.1', port: 0 },
+    security: SEC,
+    log,
+    onLink: (l) => {
+      leaderLink = l;
+      l.start({ onPacket: () => {}, onClose: () => {} });
+    },
+    onRefused: () => {},
+  });
+  const port = (server.address() as { port: number }).port;
+  const chunks = [0x41, 0x42, 0x43].map((c) => Buffer.alloc(3 << 20, c));
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const body: Buffer[] = [];
+  let bodyBytes = 0;
+  const after: number[] = [];
+  let closed = '';
+  const learner = await connectToLeader({ host: '127.0.0.1', port }, SEC, 2000);
+  learner.start({
+    onPacket: (p) => {
+      if (p.type !== PacketType.SNAP) {
+        after.push(p.type);
+        return;
+      }
+      learner.divert((chunk) => {
+        const take = Math.min(chunk.length, total - bodyBytes);
+        body.push(chunk.subarray(0, take));
+        bodyBytes += take;
+        return bodyBytes < total ? null : chunk.subarray(take);
+      });
+    },
+    onClose: (r) => (closed = r),
+  });
+  try {
+    learner.send(packet(PacketType.FOLLOWERINFO, 1));
+    await until(() => leaderLink !== null);
+    const link = leaderLink!;
+    let asked = 0;
+    link.send(packet(PacketType.SNAP, 9));
+    link.stream(chunks.values(), () => ++asked > 0);
+    link.send(packet(PacketType.NEWLEADER, 9));
+    link.send(packet(PacketType.UPTODATE, 9));
+    assert.ok(asked <= 1, 'one chunk per turn of the event loop');
+    await until(() => after.length === 2, 10_000);
+    assert.deepEqual(after, [PacketType.NEWLEADER, PacketType.UPTODATE]);
+    assert.ok(Buffer.concat(body).equals(Buffer.concat(chunks)));
+    assert.equal(asked, chunks.length + 1); // before each chunk and before the end
+
+    // The data under the stream goes away: the link closes rather than send a mix.
+    link.send(packet(PacketType.SNAP, 10));
+    let valid = true;
+    link.stream([Buffer.alloc(10), Buffer.alloc(10)].values(), () => valid);
+    valid = false;
+    await until(() => closed !== '');
+  } finally {
+    learner.close('test over');
+    server.close();
+  }
+});

@@ -26,6 +26,9 @@ export interface LinkHandlers {
   onClose: (reason: string) => void;
 }
 
+/** stream() waits for the socket to drain below this before the next chunk. */
+const STREAM_HIGH_WATER = 4 << 20;
+
 export class QuorumLink {
   readonly socket: net.Socket;
   readonly remote: string;
@@ -36,6 +39,10 @@ export class QuorumLink {
   private raw: RawReader | null = null;
   private closed = false;
   private closeReason = 'closed by peer';
+  /** A snapshot being sent (stream()), and the writes held until it is out. */
+  private streaming: Iterator<Buffer> | null = null;
+  private streamValid: () => boolean = () => true;
+  private held: Buffer[] = [];
 
   constructor(socket: net.Socket) {
     this.socket = socket;
@@ -98,8 +105,47 @@ export class QuorumLink {
 
   write(bytes: Buffer): void {
     if (this.closed) return;
+    if (this.streaming) {
+      this.held.push(bytes);
+      return;
+    }
     corkUntilNextTick(this.socket);
     this.socket.write(bytes);
+  }
+
+  /**
+   * Sends `chunks` (a snapshot body) one at a time, a turn of the event loop apart and no faster
+   * than the socket drains; what is written meanwhile goes out after the last chunk, in order.
+   * `stillValid` is asked before each chunk: false closes the link (the data under it went away).
+   */
+  stream(chunks: Iterator<Buffer>, stillValid: () => boolean): void {
+    if (this.closed) return;
+    this.streaming = chunks;
+    this.streamValid = stillValid;
+    this.pump();
+  }
+
+  private pump(): void {
+    const chunks = this.streaming;
+    if (this.closed || !chunks) return;
+    if (this.socket.writableLength >= STREAM_HIGH_WATER) {
+      this.socket.once('drain', () => this.pump());
+      return;
+    }
+    if (!this.streamValid()) {
+      this.close('the data a snapshot was being sent from was replaced');
+      return;
+    }
+    const next = chunks.next();
+    if (next.done) {
+      this.streaming = null;
+      const held = this.held;
+      this.held = [];
+      for (const b of held) this.write(b);
+      return;
+    }
+    this.socket.write(next.value);
+    setImmediate(() => this.pump());
   }
 
   get writableLength(): number {

@@ -5,12 +5,18 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { JuteReader, JuteWriter } from '../jute/archive.ts';
+import type { Txn, TxnHeader } from '../jute/txn.ts';
 import { OpCode } from '../protocol/constants.ts';
 import { DataTree } from '../tree/datatree.ts';
 import { adler32 } from './adler32.ts';
 import { findValidSnapshots, InvalidSnapshotError, readSnapshot, writeSnapshot } from './snapshot.ts';
-import { deserializeSnapStream, SnapStreamReader, serializeSnapStream } from './snapstream.ts';
-import { assertSameTree, DIGEST_ACL, IP_ACL, Scribe, withTempDir } from './testutil.ts';
+import {
+  deserializeSnapStream,
+  SnapStreamReader,
+  serializeSnapStream,
+  snapStreamChunks,
+} from './snapstream.ts';
+import { assertSameTree, DIGEST_ACL, hdr, IP_ACL, Scribe, withTempDir } from './testutil.ts';
 
 /** A tree with every kind of node: ephemerals of two sessions, containers, TTL nodes, several ACLs. */
 function richTree(): Scribe {
@@ -172,4 +178,41 @@ test('a tree whose deleted nodes left slots for new ones reloads to the same sta
   const w = new JuteWriter();
   serializeSnapStream(s.tree, s.sessions, w);
   assertSameTree(deserializeSnapStream(new JuteReader(w.toBuffer())).tree, s.tree);
+});
+
+test('a SNAP stream sent in chunks while the tree changes, then the txns after its zxid, gives the tree', () => {
+  const s = richTree();
+  for (let i = 0; i < 2000; i++) s.create(`/bulk${i}`, 'v'.repeat(50));
+  const snapZxid = s.zxid;
+  // What the leader forwards after the SNAP: every txn from here on.
+  const after: { h: TxnHeader; txn: Txn }[] = [];
+  const apply = s.apply.bind(s);
+  s.apply = (type, txn, clientId = 0x1000n, withDigest = false) => {
+    apply(type, txn, clientId, withDigest);
+    after.push({ h: hdr(s.zxid, type, clientId), txn });
+  };
+  const parts: Buffer[] = [];
+  let i = 0;
+  for (const chunk of snapStreamChunks(s.tree, s.sessions, 4096)) {
+    parts.push(chunk);
+    // Between chunks: changes to nodes already sent and to nodes not sent yet.
+    s.setData(`/bulk${(i * 7) % 1000}`, `x${i}`);
+    s.delete(`/bulk${1999 - i}`);
+    s.create(`/late${i}`, `l${i}`);
+    if (i === 3) s.apply(OpCode.closeSession, { type: OpCode.closeSession, paths: null }, 0x1000n);
+    if (i === 5) s.apply(OpCode.createSession, { type: OpCode.createSession, timeOut: 9000 }, 0x5n);
+    if (i === 6) s.create('/bulk1500/late-eph', 'e', { owner: 0x5n });
+    i++;
+  }
+  assert.ok(parts.length > 20, `${parts.length} chunks`);
+  const got = deserializeSnapStream(new JuteReader(Buffer.concat(parts)));
+  got.tree.lastProcessedZxid = snapZxid;
+  for (const { h, txn } of after) {
+    got.tree.applyTxn(h, txn);
+    if (txn.type === OpCode.createSession) got.sessions.set(h.clientId, txn.timeOut);
+    if (h.type === OpCode.closeSession) got.sessions.delete(h.clientId);
+  }
+  assertSameTree(got.tree, s.tree);
+  assert.equal(got.tree.digest(), s.tree.digest());
+  assert.deepEqual(got.sessions, s.sessions);
 });

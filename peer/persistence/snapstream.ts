@@ -5,7 +5,7 @@
 //   ustring "/"                                                end of nodes
 // The SNAP stream sent to a learner is that body followed by the ustring "BenWasHere".
 
-import { JuteError, JuteReader, type JuteWriter } from '../jute/archive.ts';
+import { JuteError, JuteReader, JuteWriter } from '../jute/archive.ts';
 import {
   type ACL,
   readAclList,
@@ -86,6 +86,28 @@ export function* snapBody(
     visit(top.path === '/' ? `/${name}` : `${top.path}/${name}`);
   }
   w.ustring('/');
+}
+
+/**
+ * The SNAP stream (body + signature) for a learner, in chunks of about `bytesPerChunk`: the sender
+ * asks for the next one only after the last is on its way, so other work runs between them. Serialized
+ * all at once, 100k znodes held the leader's event loop for about 0.26 s (2.6 s for a million), and
+ * every client of the leader waited. The tree may change between chunks (a fuzzy snapshot, as
+ * ZooKeeper's LearnerHandler sends it): the txns after the SNAP's zxid follow the stream and the
+ * learner applies them again, as recovery does over a fuzzy snapshot on disk.
+ */
+export function* snapStreamChunks(
+  tree: DataTree,
+  sessions: ReadonlyMap<bigint, number>,
+  bytesPerChunk = 256 * 1024,
+): Generator<Buffer, void, void> {
+  const w = new JuteWriter(bytesPerChunk + 64 * 1024);
+  for (const _ of snapBody(tree, sessions, w, { nodesPerChunk: Number.POSITIVE_INFINITY, bytesPerChunk })) {
+    yield Buffer.from(w.view());
+    w.reset();
+  }
+  w.ustring(SNAP_SIGNATURE);
+  yield Buffer.from(w.view());
 }
 
 /** Writes the SNAP stream (body + signature) for a learner, all at once. */
