@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { RecentTxns } from '../persistence/recent-txns.ts';
 import { recover } from '../persistence/recovery.ts';
 import { assertSameTree, Scribe, withTempDir } from '../persistence/testutil.ts';
 import { TxnLog } from '../persistence/txnlog.ts';
 import { OpCode } from '../protocol/constants.ts';
 import type { Proposal } from '../quorum/zab-common.ts';
 import { DataTree } from '../tree/datatree.ts';
-import { backToDisk, committedLogOf, type Db, loadFromDisk, refillRecent } from './database.ts';
+import { backToDisk, COMMIT_LOG_COUNT, committedLogOf, type Db, loadFromDisk } from './database.ts';
 
 const PREALLOC = 16 * 1024;
 
@@ -17,18 +18,17 @@ const PREALLOC = 16 * 1024;
 async function behindItsLog(dir: string): Promise<{ db: Db; log: TxnLog }> {
   await recover(dir);
   const log = await TxnLog.open(dir, { preAllocSize: PREALLOC });
-  const loaded = await loadFromDisk(dir, dir);
+  const loaded = await loadFromDisk(dir, dir, log.recent);
   const s = new Scribe(loaded.tree, loaded.sessions, log);
   s.apply(OpCode.createSession, { type: OpCode.createSession, timeOut: 30_000 }, 0x77n);
   for (let i = 0; i < 8; i++) s.create(`/n${i}`, `v${i}`);
   s.setData('/n3', 'changed');
   await log.flush();
-  const { logged, ...loaded10 } = await loadFromDisk(dir, dir);
-  refillRecent(log, logged);
+  const loaded10 = await loadFromDisk(dir, dir, log.recent);
   const db: Db = { ...loaded10, txnLog: log, snapshotter: null as never, treeOnDisk: true };
   assert.equal(db.tree.lastProcessedZxid, 10);
   // The same log, written by a scribe working on its own copy of the tree.
-  const ahead = new Scribe((await loadFromDisk(dir, dir)).tree, new Map(db.sessions), log);
+  const ahead = new Scribe((await loadFromDisk(dir, dir, new RecentTxns(1))).tree, new Map(db.sessions), log);
   ahead.apply(OpCode.createSession, { type: OpCode.createSession, timeOut: 5_000 }, 0x88n);
   ahead.create('/late', 'x');
   ahead.create('/late/child', 'y', { owner: 0x88n });
@@ -39,14 +39,16 @@ async function behindItsLog(dir: string): Promise<{ db: Db; log: TxnLog }> {
 
 /** keptFrom: the first zxid the log still keeps in memory (all of them by default). */
 async function assertMatchesDisk(dir: string, db: Db, keptFrom = 0): Promise<void> {
-  const disk = await loadFromDisk(dir, dir);
+  const recent = new RecentTxns(COMMIT_LOG_COUNT);
+  const disk = await loadFromDisk(dir, dir, recent);
   assertSameTree(db.tree, disk.tree);
   assert.equal(db.tree.lastProcessedZxid, disk.tree.lastProcessedZxid);
   assert.equal(db.tree.digest(), disk.tree.digest());
   assert.deepEqual(db.sessions, disk.sessions);
   // What a DIFF would be served from: the same txns, byte for byte.
   const hex = (ps: Proposal[]) => ps.map((p) => [p.zxid, p.data.toString('hex')]);
-  assert.deepEqual(hex(committedLogOf(db)), hex(disk.logged.filter((p) => p.zxid >= keptFrom)));
+  const logged = recent.tail(COMMIT_LOG_COUNT);
+  assert.deepEqual(hex(committedLogOf(db)), hex(logged.filter((p) => p.zxid >= keptFrom)));
   assert.equal(committedLogOf(db).at(-1)?.zxid, db.tree.lastProcessedZxid);
 }
 

@@ -2,7 +2,8 @@
 // brought back to what the disk holds when a role ends (logged-but-uncommitted proposals included,
 // as ZooKeeper does: the next election must vote with the last *logged* zxid).
 
-import { decodeTxnEntry, encodeTxnEntry, type Txn, type TxnEntry, type TxnHeader } from '../jute/txn.ts';
+import { decodeTxnEntry, type Txn, type TxnEntry, type TxnHeader } from '../jute/txn.ts';
+import type { RecentTxns } from '../persistence/recent-txns.ts';
 import { recover } from '../persistence/recovery.ts';
 import type { Snapshotter } from '../persistence/snapshotter.ts';
 import type { TxnLog } from '../persistence/txnlog.ts';
@@ -37,32 +38,25 @@ export interface Db {
   treeOnDisk: boolean;
 }
 
-type Loaded = Pick<Db, 'tree' | 'sessions' | 'loggedConfig'> & {
-  /** The last txns logged since the snapshot (COMMIT_LOG_COUNT at least), oldest first. */
-  logged: Proposal[];
-};
-
-/** The tree, sessions and recent txns as the disk has them (snapshot plus every logged txn). */
-export async function loadFromDisk(dataDir: string, dataLogDir: string): Promise<Loaded> {
+/**
+ * The tree and sessions as the disk has them (snapshot plus every logged txn); `recent` (the txn
+ * log's) is refilled with the txns logged since the snapshot, of which it keeps the last.
+ */
+export async function loadFromDisk(
+  dataDir: string,
+  dataLogDir: string,
+  recent: RecentTxns,
+): Promise<Pick<Db, 'tree' | 'sessions' | 'loggedConfig'>> {
   const r = await recover(dataDir, dataLogDir);
-  const logged: Proposal[] = [];
-  for await (const e of readLogs(dataLogDir, r.snapshotZxid + 1)) {
-    logged.push({ zxid: e.header.zxid, data: encodeTxnEntry(e.header, e.txn, e.digest) });
-    if (logged.length > 4 * COMMIT_LOG_COUNT) logged.splice(0, logged.length - 2 * COMMIT_LOG_COUNT);
-  }
-  return { tree: r.tree, sessions: r.sessions, logged, loggedConfig: configInTree(r.tree) };
+  recent.clear();
+  for await (const e of readLogs(dataLogDir, r.snapshotZxid + 1)) recent.add(e.header.zxid, e.bytes);
+  return { tree: r.tree, sessions: r.sessions, loggedConfig: configInTree(r.tree) };
 }
 
 /** The recent entries a DIFF can be served from: they must end where the tree does. */
 export function committedLogOf(db: Pick<Db, 'tree' | 'txnLog'>): Proposal[] {
   const log = db.txnLog.recent.tail(COMMIT_LOG_COUNT);
   return log.length > 0 && log[log.length - 1]!.zxid === db.tree.lastProcessedZxid ? log : [];
-}
-
-/** Makes the log's recent entries the ones just read from the files. */
-export function refillRecent(txnLog: TxnLog, logged: readonly Proposal[]): void {
-  txnLog.recent.clear();
-  for (const p of logged) txnLog.recent.add(p.zxid, p.data);
 }
 
 /**
@@ -76,9 +70,7 @@ export async function backToDisk(
 ): Promise<{ how: 'fast-forwarded' | 'reloaded'; txns: number | null }> {
   const txns = db.treeOnDisk ? await fastForward(dataLogDir, db).catch(() => null) : null;
   if (txns !== null) return { how: 'fast-forwarded', txns };
-  const { logged, ...loaded } = await loadFromDisk(dataDir, dataLogDir);
-  Object.assign(db, loaded, { treeOnDisk: true });
-  refillRecent(db.txnLog, logged);
+  Object.assign(db, await loadFromDisk(dataDir, dataLogDir, db.txnLog.recent), { treeOnDisk: true });
   return { how: 'reloaded', txns: null };
 }
 
@@ -108,7 +100,7 @@ export async function fastForward(dataLogDir: string, db: Db): Promise<number | 
     const read = [first.value];
     for await (const e of logs) read.push(e);
     recent.clear();
-    for (const e of read) recent.add(e.header.zxid, encodeTxnEntry(e.header, e.txn, e.digest));
+    for (const e of read) recent.add(e.header.zxid, e.bytes);
     entries.push(...read.slice(1));
   }
   for (const e of entries) applyToDb(db, e.header, e.txn);

@@ -63,7 +63,6 @@ import {
   committedLogOf,
   type Db,
   loadFromDisk,
-  refillRecent,
 } from './database.ts';
 import { DiskDriver } from './disk.ts';
 import { ElectionRunner } from './election-runner.ts';
@@ -92,7 +91,12 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
   const sid = await readMyId(cfg.dataDir);
   const stats = new MemberStats();
   const loadStarted = Date.now();
-  const loaded = await loadFromDisk(cfg.dataDir, cfg.dataLogDir);
+  // The log first: loading fills the recent txns it keeps. Opening it reads no log file.
+  const txnLog = await TxnLog.open(cfg.dataLogDir, {
+    forceSync: cfg.forceSync,
+    preAllocSize: cfg.preAllocSizeKb * 1024,
+  });
+  const loaded = await loadFromDisk(cfg.dataDir, cfg.dataLogDir, txnLog.recent);
   stats.dbInitTime.record(Date.now() - loadStarted);
   const config = newestConfig(
     configFromServerLines(cfg.servers, cfg.configVersion),
@@ -101,13 +105,7 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
   const me = config.members.get(sid);
   if (!me) throw new Error(`server.${sid} is not in the configuration`);
   await persistConfig(cfg, config, loaded.tree);
-  const txnLog = await TxnLog.open(cfg.dataLogDir, {
-    forceSync: cfg.forceSync,
-    preAllocSize: cfg.preAllocSizeKb * 1024,
-  });
-  const { logged, ...fromDisk } = loaded;
-  refillRecent(txnLog, logged);
-  const db: Db = { ...fromDisk, txnLog, snapshotter: new Snapshotter(cfg, txnLog), treeOnDisk: true };
+  const db: Db = { ...loaded, txnLog, snapshotter: new Snapshotter(cfg, txnLog), treeOnDisk: true };
   const lastEpoch = epochOf(db.tree.lastProcessedZxid);
   for (const name of ['currentEpoch', 'acceptedEpoch'] as const) {
     if ((await readEpoch(cfg.dataDir, name)) === null) await writeEpoch(cfg.dataDir, name, lastEpoch);
@@ -360,7 +358,6 @@ function adoptConfigText(ctx: RoleContext, text: string, source: string): boolea
   return learnt !== null && adoptConfig(ctx, learnt, source);
 }
 
-/** Applies a txn to the tree when no client front end runs (during sync). */
 /** Inputs every role's core takes from the shell itself: ticks and disk completions. */
 type ShellInput = { kind: 'tick'; now: number } | DiskCompletion;
 
@@ -874,15 +871,13 @@ class Following extends Role<LearnerInput> {
       case 'truncate-log':
         this.paused = true;
         db.treeOnDisk = false;
-        db.txnLog.recent.clear();
         this.diskWork = truncateLog(this.ctx.cfg.dataLogDir, e.zxid)
-          .then(() => loadFromDisk(this.ctx.cfg.dataDir, this.ctx.cfg.dataLogDir))
+          .then(() => loadFromDisk(this.ctx.cfg.dataDir, this.ctx.cfg.dataLogDir, db.txnLog.recent))
           .then((r) => {
             // A role that ended meanwhile leaves the database to the member, which reloads it.
             if (this.ended) return;
             db.tree = r.tree;
             db.sessions = r.sessions;
-            refillRecent(db.txnLog, r.logged);
             db.treeOnDisk = true;
             configToTree(this.ctx.config, db.tree);
             this.observerMaster?.step({ kind: 'reset', lastZxid: db.tree.lastProcessedZxid });

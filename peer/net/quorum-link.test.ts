@@ -16,21 +16,32 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
   }
 }
 
-test('packets flow after admission, and a SNAP body can be diverted to a raw reader', async () => {
-  const leaderSeen: QuorumPacket[] = [];
-  const refused: string[] = [];
-  let leaderLink: QuorumLink | null = null;
+/** A leader's listener on a free loopback port; every admitted link is started and kept in `links`. */
+async function leaderSide(
+  onPacket: (p: QuorumPacket) => void,
+  onRefused: (reason: string) => void = () => {},
+) {
+  const links: QuorumLink[] = [];
   const server = await listenForLearners({
     listen: { host: '127.0.0.1', port: 0 },
     security: SEC,
     log,
     onLink: (l) => {
-      leaderLink = l;
-      l.start({ onPacket: (p) => leaderSeen.push(p), onClose: () => {} });
+      links.push(l);
+      l.start({ onPacket, onClose: () => {} });
     },
-    onRefused: (r) => refused.push(r),
+    onRefused,
   });
-  const port = (server.address() as { port: number }).port;
+  return { server, links, port: (server.address() as { port: number }).port };
+}
+
+test('packets flow after admission, and a SNAP body can be diverted to a raw reader', async () => {
+  const leaderSeen: QuorumPacket[] = [];
+  const refused: string[] = [];
+  const { server, links, port } = await leaderSide(
+    (p) => leaderSeen.push(p),
+    (r) => refused.push(r),
+  );
   const learner = await connectToLeader({ host: '127.0.0.1', port }, SEC, 2000);
   const learnerSeen: (QuorumPacket | string)[] = [];
   learner.start({
@@ -54,7 +65,7 @@ test('packets flow after admission, and a SNAP body can be diverted to a raw rea
     assert.equal(leaderSeen[0]!.type, PacketType.FOLLOWERINFO);
     assert.equal(leaderSeen[0]!.zxid, 5 * 2 ** 32);
     // SNAP, then a raw body, then an ordinary packet, all in one write.
-    leaderLink!.write(
+    links[0]!.write(
       Buffer.concat([
         encodeQuorumPacket(packet(PacketType.SNAP, 7)),
         Buffer.from('SNAPBODY'),
@@ -112,18 +123,7 @@ test('a malformed packet closes the link with a reason', async () => {
 });
 
 test('a streamed snapshot goes out chunk by chunk; packets written meanwhile follow it, in order', async () => {
-  let leaderLink: QuorumLink | null = null;
-  const server = await listenForLearners({
-    listen: { host: '127.0.0.1', port: 0 },
-    security: SEC,
-    log,
-    onLink: (l) => {
-      leaderLink = l;
-      l.start({ onPacket: () => {}, onClose: () => {} });
-    },
-    onRefused: () => {},
-  });
-  const port = (server.address() as { port: number }).port;
+  const { server, links, port } = await leaderSide(() => {});
   const chunks = [0x41, 0x42, 0x43].map((c) => Buffer.alloc(3 << 20, c));
   const total = chunks.reduce((n, c) => n + c.length, 0);
   const body: Buffer[] = [];
@@ -148,8 +148,8 @@ test('a streamed snapshot goes out chunk by chunk; packets written meanwhile fol
   });
   try {
     learner.send(packet(PacketType.FOLLOWERINFO, 1));
-    await until(() => leaderLink !== null);
-    const link = leaderLink!;
+    await until(() => links.length === 1);
+    const link = links[0]!;
     let asked = 0;
     link.send(packet(PacketType.SNAP, 9));
     link.stream(chunks.values(), () => ++asked > 0);

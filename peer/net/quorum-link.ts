@@ -40,8 +40,7 @@ export class QuorumLink {
   private closed = false;
   private closeReason = 'closed by peer';
   /** A snapshot being sent (stream()), and the writes held until it is out. */
-  private streaming: Iterator<Buffer> | null = null;
-  private streamValid: () => boolean = () => true;
+  private streaming: { chunks: Iterator<Buffer>; stillValid: () => boolean } | null = null;
   private held: Buffer[] = [];
 
   constructor(socket: net.Socket) {
@@ -120,23 +119,22 @@ export class QuorumLink {
    */
   stream(chunks: Iterator<Buffer>, stillValid: () => boolean): void {
     if (this.closed) return;
-    this.streaming = chunks;
-    this.streamValid = stillValid;
+    this.streaming = { chunks, stillValid };
     this.pump();
   }
 
   private pump(): void {
-    const chunks = this.streaming;
-    if (this.closed || !chunks) return;
+    const s = this.streaming;
+    if (this.closed || !s) return;
     if (this.socket.writableLength >= STREAM_HIGH_WATER) {
       this.socket.once('drain', () => this.pump());
       return;
     }
-    if (!this.streamValid()) {
+    if (!s.stillValid()) {
       this.close('the data a snapshot was being sent from was replaced');
       return;
     }
-    const next = chunks.next();
+    const next = s.chunks.next();
     if (next.done) {
       this.streaming = null;
       const held = this.held;

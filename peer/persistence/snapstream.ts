@@ -91,7 +91,7 @@ export function* snapBody(
 /**
  * The SNAP stream (body + signature) for a learner, in chunks of about `bytesPerChunk`: the sender
  * asks for the next one only after the last is on its way, so other work runs between them. Serialized
- * all at once, 100k znodes held the leader's event loop for about 0.26 s (2.6 s for a million), and
+ * all at once, 100k znodes held the leader's event loop for about 0.26 s, more for a larger tree, and
  * every client of the leader waited. The tree may change between chunks (a fuzzy snapshot, as
  * ZooKeeper's LearnerHandler sends it): the txns after the SNAP's zxid follow the stream and the
  * learner applies them again, as recovery does over a fuzzy snapshot on disk.

@@ -185,13 +185,15 @@ export class LogFileReader {
 }
 
 export interface LogEntry extends TxnEntry {
+  /** The entry as logged (what encodeTxnEntry gave when it was appended). */
+  bytes: Buffer;
   file: string;
   offset: number;
 }
 
 export function decodeRecord(file: string, rec: LogRecord): LogEntry {
   try {
-    return { ...decodeTxnEntry(rec.bytes), file, offset: rec.offset };
+    return { ...decodeTxnEntry(rec.bytes), bytes: rec.bytes, file, offset: rec.offset };
   } catch (e) {
     throw new CorruptLogError(file, rec.offset, `undecodable txn: ${(e as Error).message}`);
   }
