@@ -10,11 +10,12 @@ import { test } from 'node:test';
 import { parseBenchArgs } from './cli.ts';
 import { Histogram } from './histogram.ts';
 import { isWrite } from './loadgen.ts';
+import { ownCores } from './pinning.ts';
 import { aggregate, judgeTargets, ratios } from './suite/aggregate.ts';
 import { readSuiteReport, writeSuiteReport } from './suite/output.ts';
 import { fullPlan, smokePlan } from './suite/plan.ts';
 import { runSuite } from './suite/runner.ts';
-import { type Measurement, WORKLOAD_IDS } from './suite/types.ts';
+import { type Measurement, OWN_CORES, WORKLOAD_IDS } from './suite/types.ts';
 import { niceTicks, renderBarChart, renderLineChart } from './svg.ts';
 
 test('a write share is spread evenly over the requests', () => {
@@ -95,6 +96,31 @@ test('the targets are judged from the aggregates', () => {
   assert.equal(w6!.met, true);
   assert.equal(rss!.met, true);
   assert.equal(w10!.met, false);
+
+  // With each role on its own cores measured, that is what W4 is judged by; shared cores are shown.
+  const [, , w4own] = judgeTargets(
+    aggregate([
+      at('W4', '3+0', 'writes', 'peer', { opsPerSec: 1000 }),
+      at('W4', '3+2', 'writes', 'peer', { opsPerSec: 800 }),
+      at('W4', '3+0', OWN_CORES, 'peer', { opsPerSec: 500 }),
+      at('W4', '3+2', OWN_CORES, 'peer', { opsPerSec: 400, vsObserversStopped: -0.02 }),
+      at('W4', '3+0', OWN_CORES, 'zookeeper', { opsPerSec: 400 }),
+      at('W4', '3+2', OWN_CORES, 'zookeeper', { opsPerSec: 320 }),
+    ]),
+  );
+  // Paired in its ensemble for the peer (−2% for two), across ensembles for ZooKeeper (−20%).
+  assert.equal(w4own!.met, true, '−1% per observer on own cores, −10% on shared');
+  assert.match(w4own!.evidence, /stopped \(judged\): 3\+2: −1\.0% per observer \(ZooKeeper −10\.0%\)/);
+  assert.match(w4own!.evidence, /shared cores: 3\+2: −10\.0% per observer/);
+  const [, , w4bad] = judgeTargets(
+    aggregate([
+      at('W4', '3+0', 'writes', 'peer', { opsPerSec: 1000 }),
+      at('W4', '3+2', 'writes', 'peer', { opsPerSec: 1000 }),
+      at('W4', '3+0', OWN_CORES, 'peer', { opsPerSec: 500 }),
+      at('W4', '3+1', OWN_CORES, 'peer', { opsPerSec: 470 }),
+    ]),
+  );
+  assert.equal(w4bad!.met, false, '−6% per observer on own cores');
 });
 
 test('the SVG renderer draws every series and bar, with escaped labels', () => {
@@ -195,6 +221,7 @@ test('the smoke suite runs every workload on both targets', { timeout: 240_000 }
     assert.ok(get('W1', 'follower 100 B create', t).p50! > 0);
     assert.ok(get('W1', 'observer 100 B get', t).p50! > 0);
     assert.ok(get('W4', 'writes', t).opsPerSec! > 0);
+    if (ownCores()) assert.ok(get('W4', OWN_CORES, t).opsPerSec! > 0, 'W4 with each role on its own cores');
     assert.ok(get('W5', 'reads', t).opsPerSec! > 0);
     const w6 = get('W6', 'lag', t);
     assert.ok(w6.probes! > 0 && w6.missed === 0 && w6.writeErrors === 0, JSON.stringify(w6));

@@ -5,9 +5,11 @@
 import { TARGET_NAME as NAME, ENSEMBLE_TARGETS as TARGETS, topology } from '../cluster.ts';
 import { PALETTE, renderBarChart, renderLineChart } from '../svg.ts';
 import { type Aggregate, find } from './aggregate.ts';
-import type { WorkloadId } from './types.ts';
+import { OWN_CORES, type WorkloadId } from './types.ts';
 
 const TARGET_COLORS = ['#1f77b4', '#d62728'];
+/** Lighter shades of TARGET_COLORS. */
+const OWN_CORES_COLORS = ['#9ecae1', '#fc9272'];
 
 export type PlotKey = WorkloadId | 'rss';
 
@@ -41,6 +43,8 @@ function targetLines(
   specs: Array<{
     name: (target: string) => string;
     dashed?: boolean;
+    /** Colours by target, instead of TARGET_COLORS. */
+    colors?: string[];
     keep?: (a: Aggregate) => boolean;
     point: (a: Aggregate) => Point;
   }>,
@@ -48,7 +52,7 @@ function targetLines(
   return TARGETS.flatMap((target, i) =>
     specs.map((s) => ({
       name: s.name(NAME[target]),
-      color: TARGET_COLORS[i],
+      color: (s.colors ?? TARGET_COLORS)[i],
       dashed: s.dashed,
       points: w.filter((a) => a.target === target && (s.keep?.(a) ?? true)).map(s.point),
     })),
@@ -62,9 +66,25 @@ function w4(aggs: Aggregate[]): string | null {
     const t = topology(a.topology);
     return [t.voters + t.observers, a.values.opsPerSec ?? 0];
   };
+  const shared = (a: Aggregate) => a.variant === 'writes';
   const series = targetLines(w, [
-    { name: (t) => `${t}, 3 voters + observers`, keep: (a) => a.topology.startsWith('3+'), point },
-    { name: (t) => `${t}, voters only`, dashed: true, keep: (a) => a.topology.endsWith('+0'), point },
+    {
+      name: (t) => `${t}, 3 voters + observers`,
+      keep: (a) => shared(a) && a.topology.startsWith('3+'),
+      point,
+    },
+    {
+      name: (t) => `${t}, voters only`,
+      dashed: true,
+      keep: (a) => shared(a) && a.topology.endsWith('+0'),
+      point,
+    },
+    {
+      name: (t) => `${t}, 3 voters + observers, each role on its own cores`,
+      colors: OWN_CORES_COLORS,
+      keep: (a) => a.variant === OWN_CORES,
+      point,
+    },
   ]);
   return renderLineChart({
     title: 'W4: write throughput as members are added',

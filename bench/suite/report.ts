@@ -5,7 +5,7 @@
 import { ENSEMBLE_TARGETS, type EnsembleTarget, TARGET_NAME, topology } from '../cluster.ts';
 import { type Aggregate, find, pctChange } from './aggregate.ts';
 import type { SuiteReport } from './runner.ts';
-import { WORKLOAD_TITLES, type WorkloadId } from './types.ts';
+import { OBSERVERS_STOPPED, OWN_CORES, WORKLOAD_TITLES, type WorkloadId } from './types.ts';
 
 type Row = Array<string | number | null | undefined>;
 
@@ -157,26 +157,41 @@ function w3(r: SuiteReport): string[] {
 }
 
 function w4(r: SuiteReport): string[] {
-  const tops = variantsOf(r.aggregates, 'W4').map((v) => v.topology);
+  // The shared-cores rows first, then the same topologies with each role on its own cores.
+  const cells = variantsOf(r.aggregates, 'W4').sort(
+    (a, b) => Number(a.variant !== 'writes') - Number(b.variant !== 'writes'),
+  );
+  const coresLabel: Record<string, string> = {
+    writes: 'shared',
+    [OWN_CORES]: 'own',
+    [OBSERVERS_STOPPED]: 'own, observers stopped',
+  };
+  const paired = (a: Aggregate | undefined, k: number) => {
+    const x = a?.values.vsObserversStopped;
+    return x == null ? '–' : `${pctChange(x)}${k > 1 ? ` (${pctChange(x / k)} each)` : ''}`;
+  };
   const rows: Row[] = [];
-  const change = (t: EnsembleTarget, topo: string) => {
-    const b = find(r.aggregates, 'W4', '3+0', 'writes', t)?.values.opsPerSec;
-    const a = find(r.aggregates, 'W4', topo, 'writes', t)?.values.opsPerSec;
+  const change = (t: EnsembleTarget, topo: string, variant: string) => {
+    const b = find(r.aggregates, 'W4', '3+0', variant, t)?.values.opsPerSec;
+    const a = find(r.aggregates, 'W4', topo, variant, t)?.values.opsPerSec;
     if (!a || !b || topo === '3+0') return '–';
     const { voters, observers } = topology(topo);
     const added = voters - 3 + observers;
     const per = added > 1 ? ` (${pctChange((a / b - 1) / added)} each)` : '';
     return `${pctChange(a / b - 1)}${per}`;
   };
-  for (const topo of tops) {
-    const { p, z } = both(r.aggregates, 'W4', topo, 'writes');
+  for (const { topology: topo, variant } of cells) {
+    const { p, z } = both(r.aggregates, 'W4', topo, variant);
+    const k = topology(topo).observers;
     rows.push([
       topo,
+      coresLabel[variant] ?? variant,
       fmt(p?.values.opsPerSec),
       fmt(z?.values.opsPerSec),
       ratio(p?.values.opsPerSec, z?.values.opsPerSec),
-      change('peer', topo),
-      change('zookeeper', topo),
+      change('peer', topo, variant),
+      change('zookeeper', topo, variant),
+      `${paired(p, k)} / ${paired(z, k)}`,
       slash(p?.values.p50, p?.values.p99),
       slash(z?.values.p50, z?.values.p99),
       pz(p, z, 'leaderCpuUsPerOp'),
@@ -185,20 +200,33 @@ function w4(r: SuiteReport): string[] {
     ]);
   }
   const o = r.header.params.w4;
+  const own = r.measurements.find((m) => m.workload === 'W4' && m.variant === OWN_CORES)?.detail?.cores as
+    | { voters: number[]; observers: number[] }
+    | undefined;
   return [
     `100% writes (${o.valueSize}-byte setData), ${o.connections} sessions × ${o.inflight} in flight spread over the voters ` +
       '(leader included); no client on an observer, so an observer adds only its replication cost. ' +
-      'Every member and the load generator share the same cores, so an added member also takes CPU from the others: ' +
-      'the leader CPU per write is the better guide to the cost on separate machines.',
+      'Cores "shared": every member and the load generator share all the cores, so an added member also takes CPU from the others. ' +
+      (own
+        ? `Cores "own": right after the shared window, in the same ensemble, the voters are pinned to CPU ${own.voters.join(',')} and the observers ` +
+          `to CPU ${own.observers.join(',')} (taskset, every thread; checked after the window), as if each role had its own machine; ` +
+          'the load generator is not pinned. With observers, that window is paired with one in the same ensemble while they are stopped ' +
+          '(before it in even rounds, after it in odd ones; they are started again and synced before the cell goes on): ' +
+          '"vs its observers stopped" is what feeding the observers costs the voters, without the differences between fresh ensembles ' +
+          'that "vs 3+0" includes. The target is judged by it. '
+        : '') +
+      'The leader CPU per write is another guide to the cost on separate machines.',
     '',
     ...table(
       [
         'voters+observers',
+        'cores',
         'peer writes/s',
         'ZooKeeper writes/s',
         'peer/ZK',
         'peer vs 3+0',
         'ZooKeeper vs 3+0',
+        'vs its observers stopped peer / ZK',
         'peer p50 / p99 ms',
         'ZooKeeper p50 / p99 ms',
         'leader CPU µs/write peer / ZK',

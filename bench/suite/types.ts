@@ -22,6 +22,14 @@ export const WORKLOAD_TITLES: Record<WorkloadId, string> = {
   W10: 'W10 session-scale-failover: many sessions, kill -9 the leader',
 };
 
+/**
+ * The W4 variant run with the voters pinned to some cores and the observers to the others, as if
+ * each role had its own machine (bench/pinning.ts); the plain variant is "writes".
+ */
+export const OWN_CORES = 'writes, own cores';
+/** OWN_CORES in the same ensemble, its observers stopped: the other half of a paired comparison. */
+export const OBSERVERS_STOPPED = 'writes, own cores, observers stopped';
+
 export interface ClosedLoadParams {
   /** Sessions in total (W3, W4), or per server (W5). */
   connections: number;

@@ -4,8 +4,15 @@
 
 import type { Ensemble } from '../../e2e/lib/ensemble.ts';
 import { type LoadEndpoint, prepare, runLoad } from '../loadgen.ts';
+import { ownCores, pin, threadsNotPinned } from '../pinning.ts';
 import type { CpuSample } from '../procstat.ts';
-import type { CellContext, ClosedLoadParams, WorkloadId } from '../suite/types.ts';
+import {
+  type CellContext,
+  type ClosedLoadParams,
+  OBSERVERS_STOPPED,
+  OWN_CORES,
+  type WorkloadId,
+} from '../suite/types.ts';
 import { rssValues, throughputValues } from './common.ts';
 
 /** How many of `connections` go to each server: as even as possible, lowest sids first. */
@@ -115,13 +122,67 @@ export async function runW3(ctx: CellContext): Promise<void> {
   for (const w of p.writePercents) await window(ctx, 'W3', `w${w}`, endpoints, [...spread.keys()], p, w);
 }
 
-/** W4: 100% writes from clients on the voters (leader included), none on observers. */
+/**
+ * W4: 100% writes from clients on the voters (leader included), none on observers. Then, with three
+ * voters, with the voters pinned to some cores and the observers to the others, as if each role had
+ * its own machine: an observer's own work then no longer takes CPU from the voters, and what is left
+ * is what feeding it costs them. With observers, that window is paired with one in the same ensemble
+ * while the observers are stopped (before it in even rounds, after it in odd ones, so that a drift
+ * over time does not favour either): the ratio of the two is the observers' cost, free of the
+ * differences between one fresh ensemble and the next.
+ */
 export async function runW4(ctx: CellContext): Promise<void> {
   const p = ctx.params.w4;
   const voters = [...ctx.e.members.keys()].filter((sid) => !ctx.e.members.get(sid)!.observer);
+  const observers = [...ctx.e.members.keys()].filter((sid) => ctx.e.members.get(sid)!.observer);
   const spread = spreadConnections(voters, p.connections);
   const endpoints = await prepared(ctx, spread, 'w4', p);
-  await window(ctx, 'W4', 'writes', endpoints, [...spread.keys()], p, 100);
+  const measure = (variant: string) => window(ctx, 'W4', variant, endpoints, [...spread.keys()], p, 100);
+  await measure('writes');
+  const cores = ownCores();
+  if (!cores || ctx.topology.voters !== 3) return;
+  const cpusOf = (sid: number) => (ctx.e.members.get(sid)!.observer ? cores.observers : cores.voters);
+  const pinAll = async () => {
+    for (const [sid, pid] of ctx.pids()) await pin(pid, cpusOf(sid));
+  };
+  /** A window with every running member pinned; failed if a thread escaped its cores meanwhile. */
+  const pinned = async (variant: string) => {
+    const m = await measure(variant);
+    // A thread started by one not yet pinned would run anywhere.
+    const loose = Object.fromEntries(
+      [...ctx.pids()].map(([sid, pid]) => [sid, threadsNotPinned(pid, cpusOf(sid))]),
+    );
+    m.detail = { ...m.detail, cores, threadsNotPinned: loose };
+    if (Object.values(loose).some((n) => n > 0)) {
+      m.ok = false;
+      m.error = `threads not pinned after the window: ${JSON.stringify(loose)}`;
+    }
+    return m;
+  };
+  const stopped = async () => {
+    for (const sid of observers) await ctx.e.stop(sid);
+    const m = await pinned(OBSERVERS_STOPPED);
+    for (const sid of observers) ctx.e.start(sid);
+    await ctx.e.waitFormed(ctx.params.formTimeoutMs);
+    await pinAll();
+    return m;
+  };
+  try {
+    await pinAll();
+    if (!observers.length) {
+      await pinned(OWN_CORES);
+      return;
+    }
+    const before = ctx.round % 2 === 0 ? await stopped() : null;
+    const withThem = await pinned(OWN_CORES);
+    const without = before ?? (await stopped());
+    const a = withThem.values.opsPerSec;
+    const b = without.values.opsPerSec;
+    if (a && b) withThem.values.vsObserversStopped = a / b - 1;
+  } finally {
+    const all = [...cores.voters, ...cores.observers];
+    for (const [, pid] of ctx.pids()) await pin(pid, all).catch(() => {});
+  }
 }
 
 /** W5: 100% reads, p.connections sessions on every server (observers included). */

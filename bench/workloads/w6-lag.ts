@@ -28,10 +28,13 @@ export async function runW6(ctx: CellContext): Promise<void> {
   const p = ctx.params.w6;
   const observer = ctx.sidsByRole('observer')[0];
   if (observer === undefined) throw new Error('W6 needs an observer');
-  let max = ctx.measured.find((m) => m.workload === 'W4' && m.ok)?.values.opsPerSec ?? null;
+  // The rate with every member on the shared cores, as W6 runs.
+  const w4Rate = () =>
+    ctx.measured.find((m) => m.workload === 'W4' && m.variant === 'writes' && m.ok)?.values.opsPerSec ?? null;
+  let max = w4Rate();
   if (!max) {
     await runW4(ctx);
-    max = ctx.measured.find((m) => m.workload === 'W4' && m.ok)?.values.opsPerSec ?? null;
+    max = w4Rate();
   }
   if (!max) throw new Error('W6: no saturation write rate to take a share of');
   const rate = Math.max(1, Math.round(max * p.loadFraction));
