@@ -5,7 +5,7 @@
 import { ENSEMBLE_TARGETS, type EnsembleTarget, TARGET_NAME, topology } from '../cluster.ts';
 import { type Aggregate, find, pctChange } from './aggregate.ts';
 import type { SuiteReport } from './runner.ts';
-import { OBSERVERS_STOPPED, OWN_CORES, WORKLOAD_TITLES, type WorkloadId } from './types.ts';
+import { OBSERVERS_STOPPED, OWN_CORES, OWN_CORES_AGAIN, WORKLOAD_TITLES, type WorkloadId } from './types.ts';
 
 type Row = Array<string | number | null | undefined>;
 
@@ -165,6 +165,7 @@ function w4(r: SuiteReport): string[] {
     writes: 'shared',
     [OWN_CORES]: 'own',
     [OBSERVERS_STOPPED]: 'own, observers stopped',
+    [OWN_CORES_AGAIN]: 'own, observers restarted',
   };
   const paired = (a: Aggregate | undefined, k: number) => {
     const x = a?.values.vsObserversStopped;
@@ -210,10 +211,10 @@ function w4(r: SuiteReport): string[] {
       (own
         ? `Cores "own": right after the shared window, in the same ensemble, the voters are pinned to CPU ${own.voters.join(',')} and the observers ` +
           `to CPU ${own.observers.join(',')} (taskset, every thread; checked after the window), as if each role had its own machine; ` +
-          'the load generator is not pinned. With observers, that window is paired with one in the same ensemble while they are stopped ' +
-          '(before it in even rounds, after it in odd ones; they are started again and synced before the cell goes on): ' +
-          '"vs its observers stopped" is what feeding the observers costs the voters, without the differences between fresh ensembles ' +
-          'that "vs 3+0" includes. The target is judged by it. '
+          'the load generator is not pinned. With observers, that window is followed by one with the observers stopped, then ' +
+          'one more with them started again and synced: "vs its observers stopped" compares the mean of the two windows with ' +
+          'observers with the one between (a steady drift such as JIT warm-up cancels out). It is what feeding the observers ' +
+          'costs the voters, without the differences between fresh ensembles that "vs 3+0" includes; the target is judged by it. '
         : '') +
       'The leader CPU per write is another guide to the cost on separate machines.',
     '',

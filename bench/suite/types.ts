@@ -27,8 +27,10 @@ export const WORKLOAD_TITLES: Record<WorkloadId, string> = {
  * each role had its own machine (bench/pinning.ts); the plain variant is "writes".
  */
 export const OWN_CORES = 'writes, own cores';
-/** OWN_CORES in the same ensemble, its observers stopped: the other half of a paired comparison. */
+/** OWN_CORES in the same ensemble right after it, its observers stopped: what it is compared with. */
 export const OBSERVERS_STOPPED = 'writes, own cores, observers stopped';
+/** OWN_CORES once more after OBSERVERS_STOPPED, the observers started again and synced. */
+export const OWN_CORES_AGAIN = 'writes, own cores, observers restarted';
 
 export interface ClosedLoadParams {
   /** Sessions in total (W3, W4), or per server (W5). */

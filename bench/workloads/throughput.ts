@@ -11,6 +11,7 @@ import {
   type ClosedLoadParams,
   OBSERVERS_STOPPED,
   OWN_CORES,
+  OWN_CORES_AGAIN,
   type WorkloadId,
 } from '../suite/types.ts';
 import { rssValues, throughputValues } from './common.ts';
@@ -126,10 +127,10 @@ export async function runW3(ctx: CellContext): Promise<void> {
  * W4: 100% writes from clients on the voters (leader included), none on observers. Then, with three
  * voters, with the voters pinned to some cores and the observers to the others, as if each role had
  * its own machine: an observer's own work then no longer takes CPU from the voters, and what is left
- * is what feeding it costs them. With observers, that window is paired with one in the same ensemble
- * while the observers are stopped (before it in even rounds, after it in odd ones, so that a drift
- * over time does not favour either): the ratio of the two is the observers' cost, free of the
- * differences between one fresh ensemble and the next.
+ * is what feeding it costs them. With observers, that is measured in the same ensemble before and
+ * after a window with the observers stopped, and compared with it (the mean of the two against the
+ * one between: a steady drift over time, such as JIT warm-up, cancels out), free of the differences
+ * between one fresh ensemble and the next. The observers end warm: the last window loads them.
  */
 export async function runW4(ctx: CellContext): Promise<void> {
   const p = ctx.params.w4;
@@ -159,26 +160,21 @@ export async function runW4(ctx: CellContext): Promise<void> {
     }
     return m;
   };
-  const stopped = async () => {
+  try {
+    await pinAll();
+    const before = await pinned(OWN_CORES);
+    if (!observers.length) return;
     for (const sid of observers) await ctx.e.stop(sid);
-    const m = await pinned(OBSERVERS_STOPPED);
+    const without = await pinned(OBSERVERS_STOPPED);
     for (const sid of observers) ctx.e.start(sid);
     await ctx.e.waitFormed(ctx.params.formTimeoutMs);
     await pinAll();
-    return m;
-  };
-  try {
-    await pinAll();
-    if (!observers.length) {
-      await pinned(OWN_CORES);
-      return;
-    }
-    const before = ctx.round % 2 === 0 ? await stopped() : null;
-    const withThem = await pinned(OWN_CORES);
-    const without = before ?? (await stopped());
-    const a = withThem.values.opsPerSec;
+    const after = await pinned(OWN_CORES_AGAIN);
+    const a = before.values.opsPerSec;
+    const c = after.values.opsPerSec;
     const b = without.values.opsPerSec;
-    if (a && b) withThem.values.vsObserversStopped = a / b - 1;
+    if (a && b && c && before.ok && without.ok && after.ok)
+      before.values.vsObserversStopped = (a + c) / 2 / b - 1;
   } finally {
     const all = [...cores.voters, ...cores.observers];
     for (const [, pid] of ctx.pids()) await pin(pid, all).catch(() => {});
