@@ -95,3 +95,19 @@ test('a tree the disk does not hold is loaded again: a SNAP not yet written, a l
     await db.txnLog.close();
   });
 });
+
+test('a fast-forward that fails is replaced by a reload, and says why', async () => {
+  await withTempDir(async (dir) => {
+    const { db, log } = await behindItsLog(dir);
+    // What the log keeps in memory after the tree's last txn is not a txn entry.
+    log.recent.clear();
+    log.recent.add(10, Buffer.from('not a txn entry header'));
+    log.recent.add(11, Buffer.from([1, 2, 3]));
+    const back = await backToDisk(dir, dir, db);
+    assert.equal(back.how, 'reloaded');
+    assert.equal(back.txns, null);
+    assert.ok(back.fastForwardError && back.fastForwardError.length > 0, JSON.stringify(back));
+    await assertMatchesDisk(dir, db);
+    await db.txnLog.close();
+  });
+});

@@ -67,11 +67,21 @@ export async function backToDisk(
   dataDir: string,
   dataLogDir: string,
   db: Db,
-): Promise<{ how: 'fast-forwarded' | 'reloaded'; txns: number | null }> {
-  const txns = db.treeOnDisk ? await fastForward(dataLogDir, db).catch(() => null) : null;
+): Promise<{ how: 'fast-forwarded' | 'reloaded'; txns: number | null; fastForwardError?: string }> {
+  // A fast-forward that fails (an entry it cannot decode or apply) may leave the tree half done;
+  // the reload replaces it, and why the fast path failed goes to the caller to log.
+  let fastForwardError: string | undefined;
+  const txns = db.treeOnDisk
+    ? await fastForward(dataLogDir, db).catch((e: unknown) => {
+        fastForwardError = e instanceof Error ? e.message : String(e);
+        return null;
+      })
+    : null;
   if (txns !== null) return { how: 'fast-forwarded', txns };
   Object.assign(db, await loadFromDisk(dataDir, dataLogDir, db.txnLog.recent), { treeOnDisk: true });
-  return { how: 'reloaded', txns: null };
+  return fastForwardError === undefined
+    ? { how: 'reloaded', txns: null }
+    : { how: 'reloaded', txns: null, fastForwardError };
 }
 
 /**

@@ -182,7 +182,10 @@ export async function startMember(cfg: ZooConfig): Promise<RunningMember> {
       if (ctx.stopping) break;
       const backAt = Date.now();
       const back = await backToDisk(cfg.dataDir, cfg.dataLogDir, db);
-      log.info({ ms: Date.now() - backAt, ...back }, 'database back to what the disk holds');
+      log[back.fastForwardError ? 'warn' : 'info'](
+        { ms: Date.now() - backAt, ...back },
+        'database back to what the disk holds',
+      );
       configToTree(ctx.config, db.tree);
       // A role that never got to serve (a leader refusing us, one that is not really up yet) is
       // retried with exponential backoff rather than in a tight loop.
