@@ -47,9 +47,8 @@ export async function loadFromDisk(
   dataLogDir: string,
   recent: RecentTxns,
 ): Promise<Pick<Db, 'tree' | 'sessions' | 'loggedConfig'>> {
-  const r = await recover(dataDir, dataLogDir);
   recent.clear();
-  for await (const e of readLogs(dataLogDir, r.snapshotZxid + 1)) recent.add(e.header.zxid, e.bytes);
+  const r = await recover(dataDir, dataLogDir, { replayed: (zxid, bytes) => recent.add(zxid, bytes) });
   return { tree: r.tree, sessions: r.sessions, loggedConfig: configInTree(r.tree) };
 }
 

@@ -68,9 +68,16 @@ test('recovery = newest snapshot + log replay, with sessions following createSes
     s.create('/t', '', { ttl: 1000 });
     await log.close();
 
-    const r = await recover(dataDir);
+    const heard: Array<[number, string]> = [];
+    const r = await recover(dataDir, dataDir, { replayed: (z, b) => heard.push([z, b.toString('hex')]) });
     assert.equal(r.snapshotZxid, snapZxid);
     assert.equal(r.txnsReplayed, 8);
+    // Every replayed txn, as logged: the same records readLogs gives from the snapshot on.
+    const logged: Array<[number, string]> = [];
+    for await (const e of readLogs(dataDir, snapZxid + 1))
+      logged.push([e.header.zxid, e.bytes.toString('hex')]);
+    assert.equal(heard.length, 8);
+    assert.deepEqual(heard, logged);
     assert.equal(r.lastZxid, s.zxid);
     assert.equal(r.tree.lastProcessedZxid, s.zxid);
     assert.equal(r.digestMismatches, 0);

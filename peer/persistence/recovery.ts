@@ -28,6 +28,8 @@ export interface RecoverOptions {
   /** Data of /zookeeper/config in a brand-new tree. */
   config?: Buffer;
   log?: (level: 'info' | 'warn', msg: string) => void;
+  /** Hears every txn replayed, as logged (its record's bytes), in log order. */
+  replayed?: (zxid: number, bytes: Buffer) => void;
 }
 
 export interface Recovered {
@@ -122,6 +124,7 @@ export async function recover(
       tree.applyTxn(header, txn);
       if (danglingAcl.size > 0) repairAcl(tree, danglingAcl, txn);
       replayed++;
+      opts.replayed?.(header.zxid, rec.bytes);
       // Digest checks as DataTree.compareSnapshotDigests / compareDigest do them.
       if (pendingDigest) {
         if (header.zxid === pendingDigest.zxid) {
