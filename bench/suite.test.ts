@@ -105,10 +105,10 @@ test('the targets are judged from the aggregates', () => {
       at('W4', '3+0', OWN_CORES, 'peer', { opsPerSec: 500 }),
       at('W4', '3+2', OWN_CORES, 'peer', { opsPerSec: 400, vsObserversStopped: -0.02 }),
       at('W4', '3+0', OWN_CORES, 'zookeeper', { opsPerSec: 400 }),
-      at('W4', '3+2', OWN_CORES, 'zookeeper', { opsPerSec: 320 }),
+      at('W4', '3+2', OWN_CORES, 'zookeeper', { opsPerSec: 320, vsObserversStopped: -0.2 }),
     ]),
   );
-  // Paired in its ensemble for the peer (−2% for two), across ensembles for ZooKeeper (−20%).
+  // Own cores: paired in its ensemble (−2% for two), not against 3+0's ensemble (−20%).
   assert.equal(w4own!.met, true, '−1% per observer on own cores, −10% on shared');
   assert.match(w4own!.evidence, /stopped \(judged\): 3\+2: −1\.0% per observer \(ZooKeeper −10\.0%\)/);
   assert.match(w4own!.evidence, /shared cores: 3\+2: −10\.0% per observer/);
@@ -117,10 +117,21 @@ test('the targets are judged from the aggregates', () => {
       at('W4', '3+0', 'writes', 'peer', { opsPerSec: 1000 }),
       at('W4', '3+2', 'writes', 'peer', { opsPerSec: 1000 }),
       at('W4', '3+0', OWN_CORES, 'peer', { opsPerSec: 500 }),
-      at('W4', '3+1', OWN_CORES, 'peer', { opsPerSec: 470 }),
+      at('W4', '3+1', OWN_CORES, 'peer', { opsPerSec: 520, vsObserversStopped: -0.06 }),
     ]),
   );
-  assert.equal(w4bad!.met, false, '−6% per observer on own cores');
+  assert.equal(w4bad!.met, false, '−6% per observer on own cores, against its observers stopped');
+  // Own-cores windows without their pair are not judged against 3+0's ensemble: shared cores are.
+  const [, , w4unpaired] = judgeTargets(
+    aggregate([
+      at('W4', '3+0', 'writes', 'peer', { opsPerSec: 1000 }),
+      at('W4', '3+1', 'writes', 'peer', { opsPerSec: 900 }),
+      at('W4', '3+0', OWN_CORES, 'peer', { opsPerSec: 500 }),
+      at('W4', '3+1', OWN_CORES, 'peer', { opsPerSec: 500 }),
+    ]),
+  );
+  assert.equal(w4unpaired!.met, false, '−10% on shared cores');
+  assert.doesNotMatch(w4unpaired!.evidence, /own cores/);
 });
 
 test('the SVG renderer draws every series and bar, with escaped labels', () => {

@@ -160,12 +160,11 @@ export function judgeTargets(aggs: Aggregate[]): TargetVerdict[] {
       evidence: rs.map(([t, r]) => `${t}: ${x2(r!)}`).join(', ') || 'not measured',
     });
   }
-  // W4: each observer costs at most 5% of write throughput (peer), against 3+0 in the same variant.
-  // Judged with each role on its own cores when that was measured: on shared cores an observer's
-  // own work comes out of the voters' CPU, which on separate machines it does not.
+  // W4: each observer costs at most 5% of write throughput (peer). On shared cores against 3+0's
+  // ensembles; on own cores against the same ensemble with its observers stopped (vsObserversStopped),
+  // and judged by that when measured: on shared cores an observer's own work comes out of the
+  // voters' CPU, which on separate machines it does not.
   const w4Costs = (variant: string) => {
-    const base = find(aggs, 'W4', '3+0', variant, 'peer')?.values;
-    const zkBase = find(aggs, 'W4', '3+0', variant, 'zookeeper')?.values.opsPerSec;
     const obs = [
       ...new Set(
         aggs
@@ -176,18 +175,22 @@ export function judgeTargets(aggs: Aggregate[]): TargetVerdict[] {
     return obs
       .map((t) => {
         const k = topology(t).observers;
-        const v = find(aggs, 'W4', t, variant, 'peer')?.values;
-        const zv = find(aggs, 'W4', t, variant, 'zookeeper')?.values.opsPerSec;
-        const change = (a: number | null | undefined, b: number | null | undefined) =>
-          a && b ? (a / b - 1) / k : null;
-        // Paired in the same ensemble when measured so (OWN_CORES), else against 3+0's ensembles.
-        const paired = (x: number | null | undefined) => (x != null ? x / k : null);
-        const zp = find(aggs, 'W4', t, variant, 'zookeeper')?.values.vsObserversStopped;
+        const values = (target: EnsembleTarget) => find(aggs, 'W4', t, variant, target)?.values;
+        const vs3 = (key: string, target: EnsembleTarget) => {
+          const a = values(target)?.[key];
+          const b = find(aggs, 'W4', '3+0', variant, target)?.values[key];
+          return a && b ? (a / b - 1) / k : null;
+        };
+        const writes = (target: EnsembleTarget) => {
+          if (variant !== OWN_CORES) return vs3('opsPerSec', target);
+          const x = values(target)?.vsObserversStopped;
+          return x == null ? null : x / k;
+        };
         return {
           t,
-          per: paired(v?.vsObserversStopped) ?? change(v?.opsPerSec, base?.opsPerSec),
-          zk: zp != null ? paired(zp) : change(zv, zkBase),
-          leaderCpu: change(v?.leaderCpuUsPerOp, base?.leaderCpuUsPerOp),
+          per: writes('peer'),
+          zk: writes('zookeeper'),
+          leaderCpu: vs3('leaderCpuUsPerOp', 'peer'),
         };
       })
       .filter((c) => c.per !== null);
