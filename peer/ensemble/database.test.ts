@@ -52,35 +52,42 @@ async function assertMatchesDisk(dir: string, db: Db, keptFrom = 0): Promise<voi
   assert.equal(committedLogOf(db).at(-1)?.zxid, db.tree.lastProcessedZxid);
 }
 
-test('after a role the logged txns above the tree are applied from the appends kept in memory', async () => {
+/** Runs body on behindItsLog's db in a temp dir; the log is closed after it, pass or fail. */
+async function withDbBehindItsLog(body: (dir: string, db: Db, log: TxnLog) => Promise<void>): Promise<void> {
   await withTempDir(async (dir) => {
-    const { db } = await behindItsLog(dir);
+    const { db, log } = await behindItsLog(dir);
+    try {
+      await body(dir, db, log);
+    } finally {
+      await log.close();
+    }
+  });
+}
+
+test('after a role the logged txns above the tree are applied from the appends kept in memory', async () => {
+  await withDbBehindItsLog(async (dir, db) => {
     const back = await backToDisk(dir, dir, db);
     assert.deepEqual(back, { how: 'fast-forwarded', txns: 4 });
     assert.equal(db.tree.lastProcessedZxid, 14);
     assert.ok(db.tree.has('/late/child'));
     assert.deepEqual([...db.sessions.keys()], [0x88n]);
     await assertMatchesDisk(dir, db);
-    await db.txnLog.close();
   });
 });
 
 test('with nothing kept in memory (after a SNAP) the txns are read from the files', async () => {
-  await withTempDir(async (dir) => {
-    const { db, log } = await behindItsLog(dir);
+  await withDbBehindItsLog(async (dir, db, log) => {
     // A SNAP clears what the log keeps; here the tree is still the disk's, read from the files.
     log.recent.clear();
     const back = await backToDisk(dir, dir, db);
     assert.deepEqual(back, { how: 'fast-forwarded', txns: 4 });
     // What was read from the tree's last txn on is what the log keeps now.
     await assertMatchesDisk(dir, db, 10);
-    await db.txnLog.close();
   });
 });
 
 test('a tree the disk does not hold is loaded again: a SNAP not yet written, a last txn not logged', async () => {
-  await withTempDir(async (dir) => {
-    const { db } = await behindItsLog(dir);
+  await withDbBehindItsLog(async (dir, db) => {
     db.treeOnDisk = false;
     assert.deepEqual(await backToDisk(dir, dir, db), { how: 'reloaded', txns: null });
     assert.equal(db.treeOnDisk, true);
@@ -92,13 +99,11 @@ test('a tree the disk does not hold is loaded again: a SNAP not yet written, a l
     db.tree = snapped;
     assert.deepEqual(await backToDisk(dir, dir, db), { how: 'reloaded', txns: null });
     await assertMatchesDisk(dir, db);
-    await db.txnLog.close();
   });
 });
 
 test('a fast-forward that fails is replaced by a reload, and says why', async () => {
-  await withTempDir(async (dir) => {
-    const { db, log } = await behindItsLog(dir);
+  await withDbBehindItsLog(async (dir, db, log) => {
     // What the log keeps in memory after the tree's last txn is not a txn entry.
     log.recent.clear();
     log.recent.add(10, Buffer.from('not a txn entry header'));
@@ -108,6 +113,5 @@ test('a fast-forward that fails is replaced by a reload, and says why', async ()
     assert.equal(back.txns, null);
     assert.ok(back.fastForwardError && back.fastForwardError.length > 0, JSON.stringify(back));
     await assertMatchesDisk(dir, db);
-    await db.txnLog.close();
   });
 });
