@@ -22,7 +22,7 @@ import {
   writeConnectRequest,
   writeRequest,
 } from '../jute/records.ts';
-import { corkUntilNextTick } from '../net/cork.ts';
+import { corkUntilEndOfTurn } from '../net/cork.ts';
 import { OpCode, Xid } from '../protocol/constants.ts';
 import { type ResponseBody, readResponse } from './responses.ts';
 
@@ -476,7 +476,7 @@ export class ZkConnection {
   }
 
   private write(frame: Buffer): void {
-    corkUntilNextTick(this.socket);
+    corkUntilEndOfTurn(this.socket);
     this.socket.write(frame);
   }
 

@@ -1,18 +1,28 @@
 // Write batching for the peer's sockets (client connections, the raw client, quorum links): what a
-// turn of the event loop writes to a socket leaves in one writev rather than one syscall per write.
+// turn of the event loop writes to a socket leaves in one writev. A turn is everything libuv's poll
+// phase delivered at once (every socket that became readable, every finished fsync), not a single
+// callback: under load one ACK batch commits writes whose replies and COMMITs would otherwise leave
+// in as many syscalls as there were packets read, and on a shared machine those syscalls (loopback
+// TCP runs the receiver's side on the sender's core) are the leader's largest cost.
 
 import type { Writable } from 'node:stream';
 
+let corked: Writable[] = [];
+
 /**
- * Corks the socket until the end of this tick, unless it is corked already: call it before each
- * write. Nothing else corks these sockets, so "corked" means "corked by an earlier write this tick".
+ * Corks the socket until this turn of the event loop is over, unless it is corked already: call it
+ * before each write. Nothing else corks these sockets, so "corked" means "corked by an earlier write
+ * this turn".
  */
-export function corkUntilNextTick(socket: Writable): void {
+export function corkUntilEndOfTurn(socket: Writable): void {
   if (socket.writableCorked > 0) return;
   socket.cork();
-  process.nextTick(uncork, socket);
+  // setImmediate runs after the poll phase, once every ready socket and fsync has been handled.
+  if (corked.push(socket) === 1) setImmediate(uncorkAll);
 }
 
-function uncork(socket: Writable): void {
-  socket.uncork();
+function uncorkAll(): void {
+  const sockets = corked;
+  corked = [];
+  for (const s of sockets) s.uncork();
 }

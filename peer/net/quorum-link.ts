@@ -8,7 +8,7 @@ import { JuteError } from '../jute/archive.ts';
 import type { Logger } from '../log.ts';
 import type { InetAddr } from '../quorum/election-wire.ts';
 import { encodeQuorumPacket, type QuorumPacket, QuorumPacketDecoder } from '../quorum/packets.ts';
-import { corkUntilNextTick } from './cork.ts';
+import { corkUntilEndOfTurn } from './cork.ts';
 import {
   admitLearner,
   bindAddress,
@@ -108,7 +108,7 @@ export class QuorumLink {
       this.held.push(bytes);
       return;
     }
-    corkUntilNextTick(this.socket);
+    corkUntilEndOfTurn(this.socket);
     this.socket.write(bytes);
   }
 

@@ -3,7 +3,7 @@
 
 import type net from 'node:net';
 import type { Id } from '../jute/records.ts';
-import { corkUntilNextTick } from '../net/cork.ts';
+import { corkUntilEndOfTurn } from '../net/cork.ts';
 import { FOUR_LETTER_WORDS } from '../protocol/constants.ts';
 import { javaSetOrder, remoteIp } from './auth.ts';
 import { RequestStats } from './stats.ts';
@@ -206,7 +206,7 @@ export class ClientConnection {
 
   send(frame: Buffer): void {
     if (this.state === 'closed') return;
-    corkUntilNextTick(this.socket);
+    corkUntilEndOfTurn(this.socket);
     this.stats.sent++;
     if (!this.socket.write(frame) && !this.pausedForWrites && this.socket.writableLength > MAX_UNSENT_BYTES) {
       this.pausedForWrites = true;
