@@ -114,6 +114,7 @@ test('the peer runs with its memory settings, in the same process, unless the us
     assert.equal((await fourLetterWord(defaults.host, defaults.port, 'ruok')).trim(), 'imok');
     const s = settings(defaults.pid);
     assert.ok(s.args.includes('--max-semi-space-size=8'), s.args.join(' '));
+    assert.ok(s.args.includes('--no-allocation-site-pretenuring'), s.args.join(' '));
     assert.equal(s.arenas, `MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? 2}`);
   } finally {
     await defaults.stop();
@@ -125,6 +126,8 @@ test('the peer runs with its memory settings, in the same process, unless the us
     assert.equal((await fourLetterWord(own.host, own.port, 'ruok')).trim(), 'imok');
     const s = settings(own.pid);
     assert.ok(!s.args.some((a) => a.startsWith('--max-semi-space-size')), s.args.join(' '));
+    // Each setting is overridden on its own: the one not given is still applied.
+    assert.ok(s.args.includes('--no-allocation-site-pretenuring'), s.args.join(' '));
     assert.equal(s.arenas, 'MALLOC_ARENA_MAX=4');
   } finally {
     await own.stop();
