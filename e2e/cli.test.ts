@@ -60,6 +60,19 @@ test('usage and unknown commands', () => {
   const bad = spawnSync(process.execPath, [BIN, 'frobnicate'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown command: frobnicate/);
+  // A subcommand's --help answers and exits; it does not start servers.
+  const localHelp = spawnSync(process.execPath, [BIN, 'local', '--help'], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(localHelp.status, 0, localHelp.stderr);
+  assert.match(localHelp.stdout, /local \[--voters N --observers M/);
+  const typo = spawnSync(process.execPath, [BIN, 'local', '--voter', '3'], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(typo.status, 2);
+  assert.match(typo.stderr, /unknown option --voter/);
 });
 
 test('local --voters 2 --observers 1 runs a loopback ensemble, prints its connect string, stops on SIGTERM', async () => {

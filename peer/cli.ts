@@ -19,14 +19,16 @@ import { DEFAULT_IDLE_GC, startIdleGc } from './idle-gc.ts';
 import { log } from './log.ts';
 import { type RunningPeer, startPeer } from './peer.ts';
 
-const USAGE = `usage: zkensemble <command>
-  peer CONFIG     run one server from a ZooKeeper zoo.cfg (standalone when it lists no other servers)
-  peer --k8s DIR  run one server of a ZkEnsemble pod from the operator's config in DIR
-  local [--voters N --observers M [--observer-master]]
+const LOCAL_USAGE = `  local [--voters N --observers M [--observer-master]]
                   run a standalone peer on 127.0.0.1:2181, or a loopback ensemble of N voters and
                   M observers (one process each), with temporary data dirs; --observer-master
                   makes the observers sync from followers (observerMasterPort, one 127.0.0.<id>
-                  address per member)
+                  address per member)`;
+
+const USAGE = `usage: zkensemble <command>
+  peer CONFIG     run one server from a ZooKeeper zoo.cfg (standalone when it lists no other servers)
+  peer --k8s DIR  run one server of a ZkEnsemble pod from the operator's config in DIR
+${LOCAL_USAGE}
   bench [opts]    load-test the peer side by side with Apache ZooKeeper (see 'bench --help')
   operator [opts]  run the Kubernetes operator (see 'operator --help')`;
 
@@ -143,25 +145,41 @@ async function startOrExit(cfg: ZooConfig): Promise<RunningPeer> {
   }
 }
 
-async function runLocal(args: string[]): Promise<void> {
-  const flag = (name: string, dflt: number) => {
-    const i = args.indexOf(name);
-    if (i === -1) return dflt;
-    const v = Number(args[i + 1]);
-    if (!Number.isInteger(v) || v < 0) {
-      console.error(`zkensemble local: ${name} needs a whole number`);
-      process.exit(2);
+/** `local`'s options; anything else (a typo, --help) must not start servers on fixed ports. */
+export function parseLocalArgs(
+  args: readonly string[],
+): { voters: number; observers: number; observerMaster: boolean } | { help: true } | { error: string } {
+  const out = { voters: 0, observers: 0, observerMaster: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-h' || a === '--help') return { help: true };
+    if (a === '--observer-master') {
+      out.observerMaster = true;
+      continue;
     }
-    return v;
-  };
-  const voters = flag('--voters', 0);
-  const observers = flag('--observers', 0);
+    if (a !== '--voters' && a !== '--observers') return { error: `unknown option ${a}` };
+    const v = Number(args[++i]);
+    if (!Number.isInteger(v) || v < 0) return { error: `${a} needs a whole number` };
+    if (a === '--voters') out.voters = v;
+    else out.observers = v;
+  }
+  if (out.voters === 0 && out.observers > 0) return { error: 'observers need voters (--voters N)' };
+  return out;
+}
+
+async function runLocal(args: string[]): Promise<void> {
+  const parsed = parseLocalArgs(args);
+  if ('help' in parsed) {
+    console.log(LOCAL_USAGE);
+    return;
+  }
+  if ('error' in parsed) {
+    console.error(`zkensemble local: ${parsed.error}\n${LOCAL_USAGE}`);
+    process.exit(2);
+  }
+  const { voters, observers, observerMaster } = parsed;
   const dataDir = mkdtempSync(join(tmpdir(), 'zkensemble-local-'));
   if (voters === 0) {
-    if (observers > 0) {
-      console.error('zkensemble local: observers need voters (--voters N)');
-      process.exit(2);
-    }
     const cfg = parseZooConfig(
       `tickTime=2000\ndataDir=${dataDir}\nclientPort=2181\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n` +
         'admin.serverAddress=127.0.0.1\nadmin.serverPort=8080\n',
@@ -173,7 +191,6 @@ async function runLocal(args: string[]): Promise<void> {
     );
     await serveUntilSignal(peer);
   } else {
-    const observerMaster = args.includes('--observer-master');
     await serveUntilSignal(await startLocalEnsemble(dataDir, voters, observers, observerMaster));
   }
   rmSync(dataDir, { recursive: true, force: true });
