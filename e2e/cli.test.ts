@@ -72,7 +72,7 @@ test('usage and unknown commands', () => {
     timeout: 20_000,
   });
   assert.equal(typo.status, 2);
-  assert.match(typo.stderr, /unknown option --voter/);
+  assert.match(typo.stderr, /Unknown option '--voter'/);
 });
 
 test('local --voters 2 --observers 1 runs a loopback ensemble, prints its connect string, stops on SIGTERM', async () => {

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { observabilitySettings } from './admin/settings.ts';
 import { loadDynamicConfig } from './config/dynamic-config.ts';
 import { ConfigError, isStandalone, parseZooConfig, type ZooConfig } from './config/zoocfg.ts';
@@ -147,24 +148,34 @@ async function startOrExit(cfg: ZooConfig): Promise<RunningPeer> {
 
 /** `local`'s options; anything else (a typo, --help) must not start servers on fixed ports. */
 export function parseLocalArgs(
-  args: readonly string[],
+  args: string[],
 ): { voters: number; observers: number; observerMaster: boolean } | { help: true } | { error: string } {
-  const out = { voters: 0, observers: 0, observerMaster: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '-h' || a === '--help') return { help: true };
-    if (a === '--observer-master') {
-      out.observerMaster = true;
-      continue;
-    }
-    if (a !== '--voters' && a !== '--observers') return { error: `unknown option ${a}` };
-    const v = Number(args[++i]);
-    if (!Number.isInteger(v) || v < 0) return { error: `${a} needs a whole number` };
-    if (a === '--voters') out.voters = v;
-    else out.observers = v;
+  let values: { voters?: string; observers?: string; 'observer-master'?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        voters: { type: 'string' },
+        observers: { type: 'string' },
+        'observer-master': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    return { error: (e as Error).message };
   }
-  if (out.voters === 0 && out.observers > 0) return { error: 'observers need voters (--voters N)' };
-  return out;
+  if (values.help) return { help: true };
+  const count = (name: 'voters' | 'observers') => {
+    const v = Number(values[name] ?? 0);
+    return Number.isInteger(v) && v >= 0 ? v : null;
+  };
+  const voters = count('voters');
+  const observers = count('observers');
+  if (voters === null) return { error: '--voters needs a whole number' };
+  if (observers === null) return { error: '--observers needs a whole number' };
+  if (voters === 0 && observers > 0) return { error: 'observers need voters (--voters N)' };
+  return { voters, observers, observerMaster: values['observer-master'] ?? false };
 }
 
 async function runLocal(args: string[]): Promise<void> {
