@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ADLER32_INIT, Adler32, adler32 } from './adler32.ts';
+import { ADLER32_INIT, Adler32, adler32, adler32Bytewise } from './adler32.ts';
 
 test('adler32 matches known vectors', () => {
   assert.equal(adler32(Buffer.alloc(0)), 1);
@@ -43,4 +43,21 @@ test('adler32 continues across chunks and sub-ranges', () => {
   running.update(data.subarray(0, 10)).update(data, 10, 20).update(data.subarray(20));
   assert.equal(running.value, whole);
   assert.equal(adler32(data, ADLER32_INIT, 4, 9), adler32(Buffer.from('quick')));
+});
+
+test('the word-at-a-time adler32 equals the byte loop at every alignment, length and start value', () => {
+  const backing = Buffer.alloc(5000);
+  for (let i = 0; i < backing.length; i++) backing[i] = (i * 2654435761) >>> 24;
+  const starts = [ADLER32_INIT, 0, 0xfff0fff0, 0x1234abcd]; // valid running values: both halves below 65521
+  for (let offset = 0; offset < 8; offset++) {
+    for (const length of [0, 1, 3, 4, 5, 63, 64, 65, 1023, 1024, 1025, 4097, 4992]) {
+      const view = backing.subarray(offset, offset + length);
+      for (const s of starts)
+        assert.equal(adler32(view, s), adler32Bytewise(view, s), `${offset}/${length}/${s}`);
+      assert.equal(adler32(backing, ADLER32_INIT, offset, offset + length), adler32Bytewise(view));
+    }
+  }
+  // All 0xff bytes maximise every lane and sum.
+  const ff = Buffer.alloc(100_003, 0xff);
+  assert.equal(adler32(ff.subarray(1)), adler32Bytewise(ff.subarray(1)));
 });
