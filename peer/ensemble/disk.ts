@@ -11,7 +11,9 @@ export class DiskDriver {
   private readonly dataDir: string;
   private readonly done: (c: DiskCompletion) => void;
   private appendedZxid = -1;
-  private flushing = false;
+  private cutScheduled = false;
+  /** Settles after the last cut group is reported durable; reports go out in the order of the cuts. */
+  private tail: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(txnLog: TxnLog, dataDir: string, done: (c: DiskCompletion) => void) {
@@ -24,7 +26,11 @@ export class DiskDriver {
     if (e.type === 'log-append') {
       this.txnLog.append(e.data, e.zxid);
       this.appendedZxid = Math.max(this.appendedZxid, e.zxid);
-      if (!this.flushing) void this.flush();
+      if (!this.cutScheduled) {
+        this.cutScheduled = true;
+        // Appends made in the same turn of the event loop join the group.
+        setImmediate(() => this.cut());
+      }
       return;
     }
     writeEpoch(this.dataDir, e.which === 'accepted' ? 'acceptedEpoch' : 'currentEpoch', e.epoch).then(
@@ -36,23 +42,24 @@ export class DiskDriver {
     );
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      for (;;) {
-        await new Promise<void>((r) => setImmediate(r));
-        const target = this.appendedZxid;
-        await this.txnLog.flush();
-        if (this.stopped) return;
-        this.done({ kind: 'fsynced', zxid: target });
-        if (this.appendedZxid === target) return;
-      }
-    } catch (err) {
-      log.fatal({ err }, 'txn log write failed; shutting down');
-      process.exit(3);
-    } finally {
-      this.flushing = false;
-    }
+  /**
+   * Group commit: hands what has been appended to the log as one group and reports it once durable.
+   * The log starts a group's write+fsync as soon as the one before is durable, while this thread is
+   * still acting on that one's report (acks, commits): the disk and the event loop work side by side.
+   */
+  private cut(): void {
+    this.cutScheduled = false;
+    const target = this.appendedZxid;
+    const durable = this.txnLog.flush();
+    this.tail = Promise.all([this.tail, durable]).then(
+      () => {
+        if (!this.stopped) this.done({ kind: 'fsynced', zxid: target });
+      },
+      (err: unknown) => {
+        log.fatal({ err }, 'txn log write failed; shutting down');
+        process.exit(3);
+      },
+    );
   }
 
   /** Stops reporting completions (the role that owned this driver has ended). */

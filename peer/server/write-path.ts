@@ -105,8 +105,11 @@ type Queued = { header: TxnHeader; txn: Txn } | { sync: [bigint, number] };
 export class LocalWritePath implements WritePath {
   readonly authoritative = true;
   private lastZxid: number;
+  /** Submitted since the last cut, waiting to be handed to the log as one group. */
   private queued: Queued[] = [];
-  private flushing: Promise<void> | null = null;
+  private cutScheduled = false;
+  /** Settles after the last cut group is committed; groups commit in the order they were cut. */
+  private tail: Promise<void> = Promise.resolve();
   private readonly view: PendingView;
   private readonly sessions: SessionTracker;
   private readonly txnLog: TxnLogLike;
@@ -143,33 +146,43 @@ export class LocalWritePath implements WritePath {
 
   private enqueue(q: Queued): void {
     this.queued.push(q);
-    this.flushing ??= this.flush().finally(() => {
-      this.flushing = null;
-    });
+    if (this.cutScheduled) return;
+    this.cutScheduled = true;
+    // Let requests that arrive in the same turn of the event loop join the group.
+    setImmediate(() => this.cut());
   }
 
-  async drain(): Promise<void> {
-    while (this.flushing) await this.flushing;
-  }
-
-  /** Group commit: one write+fsync round for whatever has gathered, then commit it in order. */
-  private async flush(): Promise<void> {
-    try {
-      while (this.queued.length > 0) {
-        // Let requests that arrived in the same tick join this round.
-        await new Promise<void>((r) => setImmediate(r));
-        const batch = this.queued;
-        this.queued = [];
-        await this.txnLog.flush();
-        for (const q of batch) {
+  /**
+   * Group commit: hands what has gathered to the log as one group and commits it once durable.
+   * The log starts a group's write+fsync as soon as the one before is durable, while this thread
+   * is still committing and answering that one: the disk and the event loop work side by side.
+   */
+  private cut(): void {
+    this.cutScheduled = false;
+    const group = this.queued;
+    this.queued = [];
+    const durable = this.txnLog.flush();
+    this.tail = Promise.all([this.tail, durable]).then(
+      () => {
+        for (const q of group) {
           if ('sync' in q) this.sink.synced(q.sync[0], q.sync[1]);
           else this.sink.commit(q.header, q.txn);
         }
-      }
-    } catch (err) {
-      // A txn log that cannot be written loses durability: stop rather than acknowledge.
-      log.fatal({ err }, 'txn log write failed; shutting down');
-      process.exit(3);
+      },
+      (err: unknown) => {
+        // A txn log that cannot be written loses durability: stop rather than acknowledge.
+        log.fatal({ err }, 'txn log write failed; shutting down');
+        process.exit(3);
+      },
+    );
+  }
+
+  async drain(): Promise<void> {
+    for (;;) {
+      if (this.cutScheduled) await new Promise<void>((r) => setImmediate(r));
+      const tail = this.tail;
+      await tail;
+      if (tail === this.tail && !this.cutScheduled) return;
     }
   }
 }
