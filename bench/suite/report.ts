@@ -211,8 +211,9 @@ function w4(r: SuiteReport): string[] {
       (own
         ? `Cores "own": right after the shared window, in the same ensemble, the voters are pinned to CPU ${own.voters.join(',')} and the observers ` +
           `to CPU ${own.observers.join(',')} (taskset, every thread; checked after the window), as if each role had its own machine; ` +
-          'the load generator is not pinned. With observers, that window is followed by one with the observers stopped, then ' +
-          'one more with them started again and synced: "vs its observers stopped" compares the mean of the two windows with ' +
+          "the load generator is pinned with the observers, so the voters' cores run only voters in every window. With observers, " +
+          'that window is followed by one with the observers stopped, then one more with them started again, synced and given ' +
+          `the full ${o.warmupMs / 1000} s warm-up: "vs its observers stopped" compares the mean of the two windows with ` +
           'observers with the one between (a steady drift such as JIT warm-up cancels out). It is what feeding the observers ' +
           'costs the voters, without the differences between fresh ensembles that "vs 3+0" includes; the target is judged by it. '
         : '') +

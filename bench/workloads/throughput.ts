@@ -45,6 +45,7 @@ async function window(
   sids: number[],
   p: ClosedLoadParams,
   writePercent: number,
+  warmupMs = ctx.warmupFor(p),
 ) {
   const pids = ctx.pids();
   let s0: CpuSample | null = null;
@@ -58,7 +59,7 @@ async function window(
     writePercent,
     inflight: p.inflight,
     valueSize: p.valueSize,
-    warmupMs: ctx.warmupFor(p),
+    warmupMs,
     durationMs: p.durationMs,
     onWindow: (edge) => {
       if (edge === 'start') s0 = ctx.sample();
@@ -127,10 +128,14 @@ export async function runW3(ctx: CellContext): Promise<void> {
  * W4: 100% writes from clients on the voters (leader included), none on observers. Then, with three
  * voters, with the voters pinned to some cores and the observers to the others, as if each role had
  * its own machine: an observer's own work then no longer takes CPU from the voters, and what is left
- * is what feeding it costs them. With observers, that is measured in the same ensemble before and
- * after a window with the observers stopped, and compared with it (the mean of the two against the
- * one between: a steady drift over time, such as JIT warm-up, cancels out), free of the differences
- * between one fresh ensemble and the next. The observers end warm: the last window loads them.
+ * is what feeding it costs them. The load generator (this process) is pinned with the observers: a
+ * client on the voters' cores would take their CPU, and one left free to float would get the voters'
+ * cores more to itself whenever the observers are stopped, which charges the observers for it. With
+ * observers, that is measured in the same ensemble before and after a window with the observers
+ * stopped, and compared with it (the mean of the two against the one between: a steady drift over
+ * time, such as JIT warm-up, cancels out), free of the differences between one fresh ensemble and
+ * the next. Restarted observers have just loaded a snapshot with cold code, so they get a full
+ * warm-up before that last window; they end warm, as the window loads them.
  */
 export async function runW4(ctx: CellContext): Promise<void> {
   const p = ctx.params.w4;
@@ -138,46 +143,52 @@ export async function runW4(ctx: CellContext): Promise<void> {
   const observers = [...ctx.e.members.keys()].filter((sid) => ctx.e.members.get(sid)!.observer);
   const spread = spreadConnections(voters, p.connections);
   const endpoints = await prepared(ctx, spread, 'w4', p);
-  const measure = (variant: string) => window(ctx, 'W4', variant, endpoints, [...spread.keys()], p, 100);
+  const measure = (variant: string, warmupMs?: number) =>
+    window(ctx, 'W4', variant, endpoints, [...spread.keys()], p, 100, warmupMs);
   await measure('writes');
   const cores = ownCores();
   if (!cores || ctx.topology.voters !== 3) return;
   const cpusOf = (sid: number) => (ctx.e.members.get(sid)!.observer ? cores.observers : cores.voters);
   const pinAll = async () => {
     for (const [sid, pid] of ctx.pids()) await pin(pid, cpusOf(sid));
+    await pin(process.pid, cores.observers);
   };
   /** A window with every running member pinned; failed if a thread escaped its cores meanwhile. */
-  const pinned = async (variant: string) => {
-    const m = await measure(variant);
+  const pinned = async (variant: string, warmupMs?: number) => {
+    const m = await measure(variant, warmupMs);
     // A thread started by one not yet pinned would run anywhere.
     const loose = Object.fromEntries(
       [...ctx.pids()].map(([sid, pid]) => [sid, threadsNotPinned(pid, cpusOf(sid))]),
     );
-    m.detail = { ...m.detail, cores, threadsNotPinned: loose };
-    if (Object.values(loose).some((n) => n > 0)) {
+    const loadgenLoose = threadsNotPinned(process.pid, cores.observers);
+    m.detail = { ...m.detail, cores, loadgenCores: cores.observers, threadsNotPinned: loose };
+    if (Object.values(loose).some((n) => n > 0) || loadgenLoose > 0) {
       m.ok = false;
-      m.error = `threads not pinned after the window: ${JSON.stringify(loose)}`;
+      m.error = `threads not pinned after the window: ${JSON.stringify({ ...loose, loadgen: loadgenLoose })}`;
     }
     return m;
   };
+  const all = [...cores.voters, ...cores.observers];
   try {
     await pinAll();
     const before = await pinned(OWN_CORES);
     if (!observers.length) return;
     for (const sid of observers) await ctx.e.stop(sid);
     const without = await pinned(OBSERVERS_STOPPED);
+    // Restarted and synced on every core, as they started the cell.
+    await pin(process.pid, all);
     for (const sid of observers) ctx.e.start(sid);
     await ctx.e.waitFormed(ctx.params.formTimeoutMs);
     await pinAll();
-    const after = await pinned(OWN_CORES_AGAIN);
+    const after = await pinned(OWN_CORES_AGAIN, p.warmupMs);
     const a = before.values.opsPerSec;
     const c = after.values.opsPerSec;
     const b = without.values.opsPerSec;
     if (a && b && c && before.ok && without.ok && after.ok)
       before.values.vsObserversStopped = (a + c) / 2 / b - 1;
   } finally {
-    const all = [...cores.voters, ...cores.observers];
     for (const [, pid] of ctx.pids()) await pin(pid, all).catch(() => {});
+    await pin(process.pid, all).catch(() => {});
   }
 }
 
