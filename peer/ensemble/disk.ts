@@ -3,6 +3,7 @@
 
 import { log } from '../log.ts';
 import { writeEpoch } from '../persistence/epochs.ts';
+import { GroupCommit } from '../persistence/group-commit.ts';
 import type { TxnLog } from '../persistence/txnlog.ts';
 import type { DiskCompletion, DiskEffect } from '../quorum/zab-common.ts';
 
@@ -11,52 +12,32 @@ export class DiskDriver {
   private readonly dataDir: string;
   private readonly done: (c: DiskCompletion) => void;
   private appendedZxid = -1;
-  private cutScheduled = false;
-  /** Settles after the last cut group is reported durable; reports go out in the order of the cuts. */
-  private tail: Promise<void> = Promise.resolve();
+  private readonly groups: GroupCommit;
   private stopped = false;
 
   constructor(txnLog: TxnLog, dataDir: string, done: (c: DiskCompletion) => void) {
     this.txnLog = txnLog;
     this.dataDir = dataDir;
     this.done = done;
+    this.groups = new GroupCommit(txnLog, () => {
+      const zxid = this.appendedZxid;
+      return () => {
+        if (!this.stopped) this.done({ kind: 'fsynced', zxid });
+      };
+    });
   }
 
   execute(e: DiskEffect): void {
     if (e.type === 'log-append') {
       this.txnLog.append(e.data, e.zxid);
       this.appendedZxid = Math.max(this.appendedZxid, e.zxid);
-      if (!this.cutScheduled) {
-        this.cutScheduled = true;
-        // Appends made in the same turn of the event loop join the group.
-        setImmediate(() => this.cut());
-      }
+      this.groups.added();
       return;
     }
     writeEpoch(this.dataDir, e.which === 'accepted' ? 'acceptedEpoch' : 'currentEpoch', e.epoch).then(
       () => !this.stopped && this.done({ kind: 'persisted', which: e.which, epoch: e.epoch }),
       (err) => {
         log.fatal({ err }, 'cannot write the epoch file; shutting down');
-        process.exit(3);
-      },
-    );
-  }
-
-  /**
-   * Group commit: hands what has been appended to the log as one group and reports it once durable.
-   * The log starts a group's write+fsync as soon as the one before is durable, while this thread is
-   * still acting on that one's report (acks, commits): the disk and the event loop work side by side.
-   */
-  private cut(): void {
-    this.cutScheduled = false;
-    const target = this.appendedZxid;
-    const durable = this.txnLog.flush();
-    this.tail = Promise.all([this.tail, durable]).then(
-      () => {
-        if (!this.stopped) this.done({ kind: 'fsynced', zxid: target });
-      },
-      (err: unknown) => {
-        log.fatal({ err }, 'txn log write failed; shutting down');
         process.exit(3);
       },
     );

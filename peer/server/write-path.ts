@@ -5,7 +5,7 @@
 
 import type { Id, Request } from '../jute/records.ts';
 import { encodeTxnEntry, type Txn, type TxnHeader } from '../jute/txn.ts';
-import { log } from '../log.ts';
+import { GroupCommit } from '../persistence/group-commit.ts';
 import { Err, KeeperError, OpCode } from '../protocol/constants.ts';
 import type { AuthSettings } from './auth.ts';
 import { type PendingView, prepTxn } from './prep.ts';
@@ -105,11 +105,9 @@ type Queued = { header: TxnHeader; txn: Txn } | { sync: [bigint, number] };
 export class LocalWritePath implements WritePath {
   readonly authoritative = true;
   private lastZxid: number;
-  /** Submitted since the last cut, waiting to be handed to the log as one group. */
+  /** Submitted since the last cut, waiting to be committed as one group. */
   private queued: Queued[] = [];
-  private cutScheduled = false;
-  /** Settles after the last cut group is committed; groups commit in the order they were cut. */
-  private tail: Promise<void> = Promise.resolve();
+  private readonly groups: GroupCommit;
   private readonly view: PendingView;
   private readonly sessions: SessionTracker;
   private readonly txnLog: TxnLogLike;
@@ -130,6 +128,16 @@ export class LocalWritePath implements WritePath {
     this.settings = settings;
     this.sink = sink;
     this.lastZxid = lastZxid;
+    this.groups = new GroupCommit(txnLog, () => {
+      const group = this.queued;
+      this.queued = [];
+      return () => {
+        for (const q of group) {
+          if ('sync' in q) this.sink.synced(q.sync[0], q.sync[1]);
+          else this.sink.commit(q.header, q.txn);
+        }
+      };
+    });
   }
 
   write(w: WriteRequest): void {
@@ -137,52 +145,16 @@ export class LocalWritePath implements WritePath {
     const { header, txn } = prepareTxn(w, this.view, this.sessions, this.settings, zxid, Date.now());
     this.lastZxid = zxid;
     this.txnLog.append(encodeTxnEntry(header, txn, null), zxid);
-    this.enqueue({ header, txn });
+    this.queued.push({ header, txn });
+    this.groups.added();
   }
 
   sync(sessionId: bigint, cxid: number): void {
-    this.enqueue({ sync: [sessionId, cxid] });
+    this.queued.push({ sync: [sessionId, cxid] });
+    this.groups.added();
   }
 
-  private enqueue(q: Queued): void {
-    this.queued.push(q);
-    if (this.cutScheduled) return;
-    this.cutScheduled = true;
-    // Let requests that arrive in the same turn of the event loop join the group.
-    setImmediate(() => this.cut());
-  }
-
-  /**
-   * Group commit: hands what has gathered to the log as one group and commits it once durable.
-   * The log starts a group's write+fsync as soon as the one before is durable, while this thread
-   * is still committing and answering that one: the disk and the event loop work side by side.
-   */
-  private cut(): void {
-    this.cutScheduled = false;
-    const group = this.queued;
-    this.queued = [];
-    const durable = this.txnLog.flush();
-    this.tail = Promise.all([this.tail, durable]).then(
-      () => {
-        for (const q of group) {
-          if ('sync' in q) this.sink.synced(q.sync[0], q.sync[1]);
-          else this.sink.commit(q.header, q.txn);
-        }
-      },
-      (err: unknown) => {
-        // A txn log that cannot be written loses durability: stop rather than acknowledge.
-        log.fatal({ err }, 'txn log write failed; shutting down');
-        process.exit(3);
-      },
-    );
-  }
-
-  async drain(): Promise<void> {
-    for (;;) {
-      if (this.cutScheduled) await new Promise<void>((r) => setImmediate(r));
-      const tail = this.tail;
-      await tail;
-      if (tail === this.tail && !this.cutScheduled) return;
-    }
+  drain(): Promise<void> {
+    return this.groups.drain();
   }
 }
