@@ -1,7 +1,7 @@
 // Adler-32 (RFC 1950), the checksum ZooKeeper uses for txn log entries and snapshot seals.
 // Node has no built-in one. The running value can be carried across chunks.
 //
-// Every txn the leader logs is checksummed, so this is on the write path: a byte-at-a-time loop was
+// Every txn a member logs is checksummed, so this is on the write path: a byte-at-a-time loop was
 // 12% of a standalone peer's CPU under 1 KiB setData. The aligned middle of the input is read as
 // 32-bit words and summed two bytes per word-half at a time (SWAR), which is about 2.5× faster.
 
