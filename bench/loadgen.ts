@@ -64,6 +64,12 @@ export interface LoadOptions {
   writePercent?: number;
   /** Called when the measurement window opens and closes (to sample other processes' CPU). */
   onWindow?: (edge: 'start' | 'end') => void;
+  /**
+   * At most this many requests per second over all connections: a request waits for its turn, and
+   * turns nobody was waiting for are skipped rather than owed (no bursts after a stall). Unset: each
+   * reply sends the next request at once (saturation).
+   */
+  ratePerSec?: number;
 }
 
 export interface LoadResult {
@@ -174,6 +180,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let allDrained!: () => void;
   const drained = new Promise<void>((r) => (allDrained = r));
   const mix = opts.writePercent;
+  const pacer = opts.ratePerSec ? new Pacer(opts.ratePerSec) : null;
 
   conns.forEach((conn, i) => {
     const { e, path } = plan[i]!;
@@ -187,10 +194,17 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       finished = true;
       if (--active === 0) allDrained();
     };
-    const sendNext = () => {
+    const sendNow = () => {
       if (writeNext()) conn.send(OpCode.setData, writeBody, onWrite);
       else conn.send(OpCode.getData, readBody, onRead);
     };
+    const sendNext = pacer
+      ? () =>
+          pacer.take((sent) => {
+            if (sent && !conn.closed) sendNow();
+            else if (conn.inFlight === 0 || conn.closed) finish();
+          })
+      : sendNow;
     const onReply = (err: number, sentAt: number, write: boolean) => {
       if (phase === 'measure') {
         hist.record((performance.now() - sentAt) * 1000);
@@ -222,6 +236,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, opts.durationMs));
   phase = 'drain';
+  pacer?.stop();
   const t1 = performance.now();
   opts.onWindow?.('end');
   const cpu = process.cpuUsage(cpu0);
@@ -261,4 +276,53 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     machineCpuCores: machine0 !== null && machine1 !== null ? (machine1 - machine0) / seconds : null,
     histogram: hist,
   };
+}
+
+/**
+ * Hands out turns at a fixed rate, in the order they were asked for. `now` and `everyMs` are there
+ * for tests: a clock, and how often the pacer looks at it by itself (0: only when asked, or on tick()).
+ */
+export class Pacer {
+  private readonly rate: number;
+  private readonly now: () => number;
+  private readonly t0: number;
+  private given = 0;
+  private waiting: ((sent: boolean) => void)[] = [];
+  private head = 0;
+  private readonly timer: NodeJS.Timeout | null;
+
+  constructor(ratePerSec: number, now = () => performance.now(), everyMs = 1) {
+    this.rate = ratePerSec;
+    this.now = now;
+    this.t0 = now();
+    this.timer = everyMs > 0 ? setInterval(() => this.tick(), everyMs) : null;
+  }
+
+  /** `go(true)` when its turn comes; `go(false)` if the pacer stops first. */
+  take(go: (sent: boolean) => void): void {
+    this.waiting.push(go);
+    this.tick();
+  }
+
+  /** Waiters get the turns due by now; turns that came due with nobody waiting are dropped. */
+  tick(): void {
+    const due = Math.floor(((this.now() - this.t0) / 1000) * this.rate);
+    while (this.given < due && this.head < this.waiting.length) {
+      this.given++;
+      this.waiting[this.head++]!(true);
+    }
+    if (this.head === this.waiting.length) this.given = due;
+    if (this.head > 1024) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    const left = this.waiting.slice(this.head);
+    this.waiting = [];
+    this.head = 0;
+    for (const go of left) go(false);
+  }
 }

@@ -15,7 +15,7 @@ import { aggregate, judgeTargets, ratios } from './suite/aggregate.ts';
 import { readSuiteReport, writeSuiteReport } from './suite/output.ts';
 import { fullPlan, smokePlan } from './suite/plan.ts';
 import { runSuite } from './suite/runner.ts';
-import { type Measurement, OWN_CORES, WORKLOAD_IDS } from './suite/types.ts';
+import { HALF_RATE, type Measurement, OWN_CORES, WORKLOAD_IDS } from './suite/types.ts';
 import { niceTicks, renderBarChart, renderLineChart } from './svg.ts';
 
 test('a write share is spread evenly over the requests', () => {
@@ -112,6 +112,28 @@ test('the targets are judged from the aggregates', () => {
   assert.equal(w4own!.met, true, '−1% per observer on own cores, −10% on shared');
   assert.match(w4own!.evidence, /stopped \(judged\): 3\+2: −1\.0% per observer \(ZooKeeper −10\.0%\)/);
   assert.match(w4own!.evidence, /shared cores: 3\+2: −10\.0% per observer/);
+  // With the half-rate windows measured, the voters' CPU per write judges, as the throughput it costs.
+  const [, , w4half] = judgeTargets(
+    aggregate([
+      at('W4', '3+1', OWN_CORES, 'peer', { opsPerSec: 400, vsObserversStopped: -0.2 }),
+      at('W4', '3+1', HALF_RATE, 'peer', { opsPerSec: 200, votersCpuVsObserversStopped: 0.04 }),
+      at('W4', '3+2', HALF_RATE, 'peer', { opsPerSec: 200, votersCpuVsObserversStopped: 0.1 }),
+      at('W4', '3+2', HALF_RATE, 'zookeeper', { opsPerSec: 200, votersCpuVsObserversStopped: 0.25 }),
+    ]),
+  );
+  assert.equal(w4half!.met, true, '+4% CPU for one observer, +10% for two: −3.8% and −4.5% each');
+  assert.match(
+    w4half!.evidence,
+    /\(judged\): 3\+1: −3\.8% per observer; 3\+2: −4\.5% per observer \(ZooKeeper −10\.0%\)/,
+  );
+  assert.match(
+    w4half!.evidence,
+    /saturation against the same ensemble with its observers stopped: 3\+1: −20\.0%/,
+  );
+  const [, , w4halfBad] = judgeTargets(
+    aggregate([at('W4', '3+2', HALF_RATE, 'peer', { opsPerSec: 200, votersCpuVsObserversStopped: 0.12 })]),
+  );
+  assert.equal(w4halfBad!.met, false, '+12% CPU for two observers: −5.4% each');
   const [, , w4bad] = judgeTargets(
     aggregate([
       at('W4', '3+0', 'writes', 'peer', { opsPerSec: 1000 }),

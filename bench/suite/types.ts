@@ -31,6 +31,14 @@ export const OWN_CORES = 'writes, own cores';
 export const OBSERVERS_STOPPED = 'writes, own cores, observers stopped';
 /** OWN_CORES once more after OBSERVERS_STOPPED, the observers started again and synced. */
 export const OWN_CORES_AGAIN = 'writes, own cores, observers restarted';
+/**
+ * The three own-cores windows again at a fixed rate (half of OWN_CORES's throughput): the voters'
+ * CPU per write, which at saturation moves with the batching (and the batching with scheduling),
+ * holds still at a rate the voters have room for; what the observers add to it is what they cost.
+ */
+export const HALF_RATE = 'writes at half rate, own cores';
+export const HALF_RATE_STOPPED = 'writes at half rate, own cores, observers stopped';
+export const HALF_RATE_AGAIN = 'writes at half rate, own cores, observers restarted';
 
 export interface ClosedLoadParams {
   /** Sessions in total (W3, W4), or per server (W5). */

@@ -171,6 +171,11 @@ export function throughputValues(r: LoadResult, cpu: CpuWindow): Record<string, 
     cpuSecPer1kOps: members === null || r.opsPerSec <= 0 ? null : (members / r.opsPerSec) * 1000,
     memberCpuUsPerOp: perOp(members),
     leaderCpuUsPerOp: perOp(cpu.byRole.leader),
+    votersCpuUsPerOp: perOp(
+      cpu.byRole.leader === null || cpu.byRole.followers === null
+        ? null
+        : cpu.byRole.leader + cpu.byRole.followers,
+    ),
     leaderCores: cpu.byRole.leader,
     followersCores: cpu.byRole.followers,
     observersCores: cpu.byRole.observers,
