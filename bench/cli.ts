@@ -15,7 +15,7 @@ import { type SuitePlan, WORKLOAD_IDS, type WorkloadId } from './suite/types.ts'
 const USAGE = `usage: zkensemble bench [options]
 
 suite mode (bench/suite/): workloads W1 W3 W4 W5 W6 W7 W9 W10 on the peer and ZooKeeper
-  --suite NAME        full (about 27 minutes on 2 cores; docs/benchmarks.md) or smoke (toy sizes)
+  --suite NAME        full (about 45 minutes on 2 cores; docs/benchmarks.md) or smoke (toy sizes)
   --out-dir DIR       write DIR/benchmarks.md, DIR/benchmarks/report.json and DIR/benchmarks/*.svg
                       (default: the Markdown on stdout only)
   --only LIST         run only these workloads, e.g. W4,W6
