@@ -241,7 +241,7 @@ function w4(r: SuiteReport): string[] {
           'are followed by the same two with the observers stopped, then the same two with them started again, synced and ' +
           `given the full ${o.warmupMs / 1000} s warm-up: "vs its observers stopped" compares the mean of the two with ` +
           'observers with the one between (a steady drift such as JIT warm-up cancels out): throughput at saturation, and ' +
-          'the voters\' CPU per write at half rate ("CPU"). That is what feeding the observers costs the voters, without the ' +
+          'the voters\' CPU per write at half rate ("CPU"; left out if a half-rate window fell more than 5% short of its rate). That is what feeding the observers costs the voters, without the ' +
           'differences between fresh ensembles that "vs 3+0" includes. At saturation the three voters share one core and ' +
           "identical windows differ by more than the 5% to be resolved (see the findings); at half rate the voters' CPU per " +
           'write is steady to about 1%, so the target is judged by it, as the throughput the voters would lose if their ' +
@@ -558,13 +558,16 @@ function cpuDetail(r: SuiteReport): string[] {
       fmt(v.loadgenCores),
       fmt(v.kernelCores),
       fmt(v.othersCores),
+      (a.byRound.stealCores ?? []).map(fmt).join(', '),
       fmt(v.rssTotalMiB),
     ]);
   }
   return [
     'Cores used during the measured windows (medians over the rounds; 1.00 = one core busy): followers and observers are ' +
       "sums over the role's members; kernel = kernel threads and interrupts (fsync journal commits, loopback TCP); others = " +
-      'processes outside the benchmark (other work on the machine). RSS: all members at the end of the window, MiB.',
+      'processes outside the benchmark (other work on the machine); stolen = CPU the hypervisor gave to other machines, ' +
+      'by round (a window with more than 0.15 cores stolen is measured again, up to twice, and the attempt with the least ' +
+      'kept). RSS: all members at the end of the window, MiB.',
     '',
     ...table(
       [
@@ -579,6 +582,7 @@ function cpuDetail(r: SuiteReport): string[] {
         'load generator',
         'kernel',
         'others',
+        'stolen per round',
         'RSS MiB',
       ],
       rows,

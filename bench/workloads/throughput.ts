@@ -39,6 +39,31 @@ export function endpointsFor(e: Ensemble, spread: Map<number, number>, prefix: s
   }));
 }
 
+/** Cores stolen by the hypervisor above which a window is measured again (this VM has two). */
+export const STEAL_LIMIT_CORES = 0.15;
+const STEAL_RETRIES = 2;
+
+/**
+ * Runs `measure` and, while the hypervisor took more than STEAL_LIMIT_CORES from the window (a window
+ * that lost CPU to other machines measures them as much as the server), runs it again, up to
+ * STEAL_RETRIES times; keeps the attempt with the least stolen, and says how many retries it took.
+ */
+export async function leastStolen<T extends object>(
+  measure: () => Promise<T>,
+  stolen: (t: T) => number | null,
+  onRetry: (stolen: number) => void,
+): Promise<T & { stealRetries: number }> {
+  let best = await measure();
+  let stealRetries = 0;
+  while ((stolen(best) ?? 0) > STEAL_LIMIT_CORES && stealRetries < STEAL_RETRIES) {
+    stealRetries++;
+    onRetry(stolen(best)!);
+    const again = await measure();
+    if ((stolen(again) ?? 0) < (stolen(best) ?? 0)) best = again;
+  }
+  return { ...best, stealRetries };
+}
+
 /** One measured window of closed-loop load over the endpoints; records it and returns the record. */
 async function window(
   ctx: CellContext,
@@ -52,26 +77,36 @@ async function window(
   ratePerSec?: number,
 ) {
   const pids = ctx.pids();
-  let s0: CpuSample | null = null;
-  let s1: CpuSample | null = null;
-  const r = await runLoad({
-    host: '',
-    port: 0,
-    connections: 0,
-    endpoints,
-    workload: writePercent === 100 ? 'setData' : 'getData',
-    writePercent,
-    inflight: p.inflight,
-    valueSize: p.valueSize,
-    warmupMs,
-    durationMs: p.durationMs,
-    ratePerSec,
-    onWindow: (edge) => {
-      if (edge === 'start') s0 = ctx.sample();
-      else s1 = ctx.sample();
-    },
-  });
-  const cpu = ctx.between(s0, s1);
+  const measureOnce = async () => {
+    let s0: CpuSample | null = null;
+    let s1: CpuSample | null = null;
+    const r = await runLoad({
+      host: '',
+      port: 0,
+      connections: 0,
+      endpoints,
+      workload: writePercent === 100 ? 'setData' : 'getData',
+      writePercent,
+      inflight: p.inflight,
+      valueSize: p.valueSize,
+      warmupMs,
+      durationMs: p.durationMs,
+      ratePerSec,
+      onWindow: (edge) => {
+        if (edge === 'start') s0 = ctx.sample();
+        else s1 = ctx.sample();
+      },
+    });
+    return { r, cpu: ctx.between(s0, s1) };
+  };
+  const { r, cpu, stealRetries } = await leastStolen(
+    measureOnce,
+    (x) => x.cpu.byRole.steal,
+    (stolen) =>
+      ctx.log(
+        `    ${workload} ${variant}: ${stolen.toFixed(2)} cores stolen by the hypervisor, measured again`,
+      ),
+  );
   const perServer: Record<string, number> = {};
   sids.forEach((sid, i) => {
     perServer[sid] = Math.round(r.opsByEndpoint[i]! / r.seconds);
@@ -84,6 +119,7 @@ async function window(
     detail: {
       writePercent,
       ...(ratePerSec ? { ratePerSec } : {}),
+      stealRetries,
       connectionsBySid: Object.fromEntries(sids.map((sid, i) => [sid, endpoints[i]!.connections])),
       opsPerSecBySid: perServer,
       rolesBySid: ctx.roles,
@@ -159,17 +195,9 @@ export async function runW4(ctx: CellContext): Promise<void> {
     for (const [sid, pid] of ctx.pids()) await pin(pid, cpusOf(sid));
     await pin(process.pid, cores.observers);
   };
-  /**
-   * A window with every running member pinned; failed if a thread escaped its cores meanwhile, or
-   * if a fixed rate was asked and not kept up with.
-   */
+  /** A window with every running member pinned; failed if a thread escaped its cores meanwhile. */
   const pinned = async (variant: string, warmupMs?: number, ratePerSec?: number) => {
     const m = await measure(variant, warmupMs, ratePerSec);
-    const done = m.values.opsPerSec ?? 0;
-    if (ratePerSec && done < ratePerSec * 0.95) {
-      m.ok = false;
-      m.error = `${done} writes/s done of the ${ratePerSec} asked`;
-    }
     // A thread started by one not yet pinned would run anywhere.
     const loose = Object.fromEntries(
       [...ctx.pids()].map(([sid, pid]) => [sid, threadsNotPinned(pid, cpusOf(sid))]),
@@ -200,11 +228,15 @@ export async function runW4(ctx: CellContext): Promise<void> {
     await pinAll();
     const after = await pinned(OWN_CORES_AGAIN, p.warmupMs);
     const afterHalf = await pinned(HALF_RATE_AGAIN, undefined, rate);
+    // Paced windows compare only at the same rate: one that fell more than 5% short of it (a busy
+    // machine, too few requests in flight for its latency) leaves the comparison out.
+    const keptRate = (w: typeof before) => !w.detail?.ratePerSec || (w.values.opsPerSec ?? 0) >= rate * 0.95;
     const vsStopped = (w: typeof before, wo: typeof before, w2: typeof before, key: string) => {
       const a = w.values[key];
       const b = wo.values[key];
       const c = w2.values[key];
-      return a && b && c && w.ok && wo.ok && w2.ok ? (a + c) / 2 / b - 1 : null;
+      const all = [w, wo, w2];
+      return a && b && c && all.every((x) => x.ok && keptRate(x)) ? (a + c) / 2 / b - 1 : null;
     };
     before.values.vsObserversStopped = vsStopped(before, without, after, 'opsPerSec');
     beforeHalf.values.votersCpuVsObserversStopped = vsStopped(

@@ -191,6 +191,7 @@ export async function runW6(ctx: CellContext): Promise<void> {
         skippedWrites: bgSkipped,
         membersCores: cpu.membersTotal,
         othersCores: cpu.byRole.others,
+        stealCores: cpu.byRole.steal,
       },
       histogram: lag,
       detail: { saturationWritesPerSec: max, loadFraction: p.loadFraction, observer },
