@@ -166,19 +166,7 @@ function w3(r: SuiteReport): string[] {
 }
 
 function w4(r: SuiteReport): string[] {
-  // The shared-cores rows first, then the same topologies with each role on its own cores: at
-  // saturation, then at half rate.
-  const order = [
-    'writes',
-    OWN_CORES,
-    OBSERVERS_STOPPED,
-    OWN_CORES_AGAIN,
-    HALF_RATE,
-    HALF_RATE_STOPPED,
-    HALF_RATE_AGAIN,
-  ];
-  const rank = (v: string) => (order.includes(v) ? order.indexOf(v) : order.length);
-  const cells = variantsOf(r.aggregates, 'W4').sort((a, b) => rank(a.variant) - rank(b.variant));
+  // Rows in this order: shared cores, then each role on its own cores at saturation, then at half rate.
   const coresLabel: Record<string, string> = {
     writes: 'shared',
     [OWN_CORES]: 'own',
@@ -188,6 +176,9 @@ function w4(r: SuiteReport): string[] {
     [HALF_RATE_STOPPED]: 'own, half rate, observers stopped',
     [HALF_RATE_AGAIN]: 'own, half rate, observers restarted',
   };
+  const order = Object.keys(coresLabel);
+  const rank = (v: string) => (order.includes(v) ? order.indexOf(v) : order.length);
+  const cells = variantsOf(r.aggregates, 'W4').sort((a, b) => rank(a.variant) - rank(b.variant));
   // Throughput at saturation; at half rate the voters' CPU per write (a cost: + is worse).
   const paired = (a: Aggregate | undefined, k: number) => {
     const cpu = a?.values.votersCpuVsObserversStopped;

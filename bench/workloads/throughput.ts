@@ -228,23 +228,17 @@ export async function runW4(ctx: CellContext): Promise<void> {
     await pinAll();
     const after = await pinned(OWN_CORES_AGAIN, p.warmupMs);
     const afterHalf = await pinned(HALF_RATE_AGAIN, undefined, rate);
+    /** The mean of the windows with observers against the one between, if all three are good. */
+    const vsStopped = (ws: Array<typeof before>, key: string) => {
+      const [a, b, c] = ws.map((w) => w.values[key]);
+      return a && b && c && ws.every((w) => w.ok) ? (a + c) / 2 / b - 1 : null;
+    };
+    before.values.vsObserversStopped = vsStopped([before, without, after], 'opsPerSec');
     // Paced windows compare only at the same rate: one that fell more than 5% short of it (a busy
     // machine, too few requests in flight for its latency) leaves the comparison out.
-    const keptRate = (w: typeof before) => !w.detail?.ratePerSec || (w.values.opsPerSec ?? 0) >= rate * 0.95;
-    const vsStopped = (w: typeof before, wo: typeof before, w2: typeof before, key: string) => {
-      const a = w.values[key];
-      const b = wo.values[key];
-      const c = w2.values[key];
-      const all = [w, wo, w2];
-      return a && b && c && all.every((x) => x.ok && keptRate(x)) ? (a + c) / 2 / b - 1 : null;
-    };
-    before.values.vsObserversStopped = vsStopped(before, without, after, 'opsPerSec');
-    beforeHalf.values.votersCpuVsObserversStopped = vsStopped(
-      beforeHalf,
-      withoutHalf,
-      afterHalf,
-      'votersCpuUsPerOp',
-    );
+    const half = [beforeHalf, withoutHalf, afterHalf];
+    const keptRate = half.every((w) => (w.values.opsPerSec ?? 0) >= rate * 0.95);
+    beforeHalf.values.votersCpuVsObserversStopped = keptRate ? vsStopped(half, 'votersCpuUsPerOp') : null;
   } finally {
     for (const [, pid] of ctx.pids()) await pin(pid, all).catch(() => {});
     await pin(process.pid, all).catch(() => {});
