@@ -234,8 +234,8 @@ function w4(r: SuiteReport): string[] {
           'observers with the one between (a steady drift such as JIT warm-up cancels out): throughput at saturation, and ' +
           'the voters\' CPU per write at half rate ("CPU"; left out if a half-rate window fell more than 5% short of its rate). That is what feeding the observers costs the voters, without the ' +
           'differences between fresh ensembles that "vs 3+0" includes. At saturation the three voters share one core and ' +
-          "identical windows differ by more than the 5% to be resolved (see the findings); at half rate the voters' CPU per " +
-          'write is steady to about 1%, so the target is judged by it, as the throughput the voters would lose if their ' +
+          "identical windows differ by more than the 5% to be resolved; at half rate the voters' CPU per write is much " +
+          'steadier (the findings say how much, by topology), so the target is judged by it, as the throughput the voters would lose if their ' +
           'cores were the limit (1 / (1 + CPU change) − 1). '
         : '') +
       'The leader CPU per write is another guide to the cost on separate machines.',
