@@ -311,7 +311,9 @@ export class Pacer {
       this.given++;
       this.waiting[this.head++]!(true);
     }
-    if (this.head === this.waiting.length) this.given = due;
+    // Turns due with nobody waiting are dropped; never wound back (a waiter asking from its turn
+    // ran this again, with a later clock, before this round finished).
+    if (this.head === this.waiting.length) this.given = Math.max(this.given, due);
     if (this.head > 1024) {
       this.waiting = this.waiting.slice(this.head);
       this.head = 0;

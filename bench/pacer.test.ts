@@ -77,3 +77,20 @@ test('thousands of waiters go through in order', () => {
     Array.from({ length: 5000 }, (_, i) => i),
   );
 });
+
+test('a waiter that moves the clock and asks from its turn does not earn turns back', () => {
+  // Asking from inside a turn runs the pacer again before the outer round finishes; the outer round
+  // must not then wind its count back to its earlier clock reading.
+  const p = paced(1000);
+  p.pacer.take(() => {
+    p.ask('b');
+    p.advance(3); // at 4 ms: b gets the turn of 2 ms, those of 3 and 4 ms go unclaimed
+  });
+  p.advance(1);
+  assert.deepEqual(p.log, ['b:go']);
+  p.ask('c');
+  p.ask('d');
+  assert.deepEqual(p.log, ['b:go'], 'no turn is left at 4 ms');
+  p.advance(1);
+  assert.deepEqual(p.log, ['b:go', 'c:go']);
+});
