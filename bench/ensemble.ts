@@ -17,8 +17,8 @@ import {
 } from './cluster.ts';
 import { Histogram, type HistogramSummary } from './histogram.ts';
 import { type HostInfo, hostInfo } from './host.ts';
-import { type LoadSettings, prepare, runLoad, type Workload } from './loadgen.ts';
-import { type CpuByRole, type CpuSample, cpuBetween, noCpu, type Role, sampleCpu } from './procstat.ts';
+import { type LoadSettings, prepare, runLoadSampled, type Workload } from './loadgen.ts';
+import { type CpuByRole, cpuBetween, noCpu, type Role, sampleCpu } from './procstat.ts';
 import { median } from './suite/aggregate.ts';
 import { endpointsFor, spreadConnections } from './workloads/throughput.ts';
 
@@ -211,24 +211,25 @@ function runCell(
         `  ${workload}: ${opts.connections} connections over voters ${[...spread.keys()].join(',')}...`,
       );
       const pids = new Map(sids.map((sid) => [sid, e.members.get(sid)!.process!.pid!]));
-      let s0: CpuSample | null = null;
-      let s1: CpuSample | null = null;
-      const result = await runLoad({
-        host: '127.0.0.1',
-        port: 0,
-        connections: 0,
-        endpoints,
-        workload,
-        warmupMs: opts.warmupMs,
-        durationMs: opts.durationMs,
-        onWindow: (edge) => {
-          if (edge === 'start') s0 = sampleCpu(pids);
-          else s1 = sampleCpu(pids);
+      const {
+        r: result,
+        start,
+        end,
+      } = await runLoadSampled(
+        {
+          host: '127.0.0.1',
+          port: 0,
+          connections: 0,
+          endpoints,
+          workload,
+          warmupMs: opts.warmupMs,
+          durationMs: opts.durationMs,
+          ...base,
         },
-        ...base,
-      });
+        () => sampleCpu(pids),
+      );
       histograms.set(workload, result.histogram);
-      const cpu = cpuBetween(roles, leaderSid, s0, s1, pids);
+      const cpu = cpuBetween(roles, leaderSid, start, end, pids);
       const rec: CellRecord = {
         ...emptyCell(target, topo, round, workload),
         ok: true,

@@ -279,6 +279,26 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 }
 
 /**
+ * runLoad with `sample()` taken as the measurement window opens and as it closes (the CPU of other
+ * processes, read by the caller).
+ */
+export async function runLoadSampled<S>(
+  opts: Omit<LoadOptions, 'onWindow'>,
+  sample: () => S,
+): Promise<{ r: LoadResult; start: S; end: S }> {
+  let start: S | undefined;
+  let end: S | undefined;
+  const r = await runLoad({
+    ...opts,
+    onWindow: (edge) => {
+      if (edge === 'start') start = sample();
+      else end = sample();
+    },
+  });
+  return { r, start: start!, end: end! };
+}
+
+/**
  * Hands out turns at a fixed rate, in the order they were asked for. `now` and `everyMs` are there
  * for tests: a clock, and how often the pacer looks at it by itself (0: only when asked, or on tick()).
  */

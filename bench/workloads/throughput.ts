@@ -3,9 +3,8 @@
 // cost) and W5 (100% reads, the same number of sessions on every server, observers included).
 
 import type { Ensemble } from '../../e2e/lib/ensemble.ts';
-import { type LoadEndpoint, prepare, runLoad } from '../loadgen.ts';
+import { type LoadEndpoint, prepare, runLoadSampled } from '../loadgen.ts';
 import { ownCores, pin, threadsNotPinned } from '../pinning.ts';
-import type { CpuSample } from '../procstat.ts';
 import {
   type CellContext,
   type ClosedLoadParams,
@@ -78,26 +77,23 @@ async function window(
 ) {
   const pids = ctx.pids();
   const measureOnce = async () => {
-    let s0: CpuSample | null = null;
-    let s1: CpuSample | null = null;
-    const r = await runLoad({
-      host: '',
-      port: 0,
-      connections: 0,
-      endpoints,
-      workload: writePercent === 100 ? 'setData' : 'getData',
-      writePercent,
-      inflight: p.inflight,
-      valueSize: p.valueSize,
-      warmupMs,
-      durationMs: p.durationMs,
-      ratePerSec,
-      onWindow: (edge) => {
-        if (edge === 'start') s0 = ctx.sample();
-        else s1 = ctx.sample();
+    const { r, start, end } = await runLoadSampled(
+      {
+        host: '',
+        port: 0,
+        connections: 0,
+        endpoints,
+        workload: writePercent === 100 ? 'setData' : 'getData',
+        writePercent,
+        inflight: p.inflight,
+        valueSize: p.valueSize,
+        warmupMs,
+        durationMs: p.durationMs,
+        ratePerSec,
       },
-    });
-    return { r, cpu: ctx.between(s0, s1) };
+      () => ctx.sample(),
+    );
+    return { r, cpu: ctx.between(start, end) };
   };
   const { r, cpu, stealRetries } = await leastStolen(
     measureOnce,
